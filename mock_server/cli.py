@@ -1,0 +1,65 @@
+"""`brightpearl-mock`: start a seeded, offline Brightpearl on loopback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import uvicorn
+
+from .app import MockState, create_app
+from .control import FAULT_KINDS, Credentials, Fault
+from .seed import seed_dataset
+
+DEFAULT_APP_REF = "acme-analytics"
+DEFAULT_ACCOUNT_TOKEN = "acme-account-token-7f3a9c2e"
+DEFAULT_STAFF_TOKEN = "acme-staff-token-5b21d4f0"
+DEFAULT_DEV_REF = "acme-dev"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="brightpearl-mock", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8787)
+    parser.add_argument("--account", default="acme", help="account code in /public-api/{account}/...")
+    parser.add_argument("--seed", type=int, default=1, help="the same seed always gives the same data")
+    parser.add_argument("--orders", type=int, default=1000, help="data scale; every other resource follows it")
+    parser.add_argument("--timezone", default="America/Chicago", help="the account's time zone (timestamp offsets)")
+    parser.add_argument("--app-ref", default=DEFAULT_APP_REF)
+    parser.add_argument("--account-token", default=DEFAULT_ACCOUNT_TOKEN)
+    parser.add_argument("--staff-token", default=DEFAULT_STAFF_TOKEN)
+    parser.add_argument("--dev-ref", default=DEFAULT_DEV_REF, help="developer ref OAuth calls must send")
+    parser.add_argument("--rate-limit", type=int, default=200, help="calls per rolling minute; 0 turns it off")
+    parser.add_argument("--latency-ms", type=int, default=0, help="added to every API response")
+    parser.add_argument("--fault", action="append", default=[], metavar="KIND[:key=value,...]",
+                        help=f"inject a fault from the start; kinds: {', '.join(FAULT_KINDS)}")
+    parser.add_argument("--log-requests", action="store_true", help="one line per API call on stderr, no tokens")
+    args = parser.parse_args(argv)
+    if args.orders < 1:
+        parser.error("--orders must be 1 or more")
+    try:
+        args.faults = [Fault.from_cli(text) for text in args.fault]
+    except (TypeError, ValueError) as error:
+        parser.error(f"--fault: {error}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    dataset = seed_dataset(args.seed, args.orders, args.account, args.timezone)
+    state = MockState(
+        dataset=dataset,
+        credentials=Credentials(args.account, args.app_ref, args.account_token, args.staff_token, args.dev_ref),
+        rate_limit=args.rate_limit, latency_ms=args.latency_ms, log_requests=args.log_requests, faults=args.faults,
+    )
+    print(f"brightpearl-mock ready in {time.perf_counter() - started:.1f}s: "
+          f"base_url=http://{args.host}:{args.port} account={args.account} app_ref={args.app_ref} "
+          f"account_token={args.account_token} staff_token={args.staff_token} dev_ref={args.dev_ref} "
+          f"orders={args.orders} rate_limit={args.rate_limit or 'off'}", flush=True)
+    uvicorn.run(create_app(state), host=args.host, port=args.port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

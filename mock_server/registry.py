@@ -1,0 +1,177 @@
+"""Every resource the mock serves, declared once: search columns, ID-set GET, OPTIONS and builder.
+
+Order matters: resources are built top to bottom, so a builder can read what an earlier one made.
+Column lists follow brightpearl-api.md §8 (real column order, reportDataType, reference tables).
+"""
+
+from __future__ import annotations
+
+from .builders import catalogue, orders, parties, reference
+from .resources import BOOLEAN, IDSET, INTEGER, PERIOD, SEARCH_STRING, STRING, Column, NotFound, Record, Resource
+
+ORDER_TYPE_IDS = {code: type_id for type_id, code in reference.ORDER_TYPE_CODES.items()}
+STOCK_STATUS_IDS = {code: status_id for status_id, code, _ in reference.ORDER_STOCK_STATUSES}
+SHIPPING_STATUS_IDS = {code: status_id for status_id, code, _ in reference.ORDER_SHIPPING_STATUSES}
+PAYMENT_STATUS_IDS = {name: status_id for status_id, name in reference.ORDER_PAYMENT_STATUSES.items()}
+
+
+def _order_party_id(order: Record) -> int | None:
+    parties_ = order["parties"]
+    return (parties_.get("customer") or parties_.get("supplier") or {}).get("contactId")
+
+
+def _first_tax_date(order: Record) -> str | None:
+    return order["invoices"][0]["taxDate"] if order.get("invoices") else None
+
+
+def _email(kind: str):
+    return lambda contact: contact["communication"]["emails"].get(kind, {}).get("email")
+
+
+def _first_category(product: Record) -> int | None:
+    categories = product["salesChannels"][0]["categories"]
+    return int(categories[0]["categoryCode"]) if categories else None
+
+
+def _custom_field_metadata(name: str, service: str, path: str, kind: str) -> Resource:
+    return Resource(name=name, service=service, id_field="id", build=reference.custom_field_builder(kind),
+                    get=f"{path}/custom-field-meta-data", get_all=True)
+
+
+RESOURCES: list[Resource] = [
+    # order-service reference data
+    Resource(name="order-type", service="order", id_field="id", build=reference.build_order_types,
+             get="order-type", get_all=True),
+    Resource(name="order-status", service="order", id_field="statusId", build=reference.build_order_statuses,
+             get="order-status", get_all=True),
+    Resource(name="order-stock-status", service="order", id_field="id", build=reference.build_order_stock_statuses,
+             get="order-stock-status", get_all=True),
+    Resource(name="order-shipping-status", service="order", id_field="id",
+             build=reference.build_order_shipping_statuses, get="order-shipping-status", get_all=True),
+    _custom_field_metadata("sale-custom-field", "order", "sale", "sale"),
+    _custom_field_metadata("purchase-custom-field", "order", "purchase", "purchase"),
+    # accounting-service reference data
+    Resource(name="currency", service="accounting", id_field="id", build=reference.build_currencies,
+             search="currency-search",
+             columns=(Column("id", IDSET), Column("title", SEARCH_STRING), Column("code", STRING),
+                      Column("symbol", STRING), Column("exchangeRate", STRING), Column("isDefault", BOOLEAN),
+                      Column("exchangeRateVarianceNominalCode", STRING)),
+             get="currency", get_all=True),
+    Resource(name="tax-code", service="accounting", id_field="id", build=reference.build_tax_codes,
+             get="tax-code", get_all=True),
+    # warehouse-service reference data
+    Resource(name="warehouse", service="warehouse", id_field="id", build=reference.build_warehouses,
+             search="warehouse-search",
+             columns=(Column("id", IDSET), Column("name", SEARCH_STRING), Column("typeDescription", STRING),
+                      Column("addressId", INTEGER, "address.addressId")),
+             get="warehouse", get_all=True),
+    Resource(name="shipping-method", service="warehouse", id_field="id", build=reference.build_shipping_methods,
+             search="shipping-method-search",
+             columns=(Column("id", IDSET), Column("code", STRING), Column("name", SEARCH_STRING)),
+             get="shipping-method", get_all=True),
+    # product-service reference data
+    Resource(name="price-list", service="product", id_field="id", build=reference.build_price_lists,
+             get="price-list", get_all=True),
+    Resource(name="channel", service="product", id_field="id", build=reference.build_channels,
+             get="channel", get_all=True),
+    Resource(name="channel-brand", service="product", id_field="id", build=reference.build_channel_brands,
+             get="channel-brand", get_all=True),
+    Resource(name="brand", service="product", id_field="id", build=catalogue.build_brands, search="brand-search",
+             columns=(Column("brandId", IDSET, "id"), Column("name", SEARCH_STRING), Column("description", SEARCH_STRING)),
+             get="brand", get_all=True),
+    Resource(name="product-type", service="product", id_field="id", build=catalogue.build_product_types,
+             search="product-type-search", columns=(Column("id", IDSET), Column("name", SEARCH_STRING)),
+             get="product-type", get_all=True),
+    Resource(name="season", service="product", id_field="id", build=catalogue.build_seasons,
+             search="season-search", columns=(Column("id", IDSET), Column("name", SEARCH_STRING)),
+             get="season", get_all=True),
+    Resource(name="brightpearl-category", service="product", id_field="id", build=catalogue.build_categories,
+             search="brightpearl-category-search",
+             columns=(Column("id", IDSET), Column("name", SEARCH_STRING), Column("parentId", INTEGER),
+                      Column("active", BOOLEAN), Column("createdOn", PERIOD), Column("createdById", INTEGER),
+                      Column("updatedOn", PERIOD), Column("updatedBy", INTEGER, "updatedById")),
+             get="brightpearl-category", get_all=True),
+    _custom_field_metadata("product-custom-field", "product", "product", "product"),
+    # contacts (before products: products name their primary supplier)
+    _custom_field_metadata("customer-custom-field", "contact", "customer", "customer"),
+    _custom_field_metadata("supplier-custom-field", "contact", "supplier", "supplier"),
+    Resource(
+        name="contact", service="contact", id_field="contactId", build=parties.build_contacts,
+        search="contact-search",
+        columns=(
+            Column("contactId", IDSET), Column("primaryEmail", SEARCH_STRING, _email("PRI")),
+            Column("secondaryEmail", SEARCH_STRING, _email("SEC")), Column("tertiaryEmail", SEARCH_STRING, _email("TER")),
+            Column("firstName", SEARCH_STRING), Column("lastName", SEARCH_STRING),
+            Column("isSupplier", BOOLEAN, "relationshipToAccount.isSupplier"),
+            Column("companyName", SEARCH_STRING, "organisation.name"),
+            Column("isStaff", BOOLEAN, "relationshipToAccount.isStaff"),
+            Column("isCustomer", BOOLEAN, lambda c: not c["relationshipToAccount"]["isSupplier"]
+                   and not c["relationshipToAccount"]["isStaff"]),
+            Column("createdOn", PERIOD), Column("updatedOn", PERIOD), Column("lastContactedOn", PERIOD),
+            Column("lastOrderedOn", PERIOD), Column("nominalCode", INTEGER, lambda c: int(c["financialDetails"]["nominalCode"])),
+            Column("isPrimary", BOOLEAN, "isPrimaryContact"), Column("pri", STRING, "communication.telephones.PRI"),
+            Column("sec", STRING, "communication.telephones.SEC"), Column("mob", STRING, "communication.telephones.MOB"),
+            Column("exactCompanyName", STRING, "organisation.name"), Column("title", STRING, "salutation"),
+        ),
+        get="contact", missing=NotFound("No Contact Found"),
+    ),
+    Resource(
+        name="product", service="product", id_field="id", build=catalogue.build_products, search="product-search",
+        columns=(
+            Column("productId", IDSET, "id", reference="productCategoryMembership"),
+            Column("productName", SEARCH_STRING, lambda p: p["salesChannels"][0]["productName"]),
+            Column("SKU", STRING, "identity.sku"), Column("barcode", STRING, "identity.barcode"),
+            Column("EAN", STRING, "identity.ean"), Column("UPC", STRING, "identity.upc"),
+            Column("ISBN", STRING, "identity.isbn"), Column("MPN", STRING, "identity.mpn"),
+            Column("stockTracked", BOOLEAN, "stock.stockTracked"),
+            Column("salesChannelName", STRING, lambda p: p["salesChannels"][0]["salesChannelName"], filterable=False),
+            Column("createdOn", PERIOD), Column("updatedOn", PERIOD),
+            Column("brightpearlCategoryCode", IDSET, _first_category), Column("productGroupId", INTEGER),
+            Column("brandId", IDSET), Column("productTypeId", IDSET), Column("productStatus", STRING, "status"),
+            Column("primarySupplierId", IDSET),
+        ),
+        get="product", optional={"customFields": "customFields"},
+    ),
+    Resource(
+        name="order", service="order", id_field="id", build=orders.build_orders, search="order-search",
+        columns=(
+            Column("orderId", IDSET, "id"),
+            Column("orderTypeId", IDSET, lambda o: ORDER_TYPE_IDS[o["orderTypeCode"]], reference="orderTypeNames"),
+            Column("contactId", INTEGER, _order_party_id),
+            Column("orderStatusId", INTEGER, "orderStatus.orderStatusId", reference="orderStatusNames"),
+            Column("orderStockStatusId", INTEGER, lambda o: STOCK_STATUS_IDS[o["stockStatusCode"]],
+                   reference="orderStockStatusNames"),
+            Column("createdOn", PERIOD), Column("createdById", INTEGER), Column("customerRef", STRING, "reference"),
+            Column("orderPaymentStatusId", INTEGER, lambda o: PAYMENT_STATUS_IDS[o["orderPaymentStatus"]],
+                   reference="orderPaymentStatusNames"),
+            Column("updatedOn", PERIOD), Column("parentOrderId", IDSET),
+            Column("orderShippingStatusId", INTEGER, lambda o: SHIPPING_STATUS_IDS[o["shippingStatusCode"]],
+                   reference="orderShippingStatusNames"),
+            Column("externalRef", STRING), Column("installedIntegrationInstanceId", INTEGER),
+            Column("warehouseId", IDSET), Column("staffOwnerContactId", INTEGER, "assignment.current.staffOwnerContactId"),
+            Column("taxDate", PERIOD, _first_tax_date), Column("departmentId", INTEGER, lambda o: 0),
+            Column("deliveryDate", PERIOD, "delivery.deliveryDate"),
+        ),
+        get="order", optional={"customFields": "customFields"},
+    ),
+]
+
+REGISTRY: dict[str, Resource] = {resource.name: resource for resource in RESOURCES}
+
+# referenceData tables of search columns: name -> (dataset, IDs on the page) -> {id: label}
+NAME_TABLES = {
+    "orderTypeNames": reference.ORDER_TYPES,
+    "orderStatusNames": {status[0]: status[1] for status in reference.ORDER_STATUSES},
+    "orderStockStatusNames": {status_id: code for status_id, code, _ in reference.ORDER_STOCK_STATUSES},
+    "orderShippingStatusNames": {status_id: code for status_id, code, _ in reference.ORDER_SHIPPING_STATUSES},
+    "orderPaymentStatusNames": reference.ORDER_PAYMENT_STATUSES,
+}
+
+
+def reference_table(dataset, name: str, ids: set) -> dict:
+    if name == "productCategoryMembership":
+        products = dataset["product"]
+        return {str(product_id): [int(c["categoryCode"]) for c in products.record(product_id)["salesChannels"][0]["categories"]]
+                for product_id in sorted(ids) if product_id in products}
+    names = NAME_TABLES[name]
+    return {str(key): names[key] for key in sorted(ids) if key in names}

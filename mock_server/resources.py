@@ -1,0 +1,110 @@
+"""The vocabulary of the resource registry: what a search column and a resource are.
+
+A resource is declared once (see `registry.py`); the generic search, ID-set GET and OPTIONS handlers
+serve every resource from its declaration, so adding one is a registry entry plus a record builder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+# reportDataType values the search engine understands (brightpearl-api.md §5a).
+IDSET = "IDSET"
+INTEGER = "INTEGER"
+STRING = "STRING"
+SEARCH_STRING = "SEARCH_STRING"
+STRING_SET = "STRING_SET"
+BOOLEAN = "BOOLEAN"
+PERIOD = "PERIOD"
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a `*-search`: its value is read from the search row by `source`.
+
+    `source` is a dotted path into the row (`orderStatus.orderStatusId`) or a function of the row;
+    it defaults to the column name.
+    """
+
+    name: str
+    type: str
+    source: str | Callable[[Record], Any] | None = None
+    filterable: bool = True
+    sortable: bool = True
+    reference: str | None = None
+
+    def read(self, row: Record) -> Any:
+        source = self.source or self.name
+        if callable(source):
+            return source(row)
+        value: Any = row
+        for key in source.split("."):
+            if not isinstance(value, dict):
+                return None
+            value = value.get(key)
+        return value
+
+    def metadata(self) -> dict:
+        return {
+            "name": self.name,
+            "sortable": self.sortable,
+            "filterable": self.filterable,
+            "reportDataType": self.type,
+            "referenceData": [self.reference] if self.reference else [],
+            "isFreeTextSearchable": False,
+            "required": False,
+        }
+
+
+@dataclass(frozen=True)
+class NotFound:
+    """An ID-set GET whose IDs all miss answers 404 CMNC-404 with this message ({ids} is the set asked)."""
+
+    message: str
+
+
+# An ID-set GET whose IDs all miss answers 200 with an empty list (the order service).
+EMPTY = None
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A Brightpearl resource as the mock serves it.
+
+    - `search`: path of its `*-search` under the service, with `columns` in the real order and
+      `search_rows` to explode one record into several search rows (journal lines, batch lines).
+    - `get`: path of its ID-set GET under the service; `{parent}` in it stands for a second ID set
+      (or `*`) matched against `parent_field` (goods notes live under `order/{orderIds}/...`).
+      `get_all` lets the GET omit the ID set; `max_ids` caps its size; `missing` says how a GET
+      whose IDs all miss answers; `as_map` answers `{id: record}` instead of a list, the ID then
+      being the key and not a field of the record.
+    - `optional`: `includeOptional` names mapped to the top-level record keys they add
+      (`customFields` is only sent when asked for).
+    - `build`: makes the seeded records from the world built so far (`world.py`).
+    """
+
+    name: str
+    service: str
+    id_field: str
+    build: Callable[..., Iterable[Record]]
+    search: str | None = None
+    columns: tuple[Column, ...] = ()
+    search_rows: Callable[[Record], Iterable[Record]] | None = None
+    get: str | None = None
+    parent_field: str | None = None
+    get_all: bool = False
+    max_ids: int = 200
+    missing: NotFound | None = EMPTY
+    as_map: bool = False
+    optional: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def id_column(self) -> Column:
+        return self.columns[0]
+
+    def column(self, name: str) -> Column | None:
+        return next((column for column in self.columns if column.name == name), None)

@@ -1,0 +1,119 @@
+"""In-memory tables of seeded records, kept as ready-to-send JSON.
+
+Each record is stored serialised once (an ID-set GET of 200 orders then only joins bytes) together
+with its search rows as tuples in column order. A mutation decodes, changes and re-stores the record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from .resources import Record, Resource
+
+WITH_NULLS = "nullCustomFields"
+
+
+class Table:
+    def __init__(self, resource: Resource):
+        self.resource = resource
+        self._bodies: dict[int, bytes] = {}
+        # id -> {record key: (JSON without null entries, JSON with them)}
+        self._optional: dict[int, dict[str, tuple[bytes, bytes]]] = {}
+        self._rows: dict[int, list[tuple]] = {}
+        self._parents: dict[int, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self._bodies)
+
+    def __contains__(self, record_id: int) -> bool:
+        return record_id in self._bodies
+
+    def ids(self) -> list[int]:
+        return list(self._bodies)
+
+    def put(self, record: Record) -> int:
+        resource = self.resource
+        record = dict(record)
+        record_id = record[resource.id_field]
+        if resource.columns:
+            explode = resource.search_rows or (lambda whole: (whole,))
+            self._rows[record_id] = [tuple(column.read(row) for column in resource.columns) for row in explode(record)]
+        if resource.parent_field:
+            self._parents[record_id] = record.get(resource.parent_field)
+        optional = {}
+        for key in resource.optional.values():
+            if key in record:
+                value = record.pop(key)
+                compact = {k: v for k, v in value.items() if v is not None} if isinstance(value, dict) else value
+                optional[key] = (orjson.dumps(compact), orjson.dumps(value))
+        if optional:
+            self._optional[record_id] = optional
+        else:
+            self._optional.pop(record_id, None)
+        if resource.as_map:
+            record.pop(resource.id_field)
+        self._bodies[record_id] = orjson.dumps(record)
+        return record_id
+
+    def put_all(self, records: Iterable[Record]) -> None:
+        for record in records:
+            self.put(record)
+
+    def record(self, record_id: int) -> Record:
+        """The whole record, optional parts included, as a builder made it."""
+        record = orjson.loads(self._bodies[record_id])
+        if self.resource.as_map:
+            record = {self.resource.id_field: record_id, **record}
+        for key, (_, with_nulls) in self._optional.get(record_id, {}).items():
+            record[key] = orjson.loads(with_nulls)
+        return record
+
+    def records(self) -> Iterator[Record]:
+        for record_id in self._bodies:
+            yield self.record(record_id)
+
+    def delete(self, record_id: int) -> None:
+        del self._bodies[record_id]
+        for index in (self._optional, self._rows, self._parents):
+            index.pop(record_id, None)
+
+    def parent_of(self, record_id: int) -> Any:
+        return self._parents.get(record_id)
+
+    def render(self, record_id: int, include: frozenset[str] = frozenset()) -> bytes:
+        """The record's JSON with the optional parts named in `include` (`includeOptional`)."""
+        body = self._bodies[record_id]
+        optional = self._optional.get(record_id)
+        if not optional or not include:
+            return body
+        extra = b""
+        for name, key in self.resource.optional.items():
+            if name in include and key in optional:
+                compact, with_nulls = optional[key]
+                extra += b',"' + key.encode() + b'":' + (with_nulls if WITH_NULLS in include else compact)
+        if not extra:
+            return body
+        return body[:-1] + (extra[1:] if body == b"{}" else extra) + b"}"
+
+    def search_rows(self) -> Iterator[tuple]:
+        for rows in self._rows.values():
+            yield from rows
+
+
+class Dataset:
+    """Every table of one mock account."""
+
+    def __init__(self, resources: Iterable[Resource], account_tz: ZoneInfo):
+        self.tables: dict[str, Table] = {resource.name: Table(resource) for resource in resources}
+        self.account_tz = account_tz
+        self.account_configuration: Record = {}
+
+    def __getitem__(self, name: str) -> Table:
+        return self.tables[name]
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(table) for name, table in self.tables.items()}
