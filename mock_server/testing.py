@@ -1,0 +1,110 @@
+"""Run the mock as a real process on a free loopback port, for tests and benchmarks.
+
+    with MockServer(orders=300, rate_limit=0) as mock:
+        requests.get(mock.api_url("order-service/order-search"), headers=mock.auth_headers())
+        mock.add_fault(kind="429", count=2)
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+import requests
+
+from .cli import DEFAULT_ACCOUNT_TOKEN, DEFAULT_APP_REF, DEFAULT_DEV_REF, DEFAULT_STAFF_TOKEN
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class MockServer:
+    def __init__(self, orders: int = 300, rate_limit: int = 0, seed: int = 1, account: str = "acme",
+                 extra_args: list[str] | None = None, startup_timeout: float = 60.0):
+        self.port = free_port()
+        self.account = account
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.app_ref, self.account_token = DEFAULT_APP_REF, DEFAULT_ACCOUNT_TOKEN
+        self.staff_token, self.dev_ref = DEFAULT_STAFF_TOKEN, DEFAULT_DEV_REF
+        self._command = [sys.executable, "-m", "mock_server", "--port", str(self.port), "--orders", str(orders),
+                         "--rate-limit", str(rate_limit), "--seed", str(seed), "--account", account,
+                         *(extra_args or [])]
+        self._startup_timeout = startup_timeout
+        self._process: subprocess.Popen | None = None
+        self.session = requests.Session()
+
+    def __enter__(self) -> MockServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self._process = subprocess.Popen(self._command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + self._startup_timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"brightpearl-mock exited at start-up:\n{self._process.stdout.read()}")
+            try:
+                if self.session.get(f"{self.base_url}/_mock/health", timeout=1).ok:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"brightpearl-mock did not answer within {self._startup_timeout}s")
+
+    def stop(self) -> None:
+        if self._process and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+        self.session.close()
+
+    # the API ---------------------------------------------------------------------------------
+    def api_url(self, path: str) -> str:
+        return f"{self.base_url}/public-api/{self.account}/{path}"
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"brightpearl-app-ref": self.app_ref, "brightpearl-account-token": self.account_token}
+
+    # the control API ---------------------------------------------------------------------------
+    def control(self, method: str, path: str, payload: Any = None) -> Any:
+        response = self.session.request(method, f"{self.base_url}/_mock/{path}", json=payload, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def health(self) -> dict:
+        return self.control("GET", "health")
+
+    def counts(self) -> dict[str, int]:
+        return self.health()["counts"]
+
+    def stats(self) -> dict:
+        return self.control("GET", "stats")
+
+    def reset_stats(self) -> None:
+        self.control("DELETE", "stats")
+
+    def add_fault(self, **fault: Any) -> None:
+        self.control("POST", "faults", fault)
+
+    def clear_faults(self) -> None:
+        self.control("DELETE", "faults")
+
+    def mutate(self, **change: Any) -> dict:
+        return self.control("POST", "mutations", change)["results"][0]
+
+    def advance_clock(self, seconds: float) -> None:
+        self.control("POST", "clock", {"advance_seconds": seconds})
+
+    def set_rate_limit(self, limit: int, reset: bool = True) -> None:
+        self.control("POST", "rate-limit", {"limit": limit, "reset": reset})
