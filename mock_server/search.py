@@ -183,10 +183,12 @@ def run_search(
     if "pageSize" in params and int(params["pageSize"]) > MAX_PAGE_SIZE:
         raise bad_request(f"pageSize must be {MAX_PAGE_SIZE} or less, not {params['pageSize']}")
 
-    rows = [row for row in table.search_rows() if all(test(row) for test in predicates)]
+    rows = table.search_rows()
+    for test in predicates:
+        rows = [row for row in rows if test(row)]
     if order != [(0, all_columns[0], "ASC")]:
         for index, column, direction in reversed(order):
-            rows.sort(key=_sort_key(index, column), reverse=direction == "DESC")
+            rows = sorted(rows, key=_sort_key(index, column), reverse=direction == "DESC")
 
     total = len(rows)
     page = [] if params.get("countOnly") == "true" else rows[first_result - 1 : first_result - 1 + page_size]

@@ -25,6 +25,7 @@ class Table:
         self._optional: dict[int, dict[str, tuple[bytes, bytes]]] = {}
         self._rows: dict[int, list[tuple]] = {}
         self._parents: dict[int, Any] = {}
+        self._flat_rows: list[tuple] | None = None
 
     def __len__(self) -> int:
         return len(self._bodies)
@@ -40,6 +41,7 @@ class Table:
         record = dict(record)
         record_id = record[resource.id_field]
         if resource.columns:
+            self._flat_rows = None
             explode = resource.search_rows or (lambda whole: (whole,))
             self._rows[record_id] = [tuple(column.read(row) for column in resource.columns) for row in explode(record)]
         if resource.parent_field:
@@ -78,6 +80,7 @@ class Table:
 
     def delete(self, record_id: int) -> None:
         del self._bodies[record_id]
+        self._flat_rows = None
         for index in (self._optional, self._rows, self._parents):
             index.pop(record_id, None)
 
@@ -99,9 +102,11 @@ class Table:
             return body
         return body[:-1] + (extra[1:] if body == b"{}" else extra) + b"}"
 
-    def search_rows(self) -> Iterator[tuple]:
-        for rows in self._rows.values():
-            yield from rows
+    def search_rows(self) -> list[tuple]:
+        """Every search row in ID order; the list is shared between searches until a record changes."""
+        if self._flat_rows is None:
+            self._flat_rows = [row for rows in self._rows.values() for row in rows]
+        return self._flat_rows
 
 
 class Dataset:
