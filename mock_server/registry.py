@@ -6,7 +6,7 @@ Column lists follow brightpearl-api.md §8 (real column order, reportDataType, r
 
 from __future__ import annotations
 
-from .builders import catalogue, orders, parties, reference
+from .builders import catalogue, orders, parties, reference, warehouse
 from .resources import BOOLEAN, IDSET, INTEGER, PERIOD, SEARCH_STRING, STRING, Column, NotFound, Record, Resource
 
 ORDER_TYPE_IDS = {code: type_id for type_id, code in reference.ORDER_TYPE_CODES.items()}
@@ -154,6 +154,57 @@ RESOURCES: list[Resource] = [
         ),
         get="order", optional={"customFields": "customFields"},
     ),
+    # stock: locations, goods notes, movements, availability (built in this order: each reads the last)
+    Resource(name="zone", service="warehouse", id_field="id", build=warehouse.build_zones, search="zone-search",
+             columns=(Column("id", IDSET), Column("name", SEARCH_STRING), Column("warehouseId", IDSET))),
+    Resource(name="location", service="warehouse", id_field="id", build=warehouse.build_locations,
+             search="location-search",
+             columns=(Column("id", IDSET), Column("warehouseId", IDSET), Column("zoneId", IDSET),
+                      *(Column(f"grouping{part}", STRING) for part in "ABCD"), Column("barcode", STRING))),
+    Resource(
+        name="goods-out-note", service="warehouse", id_field="goodsOutNoteId", build=warehouse.build_goods_out_notes,
+        search="goods-note/goods-out-search",
+        columns=(
+            Column("goodsOutNoteId", IDSET), Column("printed", BOOLEAN, "status.printed"),
+            Column("picked", BOOLEAN, "status.picked"), Column("packed", BOOLEAN, "status.packed"),
+            Column("shipped", BOOLEAN, "status.shipped"), Column("shippedOn", PERIOD, "status.shippedOn"),
+            Column("orderId", IDSET), Column("shippingMethodId", INTEGER, "shipping.shippingMethodId"),
+            Column("warehouseId", IDSET), Column("priority", BOOLEAN), Column("createdOn", PERIOD),
+            Column("releaseDate", PERIOD), Column("createdBy", INTEGER), Column("labelUri", STRING),
+            Column("channelId", INTEGER), Column("transfer", BOOLEAN),
+        ),
+        get="order/{parent}/goods-note/goods-out", parent_field="orderId", max_ids=500, as_map=True,
+    ),
+    Resource(
+        name="goods-in-note", service="warehouse", id_field="batchId", build=warehouse.build_goods_in_notes,
+        search="goods-in-search", search_rows=warehouse.goods_in_lines,
+        columns=(
+            Column("purchaseOrderId", IDSET), Column("batchId", IDSET), Column("userBatchRef", SEARCH_STRING),
+            Column("productId", IDSET), Column("locationId", IDSET), *(Column(f"grouping{part}", STRING) for part in "ABCD"),
+            Column("price", STRING), Column("landedCosts", STRING), Column("currCode", STRING),
+            Column("receivedQuantity", INTEGER), Column("onHand", INTEGER), Column("createdDate", PERIOD),
+            Column("receivedDate", PERIOD), Column("warehouseId", IDSET),
+        ),
+        get="order/{parent}/goods-note/goods-in", parent_field="orderId", as_map=True,
+    ),
+    Resource(name="stock-correction", service="warehouse", id_field="goodsNoteId",
+             build=warehouse.build_stock_corrections, get="warehouse/{parent}/stock-correction",
+             parent_field="warehouseId"),
+    Resource(
+        name="goods-movement", service="warehouse", id_field="goodsMovementId", build=warehouse.build_goods_movements,
+        search="goods-movement-search",
+        columns=(
+            Column("goodsMovementId", IDSET), Column("productId", IDSET), Column("salesOrderRowId", INTEGER),
+            Column("purchaseOrderRowId", INTEGER), Column("quantity", INTEGER), Column("destinationLocationId", INTEGER),
+            Column("warehouseId", IDSET), Column("goodsNoteId", IDSET), Column("productValue", STRING),
+            Column("currencyCode", STRING), Column("orderId", IDSET), Column("isCleared", BOOLEAN),
+            Column("isQuarantine", BOOLEAN), Column("batchId", INTEGER), Column("goodsNoteTypeCode", STRING),
+            Column("updatedOn", PERIOD),
+        ),
+    ),
+    Resource(name="product-availability", service="warehouse", id_field="productId",
+             build=warehouse.build_availability, get="product-availability", as_map=True,
+             optional={"breakDownByLocation": "breakDownByLocation"}),
 ]
 
 REGISTRY: dict[str, Resource] = {resource.name: resource for resource in RESOURCES}

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from ..resources import Record
 from ..world import HISTORY_START, World
-from .reference import TAX_CODES, WAREHOUSES, custom_field_values
+from .reference import TAX_CODES, WAREHOUSES, custom_field_values, stock_location
 
 BRANDS = ["Acme", "Northwind", "Fieldcraft", "Harbour & Co", "Lumen", "Tallgrass", "Ridgeline", "Copperleaf"]
 PRODUCT_TYPES = [(1, "Standard"), (2, "Apparel"), (3, "Homeware"), (4, "Gift card")]
@@ -68,7 +68,7 @@ def build_products(world: World) -> Iterator[Record]:
             "composition": {"bundle": False},
             "variations": [],
             "createdOn": world.stamp(created), "updatedOn": world.stamp(world.later(created, 400)),
-            "warehouses": {str(w[0]): {"defaultLocationId": w[0] * 100 + 1, "overflowLocationId": 0,
+            "warehouses": {str(w[0]): {"defaultLocationId": stock_location(w[0], product_id), "overflowLocationId": 0,
                                        "reorderLevel": 20, "reorderQuantity": 50} for w in WAREHOUSES[:2]},
             "nominalCodeStock": "1001", "nominalCodePurchases": "5000", "nominalCodeSales": "4000",
             "seasonIds": world.rng.sample([s[0] for s in SEASONS], world.rng.randint(0, 2)),

@@ -13,6 +13,7 @@ from decimal import Decimal
 from ..resources import Record
 from ..world import HISTORY_END, HISTORY_START, World
 from .catalogue import cost_price, retail_price
+from .history import note_order
 from .parties import STAFF_COUNT, city_of
 from .reference import CHANNELS, CURRENCIES, ORDER_STATUSES, ORDER_TYPE_CODES, SHIPPING_METHODS, TAX_CODES, custom_field_values
 
@@ -137,6 +138,7 @@ def build_orders(world: World) -> Iterator[Record]:
             order["isDropship"] = world.chance(0.05)
         if type_id == 1:
             sales_orders.append(order_id)
+        note_order(world, order)
         yield order
 
 

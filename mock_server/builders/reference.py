@@ -49,6 +49,17 @@ PRICE_LISTS = [(1, "COST", "Cost price", "BUY", 1, False), (2, "RETAIL", "Retail
 WAREHOUSES = [(1, "Chicago DC", "Warehouse", "Chicago", "IL", "US"), (2, "Reno Fulfilment", "Warehouse", "Reno", "NV", "US"),
               (3, "Rotterdam 3PL", "Third party", "Rotterdam", "", "NL"), (4, "Toronto Store", "Store", "Toronto", "ON", "CA")]
 
+# Bin locations: warehouse w holds locations w*100+1 .. w*100+LOCATIONS_PER_WAREHOUSE, the first
+# PICK_FACE_LOCATIONS of them being where stock is kept (the rest are bulk and returns bays).
+LOCATIONS_PER_WAREHOUSE = 20
+PICK_FACE_LOCATIONS = 16
+
+
+def stock_location(warehouse_id: int, product_id: int) -> int:
+    """Where a product is kept in a warehouse: its default location there."""
+    return warehouse_id * 100 + 1 + product_id % PICK_FACE_LOCATIONS
+
+
 CHANNELS = [(1, "Brightpearl", 1, 1, 2), (2, "Shopify US", 2, 1, 2), (3, "Amazon US", 3, 2, 2),
             (4, "Wholesale", 4, 1, 3), (5, "Shopify EU", 2, 3, 4)]  # id, name, channel type, warehouse, price list
 CHANNEL_BRANDS = [(1, "Acme Outfitters"), (2, "Acme Trade")]
