@@ -6,7 +6,7 @@ Column lists follow brightpearl-api.md §8 (real column order, reportDataType, r
 
 from __future__ import annotations
 
-from .builders import catalogue, orders, parties, reference, warehouse
+from .builders import accounting, catalogue, integration, orders, parties, reference, sales, warehouse
 from .resources import BOOLEAN, IDSET, INTEGER, PERIOD, SEARCH_STRING, STRING, Column, NotFound, Record, Resource
 
 ORDER_TYPE_IDS = {code: type_id for type_id, code in reference.ORDER_TYPE_CODES.items()}
@@ -37,6 +37,13 @@ def _custom_field_metadata(name: str, service: str, path: str, kind: str) -> Res
     return Resource(name=name, service=service, id_field="id", build=reference.custom_field_builder(kind),
                     get=f"{path}/custom-field-meta-data", get_all=True)
 
+
+# supplier-payment-search's columns; the customer search adds transactionCode, amountAuthorized, expires
+_payment_columns = (
+    Column("paymentId", IDSET), Column("transactionRef", STRING), Column("paymentMethodCode", STRING),
+    Column("paymentType", STRING), Column("orderId", IDSET), Column("currencyId", INTEGER), Column("currencyCode", STRING),
+    Column("amountPaid", STRING), Column("paymentDate", PERIOD), Column("createdOn", PERIOD), Column("journalId", INTEGER),
+)
 
 RESOURCES: list[Resource] = [
     # order-service reference data
@@ -154,6 +161,97 @@ RESOURCES: list[Resource] = [
         ),
         get="order", optional={"customFields": "customFields"},
     ),
+    Resource(
+        name="sales-order", service="order", id_field="id", build=sales.build_sales_orders, search="sales-order-search",
+        columns=(
+            Column("salesOrderId", IDSET, "id"), Column("customerId", INTEGER), Column("customerRef", STRING, "ref"),
+            Column("orderStatusId", INTEGER, "statusId"), Column("orderStockStatus", STRING, "stockStatusCode"),
+            Column("orderPaymentStatus", STRING), Column("orderShippingStatus", STRING, "shippingStatusCode"),
+            Column("staffOwnerId", INTEGER), Column("channelId", INTEGER), Column("warehouseId", IDSET),
+            Column("externalRef", STRING), Column("isHistoricalOrder", BOOLEAN, "historicalOrder"),
+            Column("placedOn", PERIOD), Column("createdOn", PERIOD), Column("updatedOn", PERIOD),
+            Column("taxDate", PERIOD), Column("deliveryDate", PERIOD, "delivery.date"),
+        ),
+        get="sales-order",
+    ),
+    Resource(name="sales-credit", service="order", id_field="id", build=sales.build_sales_credits, get="sales-credit"),
+    Resource(
+        name="order-note", service="order", id_field="noteId", build=sales.build_order_notes,
+        search="order-note-search",
+        columns=(Column("orderId", IDSET), Column("noteId", IDSET), Column("contactId", INTEGER),
+                 Column("noteText", SEARCH_STRING), Column("isPublic", BOOLEAN), Column("dateAdded", PERIOD),
+                 Column("addedBy", INTEGER), Column("orderStatusId", INTEGER)),
+    ),
+    # the rest of the catalogue
+    Resource(name="product-price", service="product", id_field="productId", build=catalogue.build_product_prices,
+             get="product-price", missing=NotFound("No Product Prices Found")),
+    Resource(name="collection", service="product", id_field="id", build=catalogue.build_collections,
+             search="collection-search",
+             columns=(Column("collectionId", IDSET, "id"), Column("collectionName", SEARCH_STRING, "name"),
+                      Column("brandId", IDSET))),
+    Resource(name="option", service="product", id_field="id", build=catalogue.build_options, search="option-search",
+             columns=(Column("id", IDSET), Column("name", SEARCH_STRING))),
+    Resource(name="option-value", service="product", id_field="optionValueId", build=catalogue.build_option_values,
+             search="option-value-search",
+             columns=(Column("optionId", IDSET), Column("optionName", SEARCH_STRING), Column("optionValueId", IDSET),
+                      Column("optionValueName", SEARCH_STRING))),
+    # companies, groups, lead sources, tags
+    Resource(name="company", service="contact", id_field="id", build=parties.build_companies, search="company-search",
+             columns=(Column("companyId", IDSET, "id"), Column("name", SEARCH_STRING), Column("createdOn", PERIOD),
+                      Column("updatedOn", PERIOD)),
+             get="company", missing=NotFound("No Company Found")),
+    Resource(name="contact-group-member", service="contact", id_field="contactGroupId",
+             build=parties.build_contact_group_members, search="contact-group-member-search",
+             search_rows=parties.group_member_rows,
+             columns=(Column("contactId", IDSET), Column("firstName", SEARCH_STRING), Column("lastName", SEARCH_STRING),
+                      Column("contactGroupId", IDSET), Column("contactGroupName", SEARCH_STRING),
+                      Column("contactGroupDescription", SEARCH_STRING))),
+    Resource(name="contact-group", service="contact", id_field="contactGroupId", build=parties.build_contact_groups,
+             search="contact-group-search",
+             columns=(Column("contactGroupId", IDSET), Column("name", SEARCH_STRING),
+                      Column("description", SEARCH_STRING), Column("numberOfMembers", INTEGER))),
+    Resource(name="lead-source", service="contact", id_field="id", build=parties.build_lead_sources,
+             get="lead-source", get_all=True),
+    Resource(name="tag", service="contact", id_field="id", build=parties.build_tags, get="tag", get_all=True,
+             as_map=True),
+    # the ledger
+    Resource(name="nominal-code", service="accounting", id_field="id", build=accounting.build_nominal_codes,
+             search="nominal-code-search",
+             columns=(Column("code", STRING), Column("name", SEARCH_STRING), Column("type", IDSET, "type.id"),
+                      Column("bank", BOOLEAN), Column("active", BOOLEAN), Column("currencyId", IDSET)),
+             get="nominal-code", get_all=True),
+    Resource(name="accounting-period", service="accounting", id_field="id",
+             build=accounting.build_accounting_periods, get="accounting-period", get_all=True),
+    Resource(name="exchange-rate", service="accounting", id_field="currencyId", build=accounting.build_exchange_rates,
+             get="exchange-rate", get_all=True),
+    Resource(name="payment-method", service="accounting", id_field="id", build=accounting.build_payment_methods,
+             search="payment-method-search",
+             columns=(Column("id", IDSET), Column("code", STRING), Column("name", SEARCH_STRING),
+                      Column("bankAccountNominalCode", STRING), Column("installedIntegrationInstanceId", INTEGER))),
+    Resource(
+        name="journal", service="accounting", id_field="id", build=accounting.build_journals, search="journal-search",
+        search_rows=accounting.journal_lines,
+        columns=(
+            Column("journalId", IDSET), Column("journalType", STRING), Column("orderId", IDSET),
+            Column("invoiceReference", SEARCH_STRING), Column("channelId", INTEGER), Column("nominalCode", STRING),
+            Column("journalDate", PERIOD), Column("journalDebit", STRING), Column("journalCredit", STRING),
+            Column("journalRef", INTEGER), Column("currencyId", INTEGER), Column("exchangeRate", STRING),
+            Column("transactionDebit", STRING), Column("transactionCredit", STRING), Column("projectId", INTEGER),
+            Column("leadSourceId", INTEGER), Column("contactId", INTEGER), Column("journalDueDate", PERIOD),
+            Column("journalDateEntered", PERIOD), Column("createdContactId", INTEGER), Column("taxCodeId", INTEGER),
+            Column("taxReconciliationDate", PERIOD), Column("taxPeriodId", INTEGER), Column("journalRowId", IDSET),
+        ),
+        get="journal",
+    ),
+    Resource(name="customer-payment", service="accounting", id_field="paymentId",
+             build=accounting.build_customer_payments, search="customer-payment-search",
+             columns=(*_payment_columns[:2], Column("transactionCode", STRING), *_payment_columns[2:7],
+                      Column("amountAuthorized", STRING), _payment_columns[7], Column("expires", PERIOD),
+                      *_payment_columns[8:])),
+    Resource(name="supplier-payment", service="accounting", id_field="paymentId",
+             build=accounting.build_supplier_payments, search="supplier-payment-search", columns=_payment_columns),
+    Resource(name="webhook", service="integration", id_field="id", build=integration.build_webhooks,
+             get="webhook", get_all=True, missing=NotFound("No webhooks available in ID Set {ids}")),
     # stock: locations, goods notes, movements, availability (built in this order: each reads the last)
     Resource(name="zone", service="warehouse", id_field="id", build=warehouse.build_zones, search="zone-search",
              columns=(Column("id", IDSET), Column("name", SEARCH_STRING), Column("warehouseId", IDSET))),

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from ..resources import Record
 from ..world import HISTORY_START, World
-from .reference import TAX_CODES, WAREHOUSES, custom_field_values, stock_location
+from .reference import CURRENCIES, PRICE_LISTS, TAX_CODES, WAREHOUSES, custom_field_values, stock_location
 
 BRANDS = ["Acme", "Northwind", "Fieldcraft", "Harbour & Co", "Lumen", "Tallgrass", "Ridgeline", "Copperleaf"]
 PRODUCT_TYPES = [(1, "Standard"), (2, "Apparel"), (3, "Homeware"), (4, "Gift card")]
@@ -88,3 +88,45 @@ def retail_price(product_id: int) -> Decimal:
 
 def cost_price(product_id: int) -> Decimal:
     return (retail_price(product_id) * Decimal("0.42")).quantize(Decimal("0.0001"))
+
+
+# id, name, brand id
+COLLECTIONS = [(1, "Workshop Essentials", 1), (2, "Coastal Living", 4), (3, "Trail Ready", 7), (4, "The Linen Edit", 2),
+               (5, "Winter Warmers", 6), (6, "Gifting", 8)]
+OPTIONS = {1: ("Size", ["XS", "S", "M", "L", "XL"]), 2: ("Colour", ["Natural", "Black", "Olive", "Indigo", "Rust"]),
+           3: ("Length", ["Regular", "Long"])}
+# quantity breaks of the wholesale list: (break quantity, share of the retail price)
+WHOLESALE_BREAKS = [(1, Decimal("1")), (10, Decimal("0.90")), (50, Decimal("0.80"))]
+
+
+def build_collections(world: World) -> Iterator[Record]:
+    for collection_id, name, brand_id in COLLECTIONS:
+        yield {"id": collection_id, "name": name, "brandId": brand_id, "description": f"{name} collection"}
+
+
+def build_options(world: World) -> Iterator[Record]:
+    for option_id, (name, _) in OPTIONS.items():
+        yield {"id": option_id, "name": name}
+
+
+def build_option_values(world: World) -> Iterator[Record]:
+    for option_id, (name, values) in OPTIONS.items():
+        for sort_order, value in enumerate(values, start=1):
+            yield {"optionValueId": option_id * 100 + sort_order, "optionId": option_id, "optionName": name,
+                   "optionValueName": value, "sortOrder": sort_order}
+
+
+def build_product_prices(world: World) -> Iterator[Record]:
+    """Every price list's prices, from the same formulas the orders use (wholesale adds volume breaks)."""
+    rates = {currency_id: Decimal(rate) for currency_id, _, _, _, rate in CURRENCIES}
+    codes = {currency_id: code for currency_id, code, _, _, _ in CURRENCIES}
+    for product_id in world.ids("product"):
+        retail, cost = retail_price(product_id), cost_price(product_id)
+        price_lists = []
+        for list_id, code, _, list_type, currency_id, _ in PRICE_LISTS:
+            base = cost if list_type == "BUY" else retail
+            breaks = WHOLESALE_BREAKS if code == "WHOLESALE" else WHOLESALE_BREAKS[:1]
+            price_lists.append({"priceListId": list_id, "currencyCode": codes[currency_id], "currencyId": currency_id,
+                                "quantityPrice": {str(quantity): world.money(base * share * rates[currency_id])
+                                                  for quantity, share in breaks}})
+        yield {"productId": product_id, "priceLists": price_lists}

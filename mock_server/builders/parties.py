@@ -21,7 +21,8 @@ STAFF_COUNT = 5
 def city_of(contact_id: int) -> tuple[str, str, str]:
     """Where a contact lives; addresses are not a resource of their own here, orders copy them."""
     return CITIES[contact_id % len(CITIES)]
-LEAD_SOURCE_COUNT = 5
+LEAD_SOURCES = ["Organic search", "Paid social", "Referral", "Trade show", "Email campaign"]
+LEAD_SOURCE_COUNT = len(LEAD_SOURCES)
 
 
 def _contact(world: World, contact_id: int, first: str, last: str, company: str, kind: str) -> Record:
@@ -69,3 +70,59 @@ def build_contacts(world: World) -> Iterator[Record]:
             else:
                 company = "Acme Outfitters Inc." if kind == "staff" else ""
             yield _contact(world, contact_id, first, last, company, kind)
+
+
+TAGS = ["VIP", "Wholesale", "Net 30", "Do not mail", "Influencer"]
+# id, name, description, who belongs (a rule on the contact, so membership needs no random draws)
+CONTACT_GROUPS = [
+    (1, "Newsletter", "Opted in to the monthly newsletter", lambda c: c["marketingDetails"]["isReceiveEmailNewsletter"]),
+    (2, "Trade accounts", "Customers buying on wholesale terms", lambda c: c["tradeStatus"] == "WHOLESALE"),
+    (3, "VIP", "Top customers by lifetime value", lambda c: c["tradeStatus"] == "RETAIL" and c["contactId"] % 17 == 0),
+    (4, "Approved suppliers", "Suppliers cleared by purchasing", lambda c: c["relationshipToAccount"]["isSupplier"]),
+]
+
+
+def build_companies(world: World) -> Iterator[Record]:
+    """One company per customer or supplier organisation; the account's own staff are not one."""
+    for contact in world.records("contact"):
+        organisation = contact["organisation"]
+        if organisation and not contact["relationshipToAccount"]["isStaff"]:
+            yield {"id": organisation["organisationId"], "name": organisation["name"],
+                   "primaryContactId": contact["contactId"], "createdOn": contact["createdOn"],
+                   "updatedOn": contact["updatedOn"]}
+
+
+def build_contact_group_members(world: World) -> Iterator[Record]:
+    """One record per group listing its members; the member search has a row per member."""
+    members: dict[int, list[Record]] = {group[0]: [] for group in CONTACT_GROUPS}
+    for contact in world.records("contact"):
+        for group_id, _, _, belongs in CONTACT_GROUPS:
+            if belongs(contact):
+                members[group_id].append({"contactId": contact["contactId"], "firstName": contact["firstName"],
+                                          "lastName": contact["lastName"]})
+    for group_id, name, description, _ in CONTACT_GROUPS:
+        yield {"contactGroupId": group_id, "name": name, "description": description, "members": members[group_id]}
+
+
+def group_member_rows(group: Record) -> Iterator[Record]:
+    for member in group["members"]:
+        yield {**member, "contactGroupId": group["contactGroupId"], "contactGroupName": group["name"],
+               "contactGroupDescription": group["description"]}
+
+
+def build_contact_groups(world: World) -> Iterator[Record]:
+    for group in world.records("contact-group-member"):
+        yield {"contactGroupId": group["contactGroupId"], "name": group["name"], "description": group["description"],
+               "numberOfMembers": len(group["members"])}
+
+
+def build_lead_sources(world: World) -> Iterator[Record]:
+    for lead_source_id, name in enumerate(LEAD_SOURCES, start=1):
+        yield {"id": lead_source_id, "ownerId": 1 + lead_source_id % STAFF_COUNT, "parentId": 0, "name": name,
+               "isActive": True}
+
+
+def build_tags(world: World) -> Iterator[Record]:
+    # the GET is a map keyed by tag ID that also carries `tagId`; `id` is the key the store pops
+    for tag_id, name in enumerate(TAGS, start=1):
+        yield {"id": tag_id, "tagId": tag_id, "tagName": name}
