@@ -58,16 +58,21 @@ def build_nominal_codes(world: World) -> Iterator[Record]:
         yield record
 
 
+# Periods are local calendar months from the one holding the day before history starts, so the
+# opening stock and, west of UTC, the first orders (31 December local time) have a period too.
+FIRST_PERIOD = HISTORY_START - timedelta(days=1)
+
+
 def _month_starts(world: World) -> Iterator[datetime]:
-    month = HISTORY_START.astimezone(world.tz).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    month = datetime(FIRST_PERIOD.year, FIRST_PERIOD.month, 1, tzinfo=world.tz)
     while month < HISTORY_END:
         yield month
         month = (month + timedelta(days=32)).replace(day=1)
 
 
 def period_id(stamp: str) -> int:
-    """The accounting period of a date: periods are months, numbered from the first month of history."""
-    return (int(stamp[:4]) - HISTORY_START.year) * 12 + int(stamp[5:7]) - HISTORY_START.month + 1
+    """The accounting period of a local date-time: periods are numbered from 1 in month order."""
+    return (int(stamp[:4]) - FIRST_PERIOD.year) * 12 + int(stamp[5:7]) - FIRST_PERIOD.month + 1
 
 
 def build_accounting_periods(world: World) -> Iterator[Record]:

@@ -86,18 +86,20 @@ def build_goods_out_notes(world: World) -> Iterator[Record]:
             if number < steps:
                 moment = world.moment(moment, order.updated)
                 staff_id = world.rng.randint(1, STAFF_COUNT)
-                status[f"{name}On"], status[f"{name}ById"] = world.stamp(moment), staff_id
-                events.append({"occured": world.stamp(moment), "eventOwnerId": staff_id, "eventCode": code})
+                stamp = world.stamp(moment)
+                status[f"{name}On"], status[f"{name}ById"] = stamp, staff_id
+                events.append({"occured": stamp, "eventOwnerId": staff_id, "eventCode": code})
         shipping: Record = {"shippingMethodId": order.shipping_method_id}
         if status["packed"]:
             shipping["boxes"] = 1 + sum(row.quantity for row in lines) // 4
             shipping["weight"] = world.money(world.rng.uniform(0.3, 6.0))
         if status["shipped"]:
             shipping["reference"] = f"1Z{order.id:08d}{world.rng.randrange(10**6):06d}"
+        created_stamp = world.stamp(created)
         yield {
             "goodsOutNoteId": note_id, "orderId": order.id, "warehouseId": order.warehouse_id, "transfer": False,
             "priority": world.chance(0.05), "status": status, "shipping": shipping,
-            "releaseDate": world.stamp(created), "createdOn": world.stamp(created), "createdBy": order.created_by,
+            "releaseDate": created_stamp, "createdOn": created_stamp, "createdBy": order.created_by,
             "channelId": order.channel_id,
             "orderRows": {str(row.row_id): [{"productId": row.product_id, "quantity": row.quantity,
                                              "locationId": stock_location(order.warehouse_id, row.product_id)}]
