@@ -1,0 +1,93 @@
+"""Builders for configs, Brightpearl responses and connector runs used by the unit tests."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Mapping, Optional
+
+from airbyte_cdk.models import SyncMode
+from airbyte_cdk.test.catalog_builder import CatalogBuilder
+from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, _run_command
+from airbyte_cdk.test.entrypoint_wrapper import read as entrypoint_read
+from airbyte_cdk.test.models import ExpectedOutcome
+
+from source_brightpearl.source import SourceBrightpearl
+
+ACCOUNT = "acme"
+APP_REF = "acme-analytics"
+# Long and distinctive, so that finding them in output means a leak, not a coincidence.
+ACCOUNT_TOKEN = "unit-account-token-4f9d2c7b1e8a"
+STAFF_TOKEN = "unit-staff-token-8b3e6a0d5c2f"
+DEFAULT_BASE = "https://euw1.brightpearlconnect.com"
+
+
+class ConfigBuilder:
+    def __init__(self) -> None:
+        self._config: Dict[str, Any] = {
+            "account_code": ACCOUNT,
+            "credentials": {"auth_type": "account_token", "app_ref": APP_REF, "account_token": ACCOUNT_TOKEN},
+        }
+
+    def with_staff_token(self) -> "ConfigBuilder":
+        self._config["credentials"] = {"auth_type": "staff_token", "app_ref": APP_REF, "staff_token": STAFF_TOKEN}
+        return self
+
+    def with_fields(self, **fields: Any) -> "ConfigBuilder":
+        self._config.update(fields)
+        return self
+
+    def build(self) -> Dict[str, Any]:
+        return json.loads(json.dumps(self._config))
+
+
+def api_url(path: str, base: str = DEFAULT_BASE) -> str:
+    return f"{base}/public-api/{ACCOUNT}/{path}"
+
+
+def search_body(id_column: str, ids: List[int], first: int, total: int) -> Dict[str, Any]:
+    """A `*-search` page holding `ids`, starting at the 1-based position `first` of `total`."""
+    meta: Dict[str, Any] = {
+        "morePagesAvailable": first - 1 + len(ids) < total,
+        "resultsAvailable": total,
+        "resultsReturned": len(ids),
+        "columns": [{"name": id_column, "reportDataType": "IDSET"}],
+        "sorting": [],
+    }
+    if ids:
+        meta.update(firstResult=first, lastResult=first - 1 + len(ids))
+    return {"response": {"results": [[record_id] for record_id in ids], "metaData": meta}, "reference": {}}
+
+
+def order(order_id: int, row_ids: Iterable[int] = ()) -> Dict[str, Any]:
+    return {
+        "id": order_id,
+        "orderTypeCode": "SO",
+        "updatedOn": "2024-03-05T16:01:02.000Z",
+        "totalValue": {"net": "50.00", "total": "60.00"},
+        "orderRows": {
+            str(row_id): {"orderRowSequence": "10", "productId": 1140, "quantity": {"magnitude": "2.0000"}}
+            for row_id in row_ids
+        },
+    }
+
+
+def run_read(config: Mapping[str, Any], stream: str, expect_failure: bool = False) -> EntrypointOutput:
+    catalog = CatalogBuilder().with_stream(stream, SyncMode.full_refresh).build()
+    source = SourceBrightpearl(config=config, catalog=catalog)
+    outcome = ExpectedOutcome.EXPECT_EXCEPTION if expect_failure else ExpectedOutcome.EXPECT_SUCCESS
+    return entrypoint_read(source, config, catalog, expected_outcome=outcome)
+
+
+def run_command(command: str, config: Optional[Mapping[str, Any]] = None) -> EntrypointOutput:
+    """Runs spec/check/discover through the CDK entrypoint, as the console script does."""
+    if config is None:
+        return _run_command(SourceBrightpearl(), [command])
+    with tempfile.TemporaryDirectory() as directory:
+        config_path = Path(directory) / "config.json"
+        config_path.write_text(json.dumps(config))
+        source = SourceBrightpearl(config=config)
+        return _run_command(
+            source, [command, "--config", str(config_path)], expected_outcome=ExpectedOutcome.ALLOW_ANY
+        )

@@ -1,0 +1,149 @@
+"""Paging through `*-search` and fetching full records with ID-set GETs."""
+
+import json
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import responses
+
+from unit_tests.builders import ConfigBuilder, api_url, order, run_read, search_body
+
+ORDER_SEARCH = api_url("order-service/order-search")
+ORDER_GET = re.compile(re.escape(api_url("order-service/order/")) + r"[0-9,-]+")
+
+
+def _paged_search(mocked, url, id_column, ids, page_size):
+    """Serves `ids` from a search in pages of `page_size`, honouring `firstResult`."""
+
+    def callback(request):
+        first = int(parse_qs(urlsplit(request.url).query).get("firstResult", ["1"])[0])
+        page = ids[first - 1 : first - 1 + page_size]
+        return 200, {}, json.dumps(search_body(id_column, page, first, len(ids)))
+
+    mocked.add_callback(responses.GET, url, callback=callback)
+
+
+def _order_get(mocked, rows_per_order=0):
+    def callback(request):
+        ids = [int(i) for i in urlsplit(request.url).path.rsplit("/", 1)[1].split(",")]
+        records = [order(i, range(i * 10, i * 10 + rows_per_order)) for i in ids]
+        return 200, {}, json.dumps({"response": records})
+
+    mocked.add_callback(responses.GET, ORDER_GET, callback=callback)
+
+
+def _query(call):
+    return {key: values[0] for key, values in parse_qs(urlsplit(call.request.url).query).items()}
+
+
+def _calls_to(mocked, prefix):
+    return [call for call in mocked.calls if call.request.url.startswith(prefix)]
+
+
+def test_given_search_when_read_orders_then_first_page_asks_500_rows_from_first_result_1_for_the_id_column():
+    with responses.RequestsMock() as mocked:
+        _paged_search(mocked, ORDER_SEARCH, "orderId", [1, 2, 3], page_size=500)
+        _order_get(mocked)
+        run_read(ConfigBuilder().build(), "orders")
+        first_search = _calls_to(mocked, ORDER_SEARCH)[0]
+    assert _query(first_search) == {"pageSize": "500", "firstResult": "1", "columns": "orderId"}
+
+
+def test_given_two_search_pages_when_read_orders_then_second_request_starts_at_last_result_plus_one():
+    ids = list(range(1, 8))
+    with responses.RequestsMock() as mocked:
+        _paged_search(mocked, ORDER_SEARCH, "orderId", ids, page_size=5)
+        _order_get(mocked)
+        output = run_read(ConfigBuilder().build(), "orders")
+        searches = _calls_to(mocked, ORDER_SEARCH)
+    assert [_query(call)["firstResult"] for call in searches] == ["1", "6"]
+    assert sorted(record.record.data["id"] for record in output.records) == ids
+
+
+def test_given_empty_search_without_first_and_last_result_when_read_orders_then_no_records_and_no_get():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        _paged_search(mocked, ORDER_SEARCH, "orderId", [], page_size=500)
+        _order_get(mocked)
+        output = run_read(ConfigBuilder().build(), "orders")
+        assert len(_calls_to(mocked, api_url("order-service/order/"))) == 0
+    assert output.records == []
+    assert output.errors == []
+
+
+def test_given_search_columns_in_any_order_when_read_then_ids_are_taken_by_column_name():
+    body = search_body("orderId", [], 1, 2)
+    body["response"]["metaData"]["columns"] = [{"name": "orderTypeId"}, {"name": "orderId"}]
+    body["response"]["results"] = [[1, 41], [2, 42]]
+    body["response"]["metaData"].update(firstResult=1, lastResult=2, resultsReturned=2, morePagesAvailable=False)
+    with responses.RequestsMock() as mocked:
+        mocked.get(ORDER_SEARCH, json=body)
+        _order_get(mocked)
+        output = run_read(ConfigBuilder().build(), "orders")
+    assert sorted(record.record.data["id"] for record in output.records) == [41, 42]
+
+
+def test_given_450_ids_when_read_orders_then_ids_are_fetched_in_gets_of_at_most_200():
+    ids = list(range(1, 451))
+    with responses.RequestsMock() as mocked:
+        _paged_search(mocked, ORDER_SEARCH, "orderId", ids, page_size=500)
+        _order_get(mocked)
+        output = run_read(ConfigBuilder().build(), "orders")
+        gets = _calls_to(mocked, api_url("order-service/order/"))
+    batches = [urlsplit(call.request.url).path.rsplit("/", 1)[1].split(",") for call in gets]
+    assert sorted(len(batch) for batch in batches) == [50, 200, 200]
+    assert sorted(int(i) for batch in batches for i in batch) == ids
+    assert len(output.records) == 450
+
+
+def test_given_order_get_when_read_orders_then_custom_fields_are_requested():
+    with responses.RequestsMock() as mocked:
+        _paged_search(mocked, ORDER_SEARCH, "orderId", [7], page_size=500)
+        _order_get(mocked)
+        run_read(ConfigBuilder().build(), "orders")
+        get = _calls_to(mocked, api_url("order-service/order/"))[0]
+    assert _query(get) == {"includeOptional": "customFields"}
+
+
+def test_given_order_with_row_map_when_read_orders_then_order_rows_is_a_list_with_integer_row_ids():
+    with responses.RequestsMock() as mocked:
+        _paged_search(mocked, ORDER_SEARCH, "orderId", [5], page_size=500)
+        _order_get(mocked, rows_per_order=2)
+        output = run_read(ConfigBuilder().build(), "orders")
+    rows = output.records[0].record.data["orderRows"]
+    assert sorted(row["rowId"] for row in rows) == [50, 51]
+    assert rows[0]["quantity"] == {"magnitude": "2.0000"}
+
+
+def test_given_orders_with_rows_when_read_order_rows_then_one_record_per_row_with_order_id_and_row_id():
+    with responses.RequestsMock() as mocked:
+        _paged_search(mocked, ORDER_SEARCH, "orderId", [5, 6], page_size=500)
+        _order_get(mocked, rows_per_order=3)
+        output = run_read(ConfigBuilder().build(), "order_rows")
+        gets = _calls_to(mocked, api_url("order-service/order/"))
+    keys = sorted((r.record.data["orderId"], r.record.data["rowId"]) for r in output.records)
+    assert keys == [(5, 50), (5, 51), (5, 52), (6, 60), (6, 61), (6, 62)]
+    assert len(gets) == 1, "order rows are read from the orders, not fetched per order"
+
+
+def test_given_contact_ids_all_deleted_when_read_contacts_then_404_cmnc_404_is_an_empty_result():
+    with responses.RequestsMock() as mocked:
+        _paged_search(mocked, api_url("contact-service/contact-search"), "contactId", [3, 4], page_size=500)
+        mocked.get(
+            api_url("contact-service/contact/3,4"),
+            status=404,
+            json={"errors": [{"code": "CMNC-404", "message": "No Contact Found"}]},
+        )
+        output = run_read(ConfigBuilder().build(), "contacts")
+    assert output.records == []
+    assert output.errors == []
+
+
+def test_given_products_when_read_products_then_product_search_feeds_product_get():
+    with responses.RequestsMock() as mocked:
+        _paged_search(mocked, api_url("product-service/product-search"), "productId", [1001, 1002], page_size=500)
+        mocked.get(
+            api_url("product-service/product/1001,1002"),
+            json={"response": [{"id": 1002, "updatedOn": "2024-01-01T00:00:00Z"}, {"id": 1001}]},
+        )
+        output = run_read(ConfigBuilder().build(), "products")
+    assert sorted(r.record.data["id"] for r in output.records) == [1001, 1002]
