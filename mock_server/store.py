@@ -17,6 +17,11 @@ from .resources import Record, Resource
 WITH_NULLS = "nullCustomFields"
 
 
+def compact_json(value: Any) -> bytes:
+    """JSON bytes that own only their length: orjson's result keeps its whole write buffer (~16 KB)."""
+    return memoryview(orjson.dumps(value)).tobytes()
+
+
 class Table:
     def __init__(self, resource: Resource):
         self.resource = resource
@@ -51,14 +56,14 @@ class Table:
             if key in record:
                 value = record.pop(key)
                 compact = {k: v for k, v in value.items() if v is not None} if isinstance(value, dict) else value
-                optional[key] = (orjson.dumps(compact), orjson.dumps(value))
+                optional[key] = (compact_json(compact), compact_json(value))
         if optional:
             self._optional[record_id] = optional
         else:
             self._optional.pop(record_id, None)
         if resource.as_map:
             record.pop(resource.id_field)
-        self._bodies[record_id] = orjson.dumps(record)
+        self._bodies[record_id] = compact_json(record)
         return record_id
 
     def put_all(self, records: Iterable[Record]) -> None:
