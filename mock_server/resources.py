@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 # reportDataType values the search engine understands (brightpearl-api.md §5a).
@@ -116,6 +117,15 @@ class Resource:
     missing: NotFound | None = EMPTY
     as_map: bool = False
     optional: dict[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def search_row(self) -> Callable[[Record], tuple]:
+        """Reads one search row's column values, in column order, as the table stores them."""
+        sources = [column.source or column.name for column in self.columns]
+        if all(isinstance(source, str) and "." not in source for source in sources):
+            return lambda row: tuple(map(row.get, sources))
+        readers = [column.read for column in self.columns]
+        return lambda row: tuple([read(row) for read in readers])
 
     @property
     def id_column(self) -> Column:

@@ -48,7 +48,7 @@ class Table:
         if resource.columns:
             self._flat_rows = None
             explode = resource.search_rows or (lambda whole: (whole,))
-            self._rows[record_id] = [tuple(column.read(row) for column in resource.columns) for row in explode(record)]
+            self._rows[record_id] = [resource.search_row(row) for row in explode(record)]
         if resource.parent_field:
             self._parents[record_id] = record.get(resource.parent_field)
         optional = {}

@@ -21,6 +21,7 @@ T = TypeVar("T")
 
 HISTORY_START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 HISTORY_END = datetime(2026, 11, 1, tzinfo=timezone.utc)
+_QUANTA = {places: Decimal(1).scaleb(-places) for places in range(9)}
 
 
 def format_stamp(moment: datetime, account_tz: ZoneInfo) -> str:
@@ -74,4 +75,6 @@ class World:
     @staticmethod
     def money(amount: Decimal | float | int, places: int = 4) -> str:
         """Money and quantities are decimal strings, as the API sends them."""
-        return str(Decimal(str(amount)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+        if not isinstance(amount, Decimal):
+            amount = Decimal(str(amount))
+        return str(amount.quantize(_QUANTA[places], rounding=ROUND_HALF_UP))

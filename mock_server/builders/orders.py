@@ -26,16 +26,16 @@ TAX_RATE = {code[0]: Decimal(code[3] or "0") for code in TAX_CODES}
 RATES = {code: Decimal(rate) for _, code, _, _, rate in CURRENCIES}
 
 
-def _address(world: World, contact: Record, with_contact_id: bool) -> Record:
+def _address(contact: Record) -> Record:
+    """The contact's postal address as orders carry it (`delivery` has no `contactId`)."""
     city, state, country = city_of(contact["contactId"])
-    address = {"addressFullName": f"{contact['firstName']} {contact['lastName']}",
+    return {"addressFullName": f"{contact['firstName']} {contact['lastName']}",
                "companyName": contact["organisation"].get("name", ""),
                "addressLine1": f"{contact['contactId'] % 900 + 10} Market Street", "addressLine2": "",
                "addressLine3": city, "addressLine4": state, "postalCode": f"{contact['contactId'] % 90000 + 10000}",
                "country": country, "telephone": contact["communication"]["telephones"].get("PRI", ""),
                "mobileTelephone": "", "fax": "", "email": contact["communication"]["emails"]["PRI"]["email"],
                "countryIsoCode": country}
-    return {"contactId": contact["contactId"], **address} if with_contact_id else address
 
 
 def _lifecycle(status_id: int, type_id: int) -> dict:
@@ -76,6 +76,8 @@ def build_orders(world: World) -> Iterator[Record]:
         party = world.pick(customers if is_sale else suppliers)
         created = HISTORY_START + span * (index / max(1, world.orders)) + timedelta(seconds=world.rng.randrange(3600))
         status_id = world.weighted(STATUS_WEIGHTS[type_id])
+        address = _address(party)
+        party_address = {"contactId": party["contactId"], **address}
         life = _lifecycle(status_id, type_id)
         channel = world.pick(CHANNELS) if is_sale else CHANNELS[0]
         currency_code = "EUR" if channel[4] == 4 else ("CAD" if not is_sale and world.chance(0.1) else "USD")
@@ -124,8 +126,8 @@ def build_orders(world: World) -> Iterator[Record]:
             "assignment": {"current": {"staffOwnerContactId": party["assignment"]["current"]["staffOwnerContactId"],
                                        "projectId": 0, "channelId": channel[0] if is_sale else 0,
                                        "leadSourceId": party["assignment"]["current"]["leadSourceId"], "teamId": 0}},
-            "parties": {"customer" if is_sale else "supplier": _address(world, party, True),
-                        "delivery": _address(world, party, False), "billing": _address(world, party, True)},
+            "parties": {"customer" if is_sale else "supplier": party_address, "delivery": address,
+                        "billing": party_address},
             "orderRows": rows, "warehouseId": channel[3] if is_sale else 1, "acknowledged": 1 if life["closed"] else 0,
             "costPriceListId": 1, "historicalOrder": False, "orderWeighting": 100,
             "externalRef": f"{channel[1].split()[0].lower()}-{order_id}" if channel[0] != 1 else "",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 
 from ..resources import Record
 from ..world import HISTORY_START, World
@@ -163,19 +164,23 @@ def build_shipping_methods(world: World) -> Iterator[Record]:
                "breaks": [], "additionalInformationRequired": False}
 
 
-def _custom_field_metadata(kind: str) -> Iterator[Record]:
+@lru_cache(maxsize=None)
+def _custom_field_metadata(kind: str) -> tuple[Record, ...]:
+    """The metadata of one kind's custom fields; shared, so callers must not change it."""
     first_id, fields = CUSTOM_FIELDS[kind]
+    metadata = []
     for offset, (code, name, field_type, options) in enumerate(fields):
         field = {"id": first_id + offset, "code": code, "name": name, "customFieldType": field_type, "required": False}
         if options:
             field["options"] = {str(first_id * 10 + n): {"id": first_id * 10 + n, "value": value}
                                 for n, value in enumerate(options, start=1)}
-        yield field
+        metadata.append(field)
+    return tuple(metadata)
 
 
 def custom_field_builder(kind: str):
     def build(world: World) -> Iterator[Record]:
-        return _custom_field_metadata(kind)
+        return iter(_custom_field_metadata(kind))
 
     build.__name__ = f"build_{kind}_custom_field_metadata"
     return build
