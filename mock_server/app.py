@@ -27,6 +27,7 @@ from . import errors
 from .control import Clock, Credentials, Fault, RateLimiter, Stats
 from .errors import ApiError, ProxyError
 from .idsets import IdSetError, chunks, format_id_set, parse_id_set
+from .oauth import oauth_routes
 from .registry import RESOURCES, reference_table
 from .resources import Resource
 from .search import run_search
@@ -82,6 +83,7 @@ class MockState:
     rate_limit: int = 200
     latency_ms: int = 0
     log_requests: bool = False
+    oauth_auto_approve: bool = False
     clock: Clock = field(default_factory=Clock)
     faults: list[Fault] = field(default_factory=list)
     stats: Stats = field(default_factory=Stats)
@@ -135,6 +137,8 @@ def create_app(state: MockState) -> Starlette:
             for fault in faults:
                 if fault.kind == "slow":
                     await asyncio.sleep(fault.delay_ms / 1000)
+                elif fault.kind == "expire_tokens":
+                    state.credentials.expire_access_tokens(state.clock.now())
                 else:
                     early = _fault_response(fault)
                     if early is not None:
@@ -181,6 +185,7 @@ def create_app(state: MockState) -> Starlette:
     return Starlette(routes=[
         Route("/public-api/{account}/{path:path}", api, methods=API_METHODS),
         *control_routes(state),
+        *oauth_routes(state),
     ])
 
 

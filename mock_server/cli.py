@@ -30,6 +30,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--account-token", default=DEFAULT_ACCOUNT_TOKEN)
     parser.add_argument("--staff-token", default=DEFAULT_STAFF_TOKEN)
     parser.add_argument("--dev-ref", default=DEFAULT_DEV_REF, help="developer ref OAuth calls must send")
+    parser.add_argument("--client-secret", default=None,
+                        help="make the OAuth app confidential: the token endpoint then requires this secret")
+    parser.add_argument("--oauth-auto-approve", action="store_true",
+                        help="the OAuth authorize page redirects with a code at once, without an Approve click")
     parser.add_argument("--rate-limit", type=int, default=200, help="calls per rolling minute; 0 turns it off")
     parser.add_argument("--latency-ms", type=int, default=0, help="added to every API response")
     parser.add_argument("--fault", action="append", default=[], metavar="KIND[:key=value,...]",
@@ -51,8 +55,10 @@ def main(argv: list[str] | None = None) -> None:
     dataset = seed_dataset(args.seed, args.orders, args.account, args.timezone)
     state = MockState(
         dataset=dataset,
-        credentials=Credentials(args.account, args.app_ref, args.account_token, args.staff_token, args.dev_ref),
+        credentials=Credentials(args.account, args.app_ref, args.account_token, args.staff_token, args.dev_ref,
+                                client_secret=args.client_secret),
         rate_limit=args.rate_limit, latency_ms=args.latency_ms, log_requests=args.log_requests, faults=args.faults,
+        oauth_auto_approve=args.oauth_auto_approve,
     )
     print(f"brightpearl-mock ready in {time.perf_counter() - started:.1f}s: "
           f"base_url=http://{args.host}:{args.port} account={args.account} app_ref={args.app_ref} "

@@ -5,6 +5,7 @@ Tests drive all of them through the control API under `/_mock/` (see `app.py`).
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets
 import time
@@ -80,16 +81,42 @@ class Credentials:
     account_token: str
     staff_token: str
     dev_ref: str
+    # set for a "confidential" OAuth app: the token endpoint then requires it
+    client_secret: str | None = None
     # OAuth access token -> expiry (clock seconds); issued by /_mock/tokens and the OAuth endpoints
     access_tokens: dict[str, float] = field(default_factory=dict)
+    # live OAuth refresh tokens; each is single-use: a refresh replaces it with a new one
+    refresh_tokens: set[str] = field(default_factory=set)
 
     def issue_access_token(self, now: float, expires_in: int) -> str:
-        token = secrets.token_urlsafe(32)
+        token = _oauth_token()
         self.access_tokens[token] = now + expires_in
         return token
 
+    def issue_token_pair(self, now: float, expires_in: int) -> tuple[str, str]:
+        refresh_token = _oauth_token()
+        self.refresh_tokens.add(refresh_token)
+        return self.issue_access_token(now, expires_in), refresh_token
 
-FAULT_KINDS = ("throttle", "429", "token_expired", "500", "502", "504", "slow", "reset", "truncate", "bad_id")
+    def rotate_refresh_token(self, refresh_token: str, now: float, expires_in: int) -> tuple[str, str] | None:
+        """A new access and refresh token for a live refresh token, which stops working; None if it is not live."""
+        if refresh_token not in self.refresh_tokens:
+            return None
+        self.refresh_tokens.discard(refresh_token)
+        return self.issue_token_pair(now, expires_in)
+
+    def expire_access_tokens(self, now: float) -> None:
+        for token in self.access_tokens:
+            self.access_tokens[token] = min(self.access_tokens[token], now)
+
+
+def _oauth_token() -> str:
+    """Standard base64 like Brightpearl's tokens, so `+`, `/` and `=` test the client's URL-encoding."""
+    return base64.b64encode(secrets.token_bytes(31)).decode()
+
+
+FAULT_KINDS = ("throttle", "429", "token_expired", "expire_tokens", "500", "502", "504", "slow", "reset", "truncate",
+               "bad_id")
 
 
 @dataclass
