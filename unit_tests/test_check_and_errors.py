@@ -33,8 +33,9 @@ def test_given_unknown_account_code_when_check_then_failed_naming_the_account_co
     assert "no account 'acme'" in status.message and "account code" in status.message
 
 
+# ("Authorization token expired" is an OAuth answer: the connector refreshes on it, see test_oauth_refresh.py.)
 @pytest.mark.parametrize(
-    "text", ["Not authenticated. You must provide a valid authentication token.", "Authorization token expired"]
+    "text", ["Not authenticated. You must provide a valid authentication token.", "Invalid instance token: x"]
 )
 def test_given_rejected_token_when_check_then_failed_asking_to_check_the_credentials(text):
     status, _, _ = _check(ConfigBuilder().build(), status=401, json={"response": text})
