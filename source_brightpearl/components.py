@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import copy
 import ipaddress
+import logging
 from dataclasses import InitVar, dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime
-from typing import Any, Iterable, Mapping, MutableMapping, Optional, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Union
 from urllib.parse import urlsplit
 
 import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
+from airbyte_cdk.sources.declarative.schema.schema_loader import SchemaLoader
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.declarative.validators.validation_strategy import ValidationStrategy
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+LOGGER = logging.getLogger("airbyte")
 THROTTLE_PERIOD_HEADER = "brightpearl-next-throttle-period"
 THROTTLED_RESPONSE_TEXT = "too many requests"
 
@@ -42,15 +47,17 @@ class BrightpearlSearchRowsExtractor(RecordExtractor):
 @dataclass
 class BrightpearlKeyedMapToList(RecordTransformation):
     """Replaces a map keyed by ID (`{"20871": {...}}`) with a list of its values, each carrying
-    its key as an integer `key_field`.
+    its key as an integer field.
 
-    Brightpearl nests child objects as maps keyed by ID (e.g. `orderRows`); `AddFields` can only
-    set values at fixed paths and cannot iterate over a map's keys.
+    Brightpearl nests child objects as maps keyed by ID (`orderRows`, availability per warehouse);
+    `AddFields` can only set values at fixed paths and cannot iterate over a map's keys. `key_fields`
+    names one key per level of nesting (`breakDownByLocation` is warehouse -> location -> figures),
+    and a leaf that is a list (goods-out `orderRows`: row -> [lines]) gives one item per line.
     """
 
     parameters: InitVar[Mapping[str, Any]]
     field: str = ""
-    key_field: str = ""
+    key_fields: List[str] = dataclass_field(default_factory=list)
 
     def transform(
         self,
@@ -61,9 +68,43 @@ class BrightpearlKeyedMapToList(RecordTransformation):
     ) -> None:
         keyed_map = record.get(self.field)
         if isinstance(keyed_map, Mapping):
-            record[self.field] = [
-                {**value, self.key_field: int(key)} for key, value in keyed_map.items()
-            ]
+            record[self.field] = list(flatten_keyed_map(keyed_map, self.key_fields))
+
+
+def flatten_keyed_map(
+    keyed_map: Mapping[str, Any], key_fields: List[str], keys: Optional[Mapping[str, int]] = None
+) -> Iterator[MutableMapping[str, Any]]:
+    """The leaves of a map nested `len(key_fields)` levels deep, each with its keys as integers."""
+    key_field, deeper_key_fields = key_fields[0], key_fields[1:]
+    for key, value in keyed_map.items():
+        leaf_keys = {**(keys or {}), key_field: int(key)}
+        if deeper_key_fields:
+            yield from flatten_keyed_map(value, deeper_key_fields, leaf_keys)
+        elif isinstance(value, list):
+            yield from ({**item, **leaf_keys} for item in value)
+        else:
+            yield {**value, **leaf_keys}
+
+
+@dataclass
+class BrightpearlKeyedMapExtractor(RecordExtractor):
+    """Records from a response whose `field_path` is a map keyed by ID (goods notes, availability,
+    tags: `{"response": {"1140": {...}}}`), each carrying its key as an integer field.
+
+    A `DpathExtractor` would return the map as one record, or its values without their keys.
+    """
+
+    parameters: InitVar[Mapping[str, Any]]
+    field_path: List[str] = dataclass_field(default_factory=list)
+    key_fields: List[str] = dataclass_field(default_factory=list)
+
+    def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[str, Any]]:
+        keyed_map: Any = response.json()
+        for key in self.field_path:
+            keyed_map = keyed_map.get(key) if isinstance(keyed_map, Mapping) else None
+        # A resource with no records answers `[]` or `{}` rather than an empty map.
+        if isinstance(keyed_map, Mapping):
+            yield from flatten_keyed_map(keyed_map, self.key_fields)
 
 
 @dataclass
@@ -156,3 +197,58 @@ def _config_error(message: str) -> AirbyteTracedException:
     return AirbyteTracedException(
         message=message, internal_message=message, failure_type=FailureType.config_error
     )
+
+
+# How each Brightpearl custom-field type arrives in a record (values are keyed by field code).
+CUSTOM_FIELD_VALUE_SCHEMAS: Mapping[str, Mapping[str, Any]] = {
+    "TEXT": {"type": ["null", "string"]},
+    "TEXTAREA": {"type": ["null", "string"]},
+    "INTEGER": {"type": ["null", "integer"]},
+    "YESNO": {"type": ["null", "boolean"]},
+    "DATE": {"type": ["null", "string"], "format": "date-time"},
+    "SELECT": {
+        "type": ["null", "object"],
+        "properties": {"id": {"type": ["null", "integer"]}, "value": {"type": ["null", "string"]}},
+    },
+}
+
+
+@dataclass
+class BrightpearlCustomFieldsSchemaLoader(SchemaLoader):
+    """The stream's inline schema with `customFields` typed per field, from the account's
+    custom-field metadata (`.../custom-field-meta-data`), so each field is a typed column.
+
+    `DynamicSchemaLoader` builds top-level properties from the first record of a single endpoint;
+    custom fields are nested under `customFields`, orders need two endpoints (sale and purchase), and
+    a SELECT value is an object, which its type mapping cannot express. Fields created after
+    discovery still validate through the base schema's `additionalProperties`, and so do all fields
+    when the metadata cannot be read (a warning says why): the records themselves are unaffected.
+    """
+
+    base_schema_loader: SchemaLoader
+    metadata_requesters: List[Any]
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+
+    def get_json_schema(self) -> Mapping[str, Any]:
+        schema = copy.deepcopy(dict(self.base_schema_loader.get_json_schema()))
+        try:
+            typed_fields = self._typed_custom_fields()
+        except Exception as error:  # noqa: BLE001 - any failure leaves the fields untyped, never the stream unreadable
+            message = getattr(error, "message", None) or str(error)
+            LOGGER.warning(f"Custom fields are left untyped: their metadata could not be read ({message}).")
+            return schema
+        custom_fields = schema["properties"]["customFields"]
+        schema["properties"]["customFields"] = {**custom_fields, "properties": typed_fields}
+        return schema
+
+    def _typed_custom_fields(self) -> Dict[str, Any]:
+        typed_fields: Dict[str, Any] = {}
+        for requester in self.metadata_requesters:
+            response = requester.send_request()
+            for field in (response.json().get("response") or []) if response is not None else []:
+                typed_fields[field["code"]] = {
+                    **CUSTOM_FIELD_VALUE_SCHEMAS.get(field.get("customFieldType"), {}),
+                    "title": field.get("name") or field["code"],
+                }
+        return typed_fields
