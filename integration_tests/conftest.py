@@ -10,7 +10,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator
+from typing import Any, Dict, Iterator, List
 
 import pytest
 
@@ -80,3 +80,37 @@ def mock_brightpearl() -> Iterator[MockBrightpearl]:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def run_connector(tmp_path: Path, *args: str, config: Dict[str, Any] | None = None,
+                  catalog: Dict[str, Any] | None = None) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-c", "from source_brightpearl.run import run; run()", *args]
+    if config is not None:
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        command += ["--config", str(tmp_path / "config.json")]
+    if catalog is not None:
+        (tmp_path / "catalog.json").write_text(json.dumps(catalog))
+        command += ["--catalog", str(tmp_path / "catalog.json")]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+def messages(result: subprocess.CompletedProcess, message_type: str) -> List[Dict[str, Any]]:
+    parsed = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    return [message for message in parsed if message["type"] == message_type]
+
+
+@pytest.fixture(scope="session")
+def full_read(mock_brightpearl: MockBrightpearl, tmp_path_factory) -> Dict[str, Any]:
+    """One discover and one read of every stream, shared by every test that inspects them."""
+    tmp_path = tmp_path_factory.mktemp("read")
+    discovered = run_connector(tmp_path, "discover", config=mock_brightpearl.config())
+    catalog = messages(discovered, "CATALOG")[0]["catalog"]
+    configured = {"streams": [{"stream": stream, "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}
+                              for stream in catalog["streams"]]}
+    mock_brightpearl.control("stats", method="DELETE")
+    result = run_connector(tmp_path, "read", config=mock_brightpearl.config(), catalog=configured)
+    stats = mock_brightpearl.control("stats")
+    records: Dict[str, List[Dict[str, Any]]] = {stream["name"]: [] for stream in catalog["streams"]}
+    for message in messages(result, "RECORD"):
+        records[message["record"]["stream"]].append(message["record"]["data"])
+    return {"result": result, "catalog": catalog, "records": records, "stats": stats}
