@@ -5,6 +5,9 @@ from __future__ import annotations
 import copy
 import ipaddress
 import logging
+import logging
+import threading
+import time
 from dataclasses import InitVar, dataclass
 from dataclasses import field as dataclass_field
 from datetime import datetime
@@ -14,16 +17,24 @@ from urllib.parse import urlsplit
 import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
+from airbyte_cdk.sources.declarative.requesters.error_handlers import DefaultErrorHandler
+from airbyte_cdk.sources.declarative.retrievers import SimpleRetriever
 from airbyte_cdk.sources.declarative.schema.schema_loader import SchemaLoader
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.declarative.validators.validation_strategy import ValidationStrategy
-from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy
-from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
+from airbyte_cdk.sources.streams.call_rate import APIBudget
+from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
+from airbyte_cdk.sources.types import Config, Record, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 LOGGER = logging.getLogger("airbyte")
 THROTTLE_PERIOD_HEADER = "brightpearl-next-throttle-period"
 THROTTLED_RESPONSE_TEXT = "too many requests"
+REQUESTS_REMAINING_HEADER = "brightpearl-requests-remaining"
+TOKEN_EXPIRED_TEXT = "authorization token expired"
+# Private-app tokens: nothing can renew them, unlike an OAuth access token.
+NON_REFRESHABLE_AUTH_TYPES = ("account_token", "staff_token")
 
 
 @dataclass
@@ -252,3 +263,162 @@ class BrightpearlCustomFieldsSchemaLoader(SchemaLoader):
                     "title": field.get("name") or field["code"],
                 }
         return typed_fields
+
+
+class BrightpearlBudgetPacer(APIBudget):
+    """Paces every request of the account on Brightpearl's own budget headers, so the sync never
+    spends the last `reserve` calls of the rolling minute that the account's other apps (shop,
+    shipping, ERP) share with it.
+
+    After each response it reads `brightpearl-requests-remaining` and
+    `brightpearl-next-throttle-period` (milliseconds until the period rolls); once the remaining
+    calls are down to the reserve, every request waits until that moment. The manifest's
+    `HTTPAPIBudget` cannot do this: its policies adopt the server's remaining count as their own
+    budget (no reserve below it) and its reset header must be absolute epoch seconds. The HTTP
+    client calls `acquire_call` before and `update_from_response` after each request that reaches
+    the network (cache hits do neither), so the source installs one instance for all requesters.
+    Threads released together at the end of a pause may dip into the reserve by one call each.
+    """
+
+    def __init__(self, reserve: int) -> None:
+        super().__init__(policies=[])
+        self.reserve = reserve
+        self._lock = threading.Lock()
+        self._resume_at = 0.0
+
+    def acquire_call(self, request: Any, block: bool = True, timeout: Optional[float] = None) -> None:
+        with self._lock:
+            wait = self._resume_at - time.monotonic()
+        if wait > 0:
+            log = _LOGGER.info if wait >= 5 else _LOGGER.debug
+            log(f"Brightpearl budget down to its reserve of {self.reserve} calls; waiting {wait:.1f} s.")
+            time.sleep(wait)
+
+    def update_from_response(self, request: Any, response: Any) -> None:
+        headers = getattr(response, "headers", None) or {}
+        try:
+            remaining = int(headers[REQUESTS_REMAINING_HEADER])
+            period_seconds = float(headers[THROTTLE_PERIOD_HEADER]) / 1000
+        except (KeyError, ValueError):
+            return
+        if remaining <= self.reserve:
+            with self._lock:
+                self._resume_at = max(self._resume_at, time.monotonic() + period_seconds)
+
+
+_LOGGER = logging.getLogger("airbyte")
+
+
+class IdSetRejected(Exception):
+    """Brightpearl refused a whole ID-set GET (400), typically because of one bad record in it."""
+
+
+@dataclass
+class BrightpearlErrorHandler(ErrorHandler):
+    """The manifest's `error_handler`, plus two answers that depend on more than the response body:
+
+    - 401 "Authorization token expired" to an account or staff token (which nothing can refresh)
+      fails at once as a config error saying what to do, where `error_handler` asks for an OAuth
+      refresh that such a token cannot have and retries for minutes;
+    - 400 to an ID-set GET is handed back to `BrightpearlIdSetRetriever` (IGNORE), which splits the set.
+
+    A response filter cannot do either: its `predicate` sees neither the config nor the status
+    code, and `http_codes: [400]` would also ignore a 400 to a search, losing its rows silently.
+    """
+
+    error_handler: DefaultErrorHandler
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self._is_id_set_get = bool((parameters or {}).get("id_set_get"))
+
+    @property
+    def max_retries(self) -> Optional[int]:
+        return self.error_handler.max_retries
+
+    @property
+    def max_time(self) -> Optional[int]:
+        return self.error_handler.max_time
+
+    @property
+    def backoff_strategies(self) -> Optional[List[BackoffStrategy]]:
+        return self.error_handler.backoff_strategies
+
+    def interpret_response(
+        self, response_or_exception: Optional[Union[requests.Response, Exception]]
+    ) -> ErrorResolution:
+        if isinstance(response_or_exception, requests.Response):
+            status = response_or_exception.status_code
+            if status == 400 and self._is_id_set_get:
+                return ErrorResolution(
+                    response_action=ResponseAction.IGNORE,
+                    failure_type=FailureType.system_error,
+                    error_message="Brightpearl rejected an ID set; reading it again in halves to find the bad record.",
+                )
+            if status == 401 and TOKEN_EXPIRED_TEXT in response_or_exception.text.lower():
+                auth_type = (self.config.get("credentials") or {}).get("auth_type")
+                if auth_type in NON_REFRESHABLE_AUTH_TYPES:
+                    return ErrorResolution(
+                        response_action=ResponseAction.FAIL,
+                        failure_type=FailureType.config_error,
+                        error_message=(
+                            f"Brightpearl says the {auth_type.replace('_', ' ')} of app "
+                            f"'{self.config['credentials'].get('app_ref')}' on account '{self.config.get('account_code')}' "
+                            "has expired. It cannot be renewed automatically: create a new one (Settings > "
+                            "App Store > Private apps, or the staff member's token) and put it in the connector "
+                            "settings, or switch to OAuth, whose tokens are refreshed."
+                        ),
+                    )
+        return self.error_handler.interpret_response(response_or_exception)
+
+
+@dataclass
+class BrightpearlIdSetRetriever(SimpleRetriever):
+    """Reads one batch of IDs with one ID-set GET; when Brightpearl rejects the whole set (one bad
+    record fails all of it), reads each half again, down to the bad IDs, which are skipped with a
+    warning that names them while every other record still arrives.
+
+    Finding the bad ID takes new, smaller requests, which no response filter or backoff can make.
+    Its requester's `BrightpearlErrorHandler` lets the 400 through to it.
+    """
+
+    def read_records(
+        self, records_schema: Mapping[str, Any], stream_slice: Optional[StreamSlice] = None
+    ) -> Iterable[Any]:
+        assert stream_slice is not None, "an ID-set GET needs a slice of IDs"
+        for record in self._read_id_set(records_schema, stream_slice, list(stream_slice.partition["ids"])):
+            # Records must point to the partition the cursor knows, not to the half they came from.
+            yield self._reassociate_with_original_slice(record, stream_slice)
+
+    def _read_id_set(self, records_schema: Mapping[str, Any], stream_slice: StreamSlice, ids: List[Any]) -> Iterable[Any]:
+        part = StreamSlice(
+            partition={**stream_slice.partition, "ids": ids},
+            cursor_slice=stream_slice.cursor_slice,
+            extra_fields=stream_slice.extra_fields,
+        )
+        try:
+            # One request: a rejection comes before any record, so nothing is emitted twice.
+            records = list(super().read_records(records_schema, part))
+        except IdSetRejected:
+            if len(ids) == 1:
+                _LOGGER.warning(
+                    f"Skipping {self.name} record {ids[0]}: Brightpearl fails every GET that includes it (HTTP 400)."
+                )
+                return
+            middle = len(ids) // 2
+            yield from self._read_id_set(records_schema, stream_slice, ids[:middle])
+            yield from self._read_id_set(records_schema, stream_slice, ids[middle:])
+            return
+        yield from records
+
+    def _parse_response(
+        self,
+        response: Optional[requests.Response],
+        records_schema: Mapping[str, Any],
+        stream_slice: Optional[StreamSlice] = None,
+        next_page_token: Optional[Mapping[str, Any]] = None,
+    ) -> Iterable[Record]:
+        if response is not None and response.status_code == 400:
+            raise IdSetRejected()
+        yield from super()._parse_response(response, records_schema, stream_slice, next_page_token)

@@ -46,7 +46,8 @@ def test_given_search_when_read_orders_then_first_page_asks_500_rows_from_first_
         _order_get(mocked)
         run_read(ConfigBuilder().build(), "orders")
         first_search = _calls_to(mocked, ORDER_SEARCH)[0]
-    assert _query(first_search) == {"pageSize": "500", "firstResult": "1", "columns": "orderId"}
+    # `updatedOn` feeds the search's own incremental state; no filter without a start date or state.
+    assert _query(first_search) == {"pageSize": "500", "firstResult": "1", "columns": "orderId,updatedOn"}
 
 
 def test_given_two_search_pages_when_read_orders_then_second_request_starts_at_last_result_plus_one():
