@@ -1,0 +1,98 @@
+"""Incremental sync, delete listings and ID-set bisection, in-process against a mock over real sockets."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+import pytest
+from airbyte_cdk.models import SyncMode
+from airbyte_cdk.test.catalog_builder import CatalogBuilder, ConfiguredAirbyteStreamBuilder
+from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
+from airbyte_cdk.test.state_builder import StateBuilder
+
+from mock_server.testing import MockServer
+from source_brightpearl.source import SourceBrightpearl
+
+ORDERS = 600
+
+
+@pytest.fixture(scope="module")
+def mock() -> MockServer:
+    with MockServer(orders=ORDERS, rate_limit=0) as server:
+        yield server
+
+
+def _config(mock: MockServer) -> Dict[str, Any]:
+    return {"account_code": mock.account, "api_domain": mock.base_url,
+            "credentials": {"auth_type": "account_token", "app_ref": mock.app_ref, "account_token": mock.account_token}}
+
+
+def _read(mock: MockServer, stream: str, mode: SyncMode, state: Optional[List[Any]] = None) -> EntrypointOutput:
+    catalog = CatalogBuilder().with_stream(
+        ConfiguredAirbyteStreamBuilder().with_name(stream).with_sync_mode(mode)
+        .with_primary_key([["id"]] if stream == "orders" else [[f"{stream[:-4]}Id"]])).build()
+    config = _config(mock)
+    source = SourceBrightpearl(config=config, catalog=catalog, state=state)
+    return read(source, config, catalog, state=state)
+
+
+def _calls(mock: MockServer, route_part: str) -> int:
+    return sum(sum(statuses.values()) for route, statuses in mock.stats()["routes"].items() if route_part in route)
+
+
+def _final_state(output: EntrypointOutput) -> List[Any]:
+    state = output.most_recent_state
+    return StateBuilder().with_stream_state(state.stream_descriptor.name, state.stream_state.__dict__).build()
+
+
+def test_given_orders_synced_when_nothing_changed_then_one_search_and_only_the_lookback_overlap_is_read(mock):
+    first = _read(mock, "orders", SyncMode.incremental)
+    mock.reset_stats()
+    second = _read(mock, "orders", SyncMode.incremental, _final_state(first))
+    assert len(first.records) == ORDERS
+    assert _calls(mock, "order-search") == 1
+    assert len(second.records) < 200  # only records updated within the lookback of the cursor
+
+
+def test_given_orders_synced_when_37_change_then_the_next_sync_returns_them(mock):
+    state = _final_state(_read(mock, "orders", SyncMode.incremental))
+    mock.advance_clock(3 * 3600)  # past the lookback window
+    changed = list(range(100101, 100138))
+    for order_id in changed:
+        mock.mutate(resource="order", action="update", id=order_id, changes={"reference": f"changed-{order_id}"})
+    output = _read(mock, "orders", SyncMode.incremental, state)
+    ids = {record.record.data["id"] for record in output.records}
+    assert set(changed) <= ids
+    assert all(record.record.data["reference"] == f"changed-{record.record.data['id']}"
+               for record in output.records if record.record.data["id"] in changed)
+
+
+def test_given_incremental_orders_when_stream_completes_then_a_log_line_gives_the_cursor_and_its_lag(mock):
+    output = _read(mock, "orders", SyncMode.incremental)
+    lines = [log.log.message for log in output.logs if "cursor is now" in log.log.message]
+    assert len(lines) == 1 and lines[0].startswith("Stream 'orders' cursor is now ") and "behind now" in lines[0]
+
+
+def test_given_deleted_orders_when_order_ids_read_then_they_are_missing(mock):
+    deleted = [100201, 100202, 100203, 100204, 100205]
+    for order_id in deleted:
+        mock.mutate(resource="order", action="delete", id=order_id)
+    output = _read(mock, "order_ids", SyncMode.full_refresh)
+    ids = {record.record.data["orderId"] for record in output.records}
+    assert not ids & set(deleted)
+    assert len(ids) == mock.counts()["order"]
+
+
+@pytest.mark.parametrize("bad_ids", [[100007], [100050, 100051]])
+def test_given_bad_ids_in_a_set_of_200_when_read_orders_then_they_are_skipped_and_named_and_the_rest_arrive(mock, bad_ids):
+    mock.add_fault(kind="bad_id", ids=bad_ids, count=None)
+    try:
+        output = _read(mock, "orders", SyncMode.full_refresh)
+    finally:
+        mock.clear_faults()
+    ids = {record.record.data["id"] for record in output.records}
+    assert not ids & set(bad_ids)
+    assert len(ids) == mock.counts()["order"] - len(bad_ids)
+    warnings = [log.log.message for log in output.logs if log.log.level.value == "WARN" and "Skipping orders" in log.log.message]
+    assert sorted(warnings) == sorted(f"Skipping orders record {bad_id}: Brightpearl fails every GET that includes it (HTTP 400)."
+                                      for bad_id in bad_ids)
