@@ -1,0 +1,92 @@
+"""Calls, throttled answers and wall time of an incremental sync of orders, products and contacts under
+Brightpearl's budget (200 calls a rolling minute), alone and with another client drawing on the budget.
+
+The floor is calls / 200 per minute; with the default reserve of 20 the steady pace is 180 a minute.
+
+    python bench/budget.py [--orders 10000] [--syncs 3] [--other-client-per-minute 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+from mock_server.testing import MockServer
+
+STREAMS = [("orders", "id"), ("products", "id"), ("contacts", "contactId")]
+
+
+def sync(mock: MockServer, workdir: Path, state: list | None) -> tuple[int, list]:
+    config = {"account_code": mock.account, "api_domain": mock.base_url,
+              "credentials": {"auth_type": "account_token", "app_ref": mock.app_ref, "account_token": mock.account_token}}
+    catalog = {"streams": [{"stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["incremental"]},
+                            "sync_mode": "incremental", "destination_sync_mode": "append_dedup",
+                            "cursor_field": ["updatedOn"], "primary_key": [[key]]} for name, key in STREAMS]}
+    (workdir / "config.json").write_text(json.dumps(config))
+    (workdir / "catalog.json").write_text(json.dumps(catalog))
+    command = [str(Path(sys.executable).with_name("source-brightpearl")), "read", "--config", str(workdir / "config.json"),
+               "--catalog", str(workdir / "catalog.json")]
+    if state:
+        (workdir / "state.json").write_text(json.dumps(state))
+        command += ["--state", str(workdir / "state.json")]
+    records, states = 0, {}
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        for line in process.stdout:
+            if line.startswith('{"type":"RECORD"'):
+                records += 1
+            elif line.startswith('{"type":"STATE"'):
+                message = json.loads(line)["state"]
+                states[message["stream"]["stream_descriptor"]["name"]] = message
+    return records, list(states.values())
+
+
+def other_client(mock: MockServer, per_minute: int, stop: threading.Event, counts: dict) -> None:
+    """Another app on the account: `per_minute` calls a minute, evenly spread."""
+    session = requests.Session()
+    while not stop.wait(60 / per_minute):
+        response = session.get(mock.api_url("order-service/order-status"), headers=mock.auth_headers(), timeout=30)
+        counts[response.status_code] = counts.get(response.status_code, 0) + 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=10000)
+    parser.add_argument("--syncs", type=int, default=3, help="first syncs run back to back, each from scratch")
+    parser.add_argument("--other-client-per-minute", type=int, default=0)
+    args = parser.parse_args()
+    with MockServer(orders=args.orders, rate_limit=200, startup_timeout=300) as mock, tempfile.TemporaryDirectory() as tmp:
+        stop, other_counts = threading.Event(), {}
+        if args.other_client_per_minute:
+            threading.Thread(target=other_client, args=(mock, args.other_client_per_minute, stop, other_counts),
+                             daemon=True).start()
+        mock.reset_stats()
+        started = time.perf_counter()
+        records = 0
+        for _ in range(args.syncs):
+            synced, state = sync(mock, Path(tmp), None)
+            records += synced
+        wall = time.perf_counter() - started
+        stop.set()
+        routes = mock.stats()["routes"]
+    connector = {route: statuses for route, statuses in routes.items() if "order-status" not in route}
+    calls = sum(sum(s.values()) for s in connector.values())
+    throttled = sum(s.get("503", 0) + s.get("429", 0) for s in connector.values())
+    floor = calls / 200 * 60
+    print(f"{args.syncs} full incremental-mode syncs, --orders {args.orders}, limit 200/min, other client "
+          f"{args.other_client_per_minute}/min: {records} records, {calls} connector calls, {throttled} throttled "
+          f"({100 * throttled / max(calls, 1):.2f} %), wall {wall:.0f} s, floor calls/200 per min {floor:.0f} s "
+          f"(ratio {wall / floor:.2f}); with the reserve (180/min) {calls / 180 * 60:.0f} s")
+    if other_counts:
+        print(f"other client answers: {other_counts}")
+
+
+if __name__ == "__main__":
+    main()
