@@ -1,0 +1,120 @@
+"""The Airbyte packaging: metadata.yaml, the manifest against the CDK's schema, Dockerfile, changelogs.
+
+What needs `discover` (stream names in metadata and docs) is checked against the mock server in
+integration_tests/test_standard.py: discovery reads the account's custom-field metadata."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Dict, List
+
+import jsonschema
+import pytest
+import yaml
+from airbyte_cdk.sources.declarative.concurrent_declarative_source import get_declarative_component_schema
+from airbyte_cdk.sources.declarative.parsers.manifest_component_transformer import ManifestComponentTransformer
+from airbyte_cdk.sources.declarative.parsers.manifest_reference_resolver import ManifestReferenceResolver
+
+from unit_tests.builders import run_command
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+METADATA_SCHEMA_DIR = Path(__file__).resolve().parent / "resource" / "airbyte_metadata_schema"
+
+
+def _metadata_validator():
+    """Airbyte's validate_metadata.py, vendored with the schema it reads (see its SOURCE.md)."""
+    spec = importlib.util.spec_from_file_location("validate_metadata", METADATA_SCHEMA_DIR / "validate_metadata.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _validate_metadata(tmp_path: Path, metadata: Dict[str, Any]) -> List[str]:
+    path = tmp_path / "metadata.yaml"
+    path.write_text(yaml.safe_dump(metadata, sort_keys=False))
+    return _metadata_validator().validate(path)
+
+
+def _metadata() -> Dict[str, Any]:
+    return yaml.load((REPO_ROOT / "metadata.yaml").read_text(), Loader=_metadata_validator().MetadataLoader)
+
+
+def _manifest() -> Dict[str, Any]:
+    return yaml.safe_load((REPO_ROOT / "source_brightpearl" / "manifest.yaml").read_text())
+
+
+def _manifest_schema_errors(manifest: Dict[str, Any]) -> List[str]:
+    """Resolves `$ref`s and `$parameters` as the CDK does before it validates, then lists every error."""
+    resolved = ManifestReferenceResolver().preprocess_manifest(copy.deepcopy(manifest))
+    propagated = ManifestComponentTransformer().propagate_types_and_parameters("", resolved, {})
+    schema = get_declarative_component_schema()
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    return [message for error in validator.iter_errors(propagated) for message in _leaf_messages(error)]
+
+
+def _leaf_messages(error: jsonschema.ValidationError) -> List[str]:
+    """The innermost messages: a stream that fails `anyOf` reports why each branch failed."""
+    if not error.context:
+        return [error.message]
+    return [message for branch_error in error.context for message in _leaf_messages(branch_error)]
+
+
+def test_given_metadata_yaml_when_validated_then_it_conforms_to_connector_metadata_definition_v0():
+    errors = _metadata_validator().validate(REPO_ROOT / "metadata.yaml")
+    assert errors == []
+
+
+def test_given_metadata_with_an_unknown_connector_type_when_validated_then_the_validator_rejects_it(tmp_path):
+    broken = _metadata()
+    broken["data"]["connectorType"] = "sauce"
+    errors = _validate_metadata(tmp_path, broken)
+    assert any(error.startswith("$.data.connectorType") for error in errors), errors
+
+
+def test_given_metadata_without_a_release_stage_when_validated_then_the_validator_names_the_missing_field(tmp_path):
+    broken = _metadata()
+    del broken["data"]["releaseStage"]
+    errors = _validate_metadata(tmp_path, broken)
+    assert any("'releaseStage' is a required property" in error for error in errors), errors
+
+
+def test_given_manifest_when_validated_against_the_cdk_component_schema_then_it_has_no_errors():
+    assert _manifest_schema_errors(_manifest()) == []
+
+
+def test_given_manifest_with_an_unsupported_http_method_when_validated_then_the_cdk_schema_rejects_it():
+    broken = _manifest()
+    broken["definitions"]["base_requester"]["http_method"] = "PATCH"  # the schema allows GET and POST
+    assert any("'PATCH' is not one of" in error for error in _manifest_schema_errors(broken))
+
+
+def test_given_spec_datacenters_when_compared_with_metadata_then_every_datacenter_is_an_allowed_host():
+    spec = run_command("spec").spec_messages[0].spec.connectionSpecification
+    allowed = set(_metadata()["data"]["allowedHosts"]["hosts"])
+    assert set(spec["properties"]["datacenter"]["enum"]) <= allowed
+
+
+def test_given_metadata_when_compared_with_the_package_then_image_tag_version_and_docs_url_agree():
+    data = _metadata()["data"]
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    spec = run_command("spec").spec_messages[0].spec
+    assert data["dockerImageTag"] == project["version"]
+    assert data["documentationUrl"] == spec.documentationUrl
+
+
+def test_given_dockerfile_when_compared_with_metadata_then_it_builds_from_the_declared_base_image():
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text()
+    default_base = re.search(r"^ARG BASE_IMAGE=(\S+)$", dockerfile, re.MULTILINE)
+    assert default_base is not None, "Dockerfile must default BASE_IMAGE"
+    assert default_base.group(1) == _metadata()["data"]["connectorBuildOptions"]["baseImage"]
+
+
+@pytest.mark.parametrize("document", ["CHANGELOG.md", "docs/brightpearl.md"])
+def test_given_metadata_image_tag_when_changelogs_are_read_then_each_has_an_entry_for_it(document):
+    version = _metadata()["data"]["dockerImageTag"]
+    text = (REPO_ROOT / document).read_text()
+    assert re.search(rf"^(## {re.escape(version)}\b|\| {re.escape(version)} +\|)", text, re.MULTILINE)
