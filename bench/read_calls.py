@@ -52,7 +52,7 @@ def _search(path: str, **filters: str) -> tuple:
 
 
 STREAMS: dict[str, Stream] = {
-    "orders": Stream(r"order-service/order-search\?(?!.*orderTypeId)|order-service/order/\d",
+    "orders": Stream(r"order-service/order-search\?.*updatedOn|order-service/order/\d",
                      search=_search("order-service/order-search"), get=("order-service/order", 200, "order")),
     "order_rows": Stream(r"^$", child_of="orders"),
     "sales_orders": Stream(r"sales-order-search|sales-order/", search=_search("order-service/sales-order-search"),
@@ -85,9 +85,9 @@ STREAMS: dict[str, Stream] = {
     "locations": Stream(r"location-search", search=_search("warehouse-service/location-search")),
     "zones": Stream(r"zone-search", search=_search("warehouse-service/zone-search")),
     "shipping_methods": Stream(r"shipping-method", get_all="warehouse-service/shipping-method"),
-    "products": Stream(r"product-service/product-search\?(?!.*stockTracked)|product-service/product/\d",
+    "products": Stream(r"product-service/product-search\?.*updatedOn|product-service/product/\d",
                        search=_search("product-service/product-search"), get=("product-service/product", 200, "product")),
-    # Shares the product search with `products` (cached): only its price GETs are its own.
+    # Shares the product search with `product_ids` (cached): only its price GETs are its own.
     "product_prices": Stream(r"product-price/", get=("product-service/product-price", 200, "product-price")),
     "price_lists": Stream(r"price-list", get_all="product-service/price-list"),
     "brands": Stream(r"product-service/brand\b", get_all="product-service/brand"),
@@ -100,7 +100,7 @@ STREAMS: dict[str, Stream] = {
     "channels": Stream(r"product-service/channel/?(\?|$)", get_all="product-service/channel"),
     "channel_brands": Stream(r"channel-brand", get_all="product-service/channel-brand"),
     "product_custom_fields": Stream(r"product/custom-field", get_all="product-service/product/custom-field-meta-data"),
-    "contacts": Stream(r"contact-search|contact-service/contact/\d", search=_search("contact-service/contact-search"),
+    "contacts": Stream(r"contact-search\?.*updatedOn|contact-service/contact/\d", search=_search("contact-service/contact-search"),
                        get=("contact-service/contact", 200, "contact")),
     "companies": Stream(r"company", search=_search("contact-service/company-search"),
                         get=("contact-service/company", 200, "company")),
@@ -123,6 +123,12 @@ STREAMS: dict[str, Stream] = {
     "exchange_rates": Stream(r"exchange-rate", get_all="accounting-service/exchange-rate"),
     "payment_methods": Stream(r"payment-method-search", search=_search("accounting-service/payment-method-search")),
     "webhooks": Stream(r"webhook", get_all="integration-service/webhook"),
+    # Every ID, for delete detection: the search alone, ID column only.
+    "order_ids": Stream(r"order-service/order-search\?(?!.*(updatedOn|orderTypeId))",
+                        search=_search("order-service/order-search")),
+    "product_ids": Stream(r"product-service/product-search\?(?!.*(updatedOn|stockTracked))",
+                          search=_search("product-service/product-search")),
+    "contact_ids": Stream(r"contact-search\?(?!.*updatedOn)", search=_search("contact-service/contact-search")),
 }
 
 
