@@ -63,6 +63,36 @@ def _leaf_messages(error: jsonschema.ValidationError) -> List[str]:
     return [message for branch_error in error.context for message in _leaf_messages(branch_error)]
 
 
+def _manifest_error_messages(node: Any) -> List[str]:
+    if isinstance(node, dict):
+        return [message for key, value in node.items()
+                for message in ([value] if key == "error_message" and isinstance(value, str) else _manifest_error_messages(value))]
+    if isinstance(node, list):
+        return [message for value in node for message in _manifest_error_messages(value)]
+    return []
+
+
+def _python_error_messages() -> List[str]:
+    """The literal text of the config errors and error resolutions raised in Python components."""
+    source = "".join((REPO_ROOT / "source_brightpearl" / name).read_text() for name in ("components.py", "source.py"))
+    literals = re.findall(r'(?:_config_error\(|error_message=\(?)\s*f?"([^"]+)"', source)
+    return [re.sub(r"\{[^}]*\}", "{{ value }}", literal) for literal in literals]
+
+
+def _fixed_phrases(message: str) -> List[str]:
+    """The parts of a message template between its placeholders, long enough to identify it."""
+    parts = re.split(r"\{\{.*?\}\}|\{%.*?%\}", message, flags=re.S)
+    phrases = [" ".join(part.replace("`", "").split()).strip(" '\".,") for part in parts]
+    return [phrase for phrase in phrases if len(phrase.split()) >= 4]
+
+
+def test_given_messages_the_connector_can_print_when_docs_are_read_then_troubleshooting_quotes_each():
+    docs = " ".join((REPO_ROOT / "docs" / "brightpearl.md").read_text().replace("`", "").split())
+    messages = _manifest_error_messages(_manifest()) + _python_error_messages()
+    missing = [phrase for message in messages for phrase in _fixed_phrases(message) if phrase not in docs]
+    assert messages and missing == [], f"add these to docs/brightpearl.md Troubleshooting: {missing}"
+
+
 def test_given_metadata_yaml_when_validated_then_it_conforms_to_connector_metadata_definition_v0():
     errors = _metadata_validator().validate(REPO_ROOT / "metadata.yaml")
     assert errors == []
