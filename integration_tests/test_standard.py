@@ -69,14 +69,6 @@ class TestBrightpearlStandards(standard_tests.SourceTestSuiteBase):
             for scenario in super().get_scenarios()
         ]
 
-    # A defect of the streams (not of this suite), reported to their owner: the delete-detection
-    # streams' schemas set `additionalProperties: false`, which Airbyte forbids in a discovered catalog.
-    # Strict, so this fails as soon as the schemas are fixed: then delete this override.
-    @pytest.mark.xfail(strict=True, raises=AssertionError,
-                       reason="order_ids/product_ids/contact_ids schemas set additionalProperties: false")
-    def test_discover(self, scenario: ConnectorTestScenario) -> None:
-        super().test_discover(scenario)
-
     @classmethod
     def create_connector(cls, scenario: ConnectorTestScenario | None) -> SourceBrightpearl:
         # `spec` runs without a scenario, and a source built without config reads nothing.
