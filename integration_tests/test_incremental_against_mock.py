@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Dict, List, Optional
 
 import pytest
@@ -34,6 +35,41 @@ def _read(mock: MockServer, stream: str, mode: SyncMode, state: Optional[List[An
     config = _config(mock)
     source = SourceBrightpearl(config=config, catalog=catalog, state=state)
     return read(source, config, catalog, state=state)
+
+
+def _read_every_incremental_stream(mock: MockServer, state: Optional[List[Any]] = None) -> EntrypointOutput:
+    config = _config(mock)
+    streams = SourceBrightpearl(config=config, catalog=None, state=None).discover(logging.getLogger("discover"), config).streams
+    catalog = CatalogBuilder()
+    for stream in streams:
+        if SyncMode.incremental in stream.supported_sync_modes:
+            catalog.with_stream(ConfiguredAirbyteStreamBuilder().with_name(stream.name).with_sync_mode(SyncMode.incremental)
+                                .with_primary_key(stream.source_defined_primary_key))
+    catalog = catalog.build()
+    return read(SourceBrightpearl(config=config, catalog=catalog, state=state), config, catalog, state=state)
+
+
+def _records(output: EntrypointOutput, stream: str) -> List[Dict[str, Any]]:
+    return [record.record.data for record in output.records if record.record.stream == stream]
+
+
+@pytest.fixture(scope="module")
+def two_syncs() -> Dict[str, Any]:
+    """Every incremental stream synced from scratch, then again from its final state with nothing changed.
+
+    On a mock of its own: the CDK's response cache is shared by every read in this process, so a
+    search URL another test already sent would be answered from the cache and not counted.
+    """
+    with MockServer(orders=ORDERS, rate_limit=0) as mock:
+        first = _read_every_incremental_stream(mock)
+        states = {message.state.stream.stream_descriptor.name: message.state.stream.stream_state.__dict__
+                  for message in first.state_messages}
+        state = StateBuilder()
+        for name, stream_state in states.items():
+            state.with_stream_state(name, stream_state)
+        mock.reset_stats()
+        second = _read_every_incremental_stream(mock, state.build())
+        return {"first": first, "second": second, "streams": sorted(states), "routes": mock.stats()["routes"]}
 
 
 def _calls(mock: MockServer, route_part: str) -> int:
@@ -96,3 +132,27 @@ def test_given_bad_ids_in_a_set_of_200_when_read_orders_then_they_are_skipped_an
     warnings = [log.log.message for log in output.logs if log.log.level.value == "WARN" and "Skipping orders" in log.log.message]
     assert sorted(warnings) == sorted(f"Skipping orders record {bad_id}: Brightpearl fails every GET that includes it (HTTP 400)."
                                       for bad_id in bad_ids)
+
+
+def test_given_every_incremental_stream_synced_when_nothing_changed_then_each_search_runs_once(two_syncs):
+    searches = {route: sum(statuses.values()) for route, statuses in two_syncs["routes"].items() if "-search" in route}
+    # Every incremental stream has one search, but for `order_rows` (read from its orders) and
+    # `categories` (one GET filtered client-side); two searches serve two streams each: the order
+    # search (orders, credits) and the goods-movement search (movements, stock corrections).
+    assert sum(searches.values()) == len(two_syncs["streams"]) - 2, str(sorted(searches.items()))
+    assert {route: calls for route, calls in searches.items() if calls > 1} == {
+        "GET order-service/order-search": 2, "GET warehouse-service/goods-movement-search": 2}
+
+
+def test_given_every_incremental_stream_synced_when_nothing_changed_then_each_returns_only_its_lookback_overlap(two_syncs):
+    first, second = two_syncs["first"], two_syncs["second"]
+    grew = {name: (len(_records(first, name)), len(_records(second, name))) for name in two_syncs["streams"]
+            if len(_records(second, name)) >= max(len(_records(first, name)), 2)}
+    assert not grew, f"second sync re-read everything: {grew}"
+
+
+def test_given_order_rows_synced_incrementally_then_each_row_carries_its_orders_updated_on(two_syncs):
+    for output in (two_syncs["first"], two_syncs["second"]):
+        updated_on = {order["id"]: order["updatedOn"] for order in _records(output, "orders")}
+        rows = _records(output, "order_rows")
+        assert rows and all(row["updatedOn"] == updated_on[row["orderId"]] for row in rows)

@@ -11,7 +11,7 @@ import time
 from dataclasses import InitVar, dataclass
 from dataclasses import field as dataclass_field
 from datetime import datetime
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Union
 from urllib.parse import urlsplit
 
 import requests
@@ -422,3 +422,21 @@ class BrightpearlIdSetRetriever(SimpleRetriever):
         if response is not None and response.status_code == 400:
             raise IdSetRejected()
         yield from super()._parse_response(response, records_schema, stream_slice, next_page_token)
+
+
+@dataclass
+class BrightpearlParentRowsRetriever(SimpleRetriever):
+    """Reads a child's rows out of its parent record (`lazy_read_pointer`), on every sync, without
+    a request of its own.
+
+    The CDK reads the handed-over rows only on a stream's first sync; once the stream has state it
+    requests the child's own URL, one call per parent record. Brightpearl has no such URL for order
+    rows (they come only inside their order), so incremental `order_rows` would fail.
+    """
+
+    def _read_pages(
+        self,
+        records_generator_fn: Callable[[Optional[requests.Response]], Iterable[Record]],
+        stream_slice: StreamSlice,
+    ) -> Iterable[Record]:
+        yield from records_generator_fn(stream_slice.extra_fields["child_response"])

@@ -1,0 +1,117 @@
+"""API calls of incremental syncs of every incremental stream: a first sync, a second with nothing
+changed, then a third after the mock changes 37 orders and deletes 5 (and `order_ids` after it).
+
+With nothing changed, each incremental stream should send exactly one search (categories: its one
+GET, filtered client-side) plus the ID-set GETs of the records inside the lookback window.
+
+    python bench/incremental_calls.py [--orders 10000] [--rate-limit 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from mock_server.testing import MockServer
+
+CHANGED, DELETED = 37, 5
+
+
+class Connector:
+    def __init__(self, mock: MockServer, workdir: Path) -> None:
+        self.mock, self.workdir = mock, workdir
+        self.command = str(Path(sys.executable).with_name("source-brightpearl"))
+        config = {"account_code": mock.account, "api_domain": mock.base_url,
+                  "credentials": {"auth_type": "account_token", "app_ref": mock.app_ref,
+                                  "account_token": mock.account_token}}
+        (workdir / "config.json").write_text(json.dumps(config))
+        discovered = subprocess.run([self.command, "discover", "--config", str(workdir / "config.json")],
+                                    capture_output=True, text=True, check=True).stdout
+        self.streams = next(json.loads(line)["catalog"] for line in discovered.splitlines() if '"CATALOG"' in line)["streams"]
+
+    def read(self, names: list[str], mode: str, state: list | None = None) -> tuple[Counter, list, list]:
+        """Records per stream, final states and the records of `orders`/`order_ids` (their IDs)."""
+        catalog = {"streams": [{"stream": stream, "sync_mode": mode,
+                                "destination_sync_mode": "append_dedup" if mode == "incremental" else "overwrite",
+                                "cursor_field": stream.get("default_cursor_field"),
+                                "primary_key": stream.get("source_defined_primary_key")}
+                               for stream in self.streams if stream["name"] in names]}
+        (self.workdir / "catalog.json").write_text(json.dumps(catalog))
+        command = [self.command, "read", "--config", str(self.workdir / "config.json"),
+                   "--catalog", str(self.workdir / "catalog.json")]
+        if state:
+            (self.workdir / "state.json").write_text(json.dumps(state))
+            command += ["--state", str(self.workdir / "state.json")]
+        records, states, ids = Counter(), {}, []
+        with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+            for line in process.stdout:
+                if line.startswith('{"type":"RECORD"'):
+                    record = json.loads(line)["record"]
+                    records[record["stream"]] += 1
+                    if record["stream"] in ("orders", "order_ids"):
+                        ids.append(record["data"].get("id") or record["data"].get("orderId"))
+                elif line.startswith('{"type":"STATE"'):
+                    message = json.loads(line)["state"]
+                    states[message["stream"]["stream_descriptor"]["name"]] = message
+        return records, list(states.values()), ids
+
+
+def calls(mock: MockServer) -> Counter:
+    return Counter({route.removeprefix("GET "): sum(statuses.values()) for route, statuses in mock.stats()["routes"].items()})
+
+
+def show(title: str, records: Counter, routes: Counter) -> None:
+    print(f"{title}: {sum(routes.values())} calls, {sum(records.values())} records")
+    print("  records: " + ", ".join(f"{name} {count}" for name, count in sorted(records.items())))
+    for route, count in sorted(routes.items()):
+        print(f"  {count:>5}  {route}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=10000)
+    parser.add_argument("--rate-limit", type=int, default=200)
+    args = parser.parse_args()
+    with MockServer(orders=args.orders, rate_limit=args.rate_limit, startup_timeout=300) as mock, \
+            tempfile.TemporaryDirectory() as tmp:
+        connector = Connector(mock, Path(tmp))
+        incremental = [stream["name"] for stream in connector.streams if "incremental" in stream["supported_sync_modes"]]
+        print(f"--orders {args.orders}, limit {args.rate_limit}/min; {len(incremental)} incremental streams: "
+              + ", ".join(incremental))
+
+        mock.reset_stats()
+        started = time.perf_counter()
+        records, state, _ = connector.read(incremental, "incremental")
+        show(f"first sync ({time.perf_counter() - started:.0f} s)", records, calls(mock))
+
+        mock.reset_stats()
+        records, state, _ = connector.read(incremental, "incremental", state)
+        show("second sync, nothing changed", records, calls(mock))
+
+        mock.advance_clock(3 * 3600)  # the changes land past the lookback window of the last sync
+        orders = sorted(set(connector.read(["order_ids"], "full_refresh")[2]))
+        changed, deleted = orders[100:100 + CHANGED], orders[200:200 + DELETED]
+        for order_id in changed:
+            mock.mutate(resource="order", action="update", id=order_id, changes={"reference": f"changed-{order_id}"})
+        for order_id in deleted:
+            mock.mutate(resource="order", action="delete", id=order_id)
+        mock.reset_stats()
+        records, state, synced = connector.read(incremental, "incremental", state)
+        show(f"third sync, after {CHANGED} orders changed and {DELETED} deleted", records, calls(mock))
+        synced = set(synced)
+        print(f"  changed orders returned: {len(set(changed) & synced)} of {CHANGED}; "
+              f"other orders returned (lookback overlap): {len(synced - set(changed))}")
+        mock.reset_stats()
+        _, _, listed = connector.read(["order_ids"], "full_refresh")
+        print(f"order_ids: {len(listed)} IDs in {sum(calls(mock).values())} calls; deleted still listed: "
+              f"{len(set(deleted) & set(listed))} of {DELETED}; orders before {len(orders)}, now {len(set(listed))}")
+
+
+if __name__ == "__main__":
+    main()
