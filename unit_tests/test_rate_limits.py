@@ -35,6 +35,18 @@ def test_given_remaining_above_the_reserve_when_next_request_then_it_goes_at_onc
     assert waits == []
 
 
+def test_given_two_calls_above_the_reserve_when_four_requests_then_two_go_and_the_rest_go_one_spacing_apart(monkeypatch):
+    waits = []
+    monkeypatch.setattr("time.sleep", waits.append)
+    pacer = BrightpearlBudgetPacer(reserve=20)
+    pacer.update_from_response(None, _response(remaining=22, period_ms=0))
+
+    for _ in range(4):
+        pacer.acquire_call(None)
+
+    assert len(waits) == 1 and abs(waits[0] - BrightpearlBudgetPacer.SPACING_SECONDS) < 0.05
+
+
 def test_given_low_budget_answer_when_read_then_the_following_request_waits_for_the_period(monkeypatch):
     waits = []
     monkeypatch.setattr("time.sleep", waits.append)
