@@ -1,0 +1,100 @@
+"""Records per second of a connector `read` of `orders` (rate limit off) against a bare `requests` + `json`
+loop fetching the same search pages and ID-set GETs from the same mock in the same run; and the
+connector's start-up time (`spec`).
+
+    python bench/throughput.py [--orders 10000] [--spec-runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from mock_server.idsets import format_id_set
+from mock_server.testing import MockServer
+
+CONNECTOR = [sys.executable, "-c", "from source_brightpearl.run import run; run()"]
+SEARCH_PAGE = 500
+ID_SET = 200
+
+
+def connector_read(mock: MockServer, workdir: Path) -> tuple[int, float]:
+    config = {"account_code": mock.account, "api_domain": mock.base_url, "rate_limit_reserve": 0,
+              "credentials": {"auth_type": "account_token", "app_ref": mock.app_ref,
+                              "account_token": mock.account_token}}
+    catalog = {"streams": [{"stream": {"name": "orders", "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
+                            "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}]}
+    (workdir / "config.json").write_text(json.dumps(config))
+    (workdir / "catalog.json").write_text(json.dumps(catalog))
+    started = time.perf_counter()
+    process = subprocess.Popen([*CONNECTOR, "read", "--config", str(workdir / "config.json"),
+                                "--catalog", str(workdir / "catalog.json")], stdout=subprocess.PIPE)
+    records = sum(1 for line in process.stdout if line.startswith(b'{"type":"RECORD"'))
+    if process.wait():
+        raise RuntimeError(f"read exited with {process.returncode}")
+    return records, time.perf_counter() - started
+
+
+def bare_loop(mock: MockServer) -> tuple[int, float]:
+    """The same requests the connector sends for a full read of orders: search pages of IDs, then ID sets."""
+    session, headers = requests.Session(), mock.auth_headers()
+    started = time.perf_counter()
+    ids, first = [], 1
+    while True:
+        page = session.get(mock.api_url("order-service/order-search"), headers=headers,
+                           params={"pageSize": SEARCH_PAGE, "firstResult": first, "columns": "orderId"}).json()
+        ids += [row[0] for row in page["response"]["results"]]
+        if not page["response"]["metaData"]["morePagesAvailable"]:
+            break
+        first += SEARCH_PAGE
+    records = 0
+    for start in range(0, len(ids), ID_SET):
+        id_set = format_id_set(ids[start:start + ID_SET])
+        records += len(session.get(mock.api_url(f"order-service/order/{id_set}"), headers=headers).json()["response"])
+    return records, time.perf_counter() - started
+
+
+def spec_startup(runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([*CONNECTOR, "spec"], check=True, capture_output=True)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=10000)
+    parser.add_argument("--spec-runs", type=int, default=5)
+    args = parser.parse_args()
+    with MockServer(orders=args.orders, rate_limit=0) as mock, tempfile.TemporaryDirectory() as workdir:
+        bare_loop(mock)  # warm the mock's caches so neither side pays for them
+        mock.reset_stats()
+        connector_records, connector_seconds = connector_read(mock, Path(workdir))
+        connector_calls = mock.stats()["total"]
+        mock.reset_stats()
+        bare_records, bare_seconds = bare_loop(mock)
+        bare_calls = mock.stats()["total"]
+    startup = spec_startup(args.spec_runs)
+    connector_rate, bare_rate = connector_records / connector_seconds, bare_records / bare_seconds
+    print(f"orders: {args.orders}, rate limit off")
+    print(f"connector read : {connector_records} records in {connector_seconds:.2f} s = {connector_rate:,.0f} records/s"
+          f" ({connector_calls} calls, process start included)")
+    print(f"bare loop      : {bare_records} records in {bare_seconds:.2f} s = {bare_rate:,.0f} records/s"
+          f" ({bare_calls} calls)")
+    print(f"ratio connector / bare: {connector_rate / bare_rate:.2f} (goal >= 0.5)")
+    print(f"start-up (spec, {args.spec_runs} runs): median {statistics.median(startup):.2f} s, "
+          f"min {min(startup):.2f} s")
+
+
+if __name__ == "__main__":
+    main()
