@@ -5,14 +5,12 @@ The Airbyte platform's logs are the connector's stdout and stderr, so these two 
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
-from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
 
+from integration_tests.conftest import run_connector
 from mock_server.testing import MockServer
 
 ACCOUNT_TOKEN = "secret-account-token-9e4b7c1d2a6f8e3b5d0c"
@@ -37,18 +35,6 @@ def catalog(streams: List[str]) -> Dict[str, Any]:
                          "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"} for name in streams]}
 
 
-def run_command(tmp_path: Path, *args: str, config_: Dict[str, Any] | None = None,
-                catalog_: Dict[str, Any] | None = None) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-c", "from source_brightpearl.run import run; run()", *args]
-    if config_ is not None:
-        (tmp_path / "config.json").write_text(json.dumps(config_))
-        command += ["--config", str(tmp_path / "config.json")]
-    if catalog_ is not None:
-        (tmp_path / "catalog.json").write_text(json.dumps(catalog_))
-        command += ["--catalog", str(tmp_path / "catalog.json")]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120)
-
-
 def leaked(result: subprocess.CompletedProcess, secrets: List[str] = SECRETS) -> List[str]:
     return [secret for secret in secrets if secret in result.stdout or secret in result.stderr]
 
@@ -59,30 +45,30 @@ def record_count(result: subprocess.CompletedProcess) -> int:
 
 CASES = {
     "spec": lambda mock: dict(args=("spec",)),
-    "check, account token, debug": lambda mock: dict(args=("check", "--debug"), config_=config(mock.base_url)),
+    "check, account token, debug": lambda mock: dict(args=("check", "--debug"), config=config(mock.base_url)),
     "check, staff token, debug": lambda mock: dict(
-        args=("check", "--debug"), config_=config(mock.base_url, "staff_token", STAFF_TOKEN)),
-    "discover, debug": lambda mock: dict(args=("discover", "--debug"), config_=config(mock.base_url)),
+        args=("check", "--debug"), config=config(mock.base_url, "staff_token", STAFF_TOKEN)),
+    "discover, debug": lambda mock: dict(args=("discover", "--debug"), config=config(mock.base_url)),
     "check, rejected token (401), debug": lambda mock: dict(
-        args=("check", "--debug"), config_=config(mock.base_url, token=ACCOUNT_TOKEN[::-1])),
+        args=("check", "--debug"), config=config(mock.base_url, token=ACCOUNT_TOKEN[::-1])),
     "read, rejected token (401), debug": lambda mock: dict(
-        args=("read", "--debug"), config_=config(mock.base_url, token=ACCOUNT_TOKEN[::-1]),
-        catalog_=catalog(SMALL_STREAMS[:1])),
+        args=("read", "--debug"), config=config(mock.base_url, token=ACCOUNT_TOKEN[::-1]),
+        catalog=catalog(SMALL_STREAMS[:1])),
     "check, unreachable host, debug": lambda mock: dict(
-        args=("check", "--debug"), config_=config("http://127.0.0.1:9")),
+        args=("check", "--debug"), config=config("http://127.0.0.1:9")),
 }
 
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_given_recognisable_secrets_when_command_runs_then_no_secret_in_stdout_or_stderr(tmp_path, mock, case):
     spec = case(mock)
-    result = run_command(tmp_path, *spec.pop("args"), **spec)
+    result = run_connector(tmp_path, *spec.pop("args"), **spec)
     secrets = SECRETS + [ACCOUNT_TOKEN[::-1]]
     assert leaked(result, secrets) == []
 
 
 def test_given_good_token_when_read_at_debug_then_records_arrive_and_no_secret_leaks(tmp_path, mock):
-    result = run_command(tmp_path, "read", "--debug", config_=config(mock.base_url), catalog_=catalog(SMALL_STREAMS))
+    result = run_connector(tmp_path, "read", "--debug", config=config(mock.base_url), catalog=catalog(SMALL_STREAMS))
     assert result.returncode == 0
     assert record_count(result) > 0
     assert leaked(result) == []
