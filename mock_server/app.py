@@ -7,6 +7,7 @@ route -> generic search / ID-set GET / OPTIONS handler, then the headers every r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import sys
@@ -14,7 +15,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
@@ -32,6 +33,7 @@ from .registry import RESOURCES, reference_table
 from .resources import Resource
 from .search import run_search
 from .store import Dataset
+from .webhooks import Webhooks
 from .world import format_stamp
 
 log = logging.getLogger("brightpearl-mock")
@@ -87,10 +89,13 @@ class MockState:
     clock: Clock = field(default_factory=Clock)
     faults: list[Fault] = field(default_factory=list)
     stats: Stats = field(default_factory=Stats)
+    webhook_retry_ms: int = 250
+    webhooks: Webhooks = field(init=False)
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.clock, self.rate_limit)
         self.routes = _routes_by_service(RESOURCES)
+        self.webhooks = Webhooks(self.dataset["webhook"], self.credentials.account, self.clock, self.webhook_retry_ms)
 
     def now_stamp(self) -> str:
         return format_stamp(datetime.fromtimestamp(self.clock.now(), timezone.utc), self.dataset.account_tz)
@@ -182,11 +187,19 @@ def create_app(state: MockState) -> Starlette:
             return Response(PROXY_PAGE.format(status=status, reason=REASONS[status]), status, media_type="text/html")
         return None
 
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        state.webhooks.start()
+        try:
+            yield
+        finally:
+            state.webhooks.stop()
+
     return Starlette(routes=[
         Route("/public-api/{account}/{path:path}", api, methods=API_METHODS),
         *control_routes(state),
         *oauth_routes(state),
-    ])
+    ], lifespan=lifespan)
 
 
 def _authenticate(state: MockState, request: Request) -> None:
@@ -346,13 +359,33 @@ def control_routes(state: MockState) -> list[Route]:
     async def mutations(request: Request) -> Response:
         body = await _body(request)
         try:
-            results = [_mutate(state, change) for change in (body if isinstance(body, list) else [body])]
+            with state.webhooks.batch():
+                results = [_mutate(state, change) for change in (body if isinstance(body, list) else [body])]
         except (KeyError, TypeError, ValueError) as error:
             return _json({"error": f"bad mutation: {error!r}"}, 400)
         return _json({"results": results})
 
+    async def webhooks(request: Request) -> Response:
+        if request.method == "DELETE":
+            state.webhooks.clear_log()
+        elif request.method == "POST":
+            body = await _body(request)
+            state.webhooks.retry_ms = int(body.get("retry_ms", state.webhooks.retry_ms))
+            state.webhooks.max_attempts = int(body.get("max_attempts", state.webhooks.max_attempts))
+        return _json(state.webhooks.report())
+
+    async def webhook_deliveries(request: Request) -> Response:
+        """The delivery log, after waiting up to `?wait=SECONDS` for the queue to drain."""
+        wait = float(request.query_params.get("wait", 0))
+        drained = await asyncio.to_thread(state.webhooks.wait_drained, wait)
+        report = state.webhooks.report()
+        return _json({"drained": drained, "pending": report["pending"], "deliveries": report["deliveries"],
+                      "attempts": report["attempts"]})
+
     return [
         Route("/_mock/health", health, methods=["GET"]),
+        Route("/_mock/webhooks", webhooks, methods=["GET", "POST", "DELETE"]),
+        Route("/_mock/webhooks/deliveries", webhook_deliveries, methods=["GET"]),
         Route("/_mock/stats", stats, methods=["GET", "DELETE"]),
         Route("/_mock/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route("/_mock/clock", clock, methods=["GET", "POST"]),
@@ -382,13 +415,15 @@ def _mutate(state: MockState, change: dict) -> dict:
     """`{"resource", "action": create|update|delete, "id", "changes", "touch"}`.
 
     `touch: false` leaves `updatedOn` as it was: Brightpearl is known to change records without
-    bumping it, and a connector's lookback window exists for exactly that.
+    bumping it, and a connector's lookback window exists for exactly that. A change made this way
+    stands for one made in Brightpearl's UI, so it raises `{resource}.created|modified|destroyed`.
     """
     table = state.dataset[change["resource"]]
     action = change["action"]
     id_field = table.resource.id_field
     if action == "delete":
         table.delete(int(change["id"]))
+        state.webhooks.publish(f"{change['resource']}.destroyed", [int(change["id"])])
         return {"id": int(change["id"]), "deleted": True}
     now = state.now_stamp()
     if action == "create":
@@ -405,4 +440,6 @@ def _mutate(state: MockState, change: dict) -> dict:
     if "updatedOn" in record and change.get("touch", True):
         record["updatedOn"] = now
     table.put(record)
+    lifecycle_event = "created" if action == "create" else "modified"
+    state.webhooks.publish(f"{change['resource']}.{lifecycle_event}", [record[id_field]])
     return {"id": record[id_field], "updatedOn": record.get("updatedOn")}
