@@ -39,9 +39,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fault", action="append", default=[], metavar="KIND[:key=value,...]",
                         help=f"inject a fault from the start; kinds: {', '.join(FAULT_KINDS)}")
     parser.add_argument("--log-requests", action="store_true", help="one line per API call on stderr, no tokens")
+    parser.add_argument("--webhook-retry-ms", type=int, default=250,
+                        help="pause before a failed webhook delivery's first retry; it doubles on each retry")
     args = parser.parse_args(argv)
     if args.orders < 1:
         parser.error("--orders must be 1 or more")
+    if args.webhook_retry_ms < 0:
+        parser.error("--webhook-retry-ms must be 0 or more")
     try:
         args.faults = [Fault.from_cli(text) for text in args.fault]
     except (TypeError, ValueError) as error:
@@ -58,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
         credentials=Credentials(args.account, args.app_ref, args.account_token, args.staff_token, args.dev_ref,
                                 client_secret=args.client_secret),
         rate_limit=args.rate_limit, latency_ms=args.latency_ms, log_requests=args.log_requests, faults=args.faults,
-        oauth_auto_approve=args.oauth_auto_approve,
+        oauth_auto_approve=args.oauth_auto_approve, webhook_retry_ms=args.webhook_retry_ms,
     )
     print(f"brightpearl-mock ready in {time.perf_counter() - started:.1f}s: "
           f"base_url=http://{args.host}:{args.port} account={args.account} app_ref={args.app_ref} "

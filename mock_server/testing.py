@@ -108,3 +108,10 @@ class MockServer:
 
     def set_rate_limit(self, limit: int, reset: bool = True) -> None:
         self.control("POST", "rate-limit", {"limit": limit, "reset": reset})
+
+    def webhook_deliveries(self, wait: float = 10.0) -> dict:
+        """The webhook delivery log once no delivery is pending; TimeoutError if some still are after `wait` s."""
+        log = self.control("GET", f"webhooks/deliveries?wait={wait}")
+        if not log["drained"]:
+            raise TimeoutError(f"{log['pending']} webhook deliveries still pending after {wait}s")
+        return log
