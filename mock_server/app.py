@@ -32,9 +32,10 @@ from .oauth import oauth_routes
 from .registry import RESOURCES, reference_table
 from .resources import Resource
 from .search import run_search
-from .store import Dataset
+from .store import Dataset, deep_merge
 from .webhooks import Webhooks
 from .world import format_stamp
+from .writes import Write, WriteJournal, decode_body, find_write, perform
 
 log = logging.getLogger("brightpearl-mock")
 
@@ -89,6 +90,7 @@ class MockState:
     clock: Clock = field(default_factory=Clock)
     faults: list[Fault] = field(default_factory=list)
     stats: Stats = field(default_factory=Stats)
+    journal: WriteJournal | None = None  # `--data-file`: API writes kept across restarts
     webhook_retry_ms: int = 250
     webhooks: Webhooks = field(init=False)
 
@@ -150,7 +152,7 @@ def create_app(state: MockState) -> Starlette:
                         route_name = f"fault {fault.kind}"
                         return early
             _authenticate(state, request)
-            route_name, handle = _resolve(state, request, path)
+            route_name, handle = _resolve(state, request, path, await request.body())
             response = handle()
             for fault in faults:
                 if fault.kind == "truncate":
@@ -224,10 +226,17 @@ def _authenticate(state: MockState, request: Request) -> None:
     raise ProxyError(401, errors.NOT_AUTHENTICATED)
 
 
-def _resolve(state: MockState, request: Request, path: str) -> tuple[str, Callable[[], Response]]:
-    """Find what serves `path`: the route's name for the stats and the handler to call."""
-    service, _, rest = path.partition("-service/")
+def _resolve(state: MockState, request: Request, path: str, body: bytes) -> tuple[str, Callable[[], Response]]:
+    """Find what serves `path`: the route's name for the stats and the handler to call.
+
+    The writes table comes first; then the registry's search, ID-set GET and OPTIONS routes.
+    """
     method = request.method
+    found = find_write(method, path)
+    if found is not None:
+        write, ids = found
+        return write.path, lambda: _write(state, write, ids, path, body)
+    service, _, rest = path.partition("-service/")
     if service == "integration" and rest.rstrip("/") == "account-configuration" and method == "GET":
         return "integration-service/account-configuration", lambda: _json(
             {"response": state.dataset.account_configuration}, headers={"message-type": "get-account-configuration"})
@@ -245,6 +254,19 @@ def _resolve(state: MockState, request: Request, path: str) -> tuple[str, Callab
             return name, lambda: _options(state, route.resource, match)
         raise ApiError(405, "CMNC-405", f"{method} is not supported on {request.url.path}")
     raise errors.unknown_uri(request.url.path)
+
+
+def _write(state: MockState, write: Write, ids: dict[str, int], path: str, raw_body: bytes) -> Response:
+    """Serve a write, keep it in the journal (`--data-file`), then raise its webhook events."""
+    body = decode_body(raw_body)
+    call = perform(state, write, ids, body, state.now_stamp())
+    if state.journal is not None:
+        state.journal.append(write.method, path, body, call.now)
+    with state.webhooks.batch():
+        for full_event, event_ids in call.events:
+            state.webhooks.publish(full_event, event_ids)
+    return _json({} if call.result is None else {"response": call.result},
+                 headers={"message-type": write.message_type})
 
 
 def _search(state: MockState, resource: Resource, params: dict) -> Response:
@@ -400,17 +422,6 @@ async def _body(request: Request) -> Any:
     return orjson.loads(raw) if raw else {}
 
 
-def _merge(target: dict, changes: dict) -> None:
-    """Deep-merge `changes` into `target`; a None value removes the key."""
-    for key, value in changes.items():
-        if value is None:
-            target.pop(key, None)
-        elif isinstance(value, dict) and isinstance(target.get(key), dict):
-            _merge(target[key], value)
-        else:
-            target[key] = value
-
-
 def _mutate(state: MockState, change: dict) -> dict:
     """`{"resource", "action": create|update|delete, "id", "changes", "touch"}`.
 
@@ -436,7 +447,7 @@ def _mutate(state: MockState, change: dict) -> dict:
         record = table.record(int(change["id"]))
     else:
         raise ValueError(f"action must be create, update or delete, not {action!r}")
-    _merge(record, change.get("changes", {}))
+    deep_merge(record, change.get("changes", {}))
     if "updatedOn" in record and change.get("touch", True):
         record["updatedOn"] = now
     table.put(record)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import uvicorn
 
 from .app import MockState, create_app
 from .control import FAULT_KINDS, Credentials, Fault
 from .seed import seed_dataset
+from .writes import JournalError, WriteJournal
 
 DEFAULT_APP_REF = "acme-analytics"
 DEFAULT_ACCOUNT_TOKEN = "acme-account-token-7f3a9c2e"
@@ -39,6 +41,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fault", action="append", default=[], metavar="KIND[:key=value,...]",
                         help=f"inject a fault from the start; kinds: {', '.join(FAULT_KINDS)}")
     parser.add_argument("--log-requests", action="store_true", help="one line per API call on stderr, no tokens")
+    parser.add_argument("--data-file", type=Path, default=None, metavar="PATH",
+                        help="keep API writes in this journal and replay them at start-up (created if missing)")
     parser.add_argument("--webhook-retry-ms", type=int, default=250,
                         help="pause before a failed webhook delivery's first retry; it doubles on each retry")
     args = parser.parse_args(argv)
@@ -64,10 +68,19 @@ def main(argv: list[str] | None = None) -> None:
         rate_limit=args.rate_limit, latency_ms=args.latency_ms, log_requests=args.log_requests, faults=args.faults,
         oauth_auto_approve=args.oauth_auto_approve, webhook_retry_ms=args.webhook_retry_ms,
     )
+    replayed = 0
+    if args.data_file is not None:
+        state.journal = WriteJournal(args.data_file, {"seed": args.seed, "orders": args.orders,
+                                                      "account": args.account, "timezone": args.timezone})
+        try:
+            replayed = state.journal.replay(state)
+        except (JournalError, OSError) as error:
+            sys.exit(f"brightpearl-mock: error: --data-file: {error}")
     print(f"brightpearl-mock ready in {time.perf_counter() - started:.1f}s: "
           f"base_url=http://{args.host}:{args.port} account={args.account} app_ref={args.app_ref} "
           f"account_token={args.account_token} staff_token={args.staff_token} dev_ref={args.dev_ref} "
-          f"orders={args.orders} rate_limit={args.rate_limit or 'off'}", flush=True)
+          f"orders={args.orders} rate_limit={args.rate_limit or 'off'}"
+          + (f" data_file={args.data_file} writes_replayed={replayed}" if args.data_file else ""), flush=True)
     uvicorn.run(create_app(state), host=args.host, port=args.port, log_level="warning", access_log=False)
 
 

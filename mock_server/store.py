@@ -6,7 +6,7 @@ with its search rows as tuples in column order. A mutation decodes, changes and 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +20,17 @@ WITH_NULLS = "nullCustomFields"
 def compact_json(value: Any) -> bytes:
     """JSON bytes that own only their length: orjson's result keeps its whole write buffer (~16 KB)."""
     return memoryview(orjson.dumps(value)).tobytes()
+
+
+def deep_merge(target: dict, changes: dict) -> None:
+    """Deep-merge `changes` into `target`; a None value removes the key."""
+    for key, value in changes.items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, dict) and isinstance(target.get(key), dict):
+            deep_merge(target[key], value)
+        else:
+            target[key] = value
 
 
 class Table:
@@ -121,9 +132,22 @@ class Dataset:
         self.tables: dict[str, Table] = {resource.name: Table(resource) for resource in resources}
         self.account_tz = account_tz
         self.account_configuration: Record = {}
+        self._last_ids: dict[str, int] = {}
 
     def __getitem__(self, name: str) -> Table:
         return self.tables[name]
+
+    def next_id(self, sequence: str, highest_in_use: Callable[[], int], taken: Container[int] = ()) -> int:
+        """A new ID in `sequence`, never one handed out before (Brightpearl never reuses IDs).
+
+        `highest_in_use` is asked once, at the sequence's first use; IDs in `taken` are skipped, so a
+        record the control API's mutations made since is never overwritten.
+        """
+        new_id = (self._last_ids.get(sequence) or highest_in_use()) + 1
+        while new_id in taken:
+            new_id += 1
+        self._last_ids[sequence] = new_id
+        return new_id
 
     def counts(self) -> dict[str, int]:
         return {name: len(table) for name, table in self.tables.items()}
