@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
@@ -28,6 +28,9 @@ from .control import Clock
 from .errors import ApiError
 from .idsets import IdSetError, format_id_set, parse_id_set
 from .store import Table
+
+if TYPE_CHECKING:
+    from .writes import WriteCall
 
 # Brightpearl's documented events plus the three RSM found subscribable (`order.modified`,
 # `product.modified`, `goods-out-note.modified`); a prefix of any of them subscribes to all it covers.
@@ -329,6 +332,20 @@ class Webhooks:
         with self._condition:
             self.attempts.clear()
             self.deliveries = {key: value for key, value in self.deliveries.items() if value.outcome == "pending"}
+
+
+# The subscription calls, served from `writes.WRITES` like every other write ----------------------
+
+def post_webhook(call: WriteCall) -> int:
+    return call.state.webhooks.subscribe(call.body)
+
+
+def delete_webhook(call: WriteCall) -> None:
+    call.state.webhooks.unsubscribe(call.ids["webhookId"])
+
+
+def simulate_webhook(call: WriteCall) -> None:
+    call.state.webhooks.simulate(call.ids["webhookId"], call.body)
 
 
 def _validated_subscription(body: Any) -> dict:
