@@ -170,6 +170,8 @@ class Webhooks:
             raise errors.bad_request(f"A simulation takes at most {SIMULATE_MAX_IDS} IDs, not {len(ids)}")
         event = str(test_data.get("${full-event}", subscription["subscribeTo"]))
         overrides = {key[2:-1]: str(value) for key, value in test_data.items() if TEMPLATE_VARIABLE.fullmatch(key)}
+        if self._thread is None:
+            return  # a simulation replayed from `--data-file` before the server starts was sent the first time
         with self._condition:
             self._enqueue(subscription, event, format_id_set(ids), overrides)
 

@@ -27,6 +27,7 @@ from . import errors
 from .errors import ApiError
 from .resources import Record
 from .store import Dataset, deep_merge
+from .webhooks import delete_webhook, post_webhook, simulate_webhook
 
 if TYPE_CHECKING:
     from .app import MockState
@@ -305,6 +306,9 @@ WRITES: list[Write] = [
     Write("PATCH", "contact-service/contact/{contactId}", patch_contact, "contact-patch"),
     Write("POST", "contact-service/company", post_company, "company-post"),
     Write("PATCH", "contact-service/company/{companyId}", patch_company, "company-patch"),
+    Write("POST", "integration-service/webhook", post_webhook, "post-webhook"),
+    Write("DELETE", "integration-service/webhook/{webhookId}", delete_webhook, "webhook-delete"),
+    Write("POST", "integration-service/webhook/{webhookId}/simulate", simulate_webhook, "post-webhook-simulate"),
 ]
 
 
