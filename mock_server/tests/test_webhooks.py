@@ -342,3 +342,22 @@ def test_given_the_seeded_subscriptions_to_reserved_hosts_when_an_order_changes_
 
     seeded = [a for a in log["attempts"] if a["url"].startswith("https://hooks.acme-analytics.example/")]
     assert [(a["event"], a["status"], a["outcome"]) for a in seeded] == [("order.modified", None, "undeliverable")]
+
+
+def test_given_a_data_file_when_the_mock_restarts_then_subscriptions_are_kept_and_simulations_not_resent(
+        tmp_path, receiver):
+    journal = ["--data-file", str(tmp_path / "journal.jsonl"), "--webhook-retry-ms", "20"]
+    with MockServer(orders=50, rate_limit=0, extra_args=journal) as mock:
+        hooks = Hooks(mock, receiver)
+        webhook_id = hooks.subscribe("order.modified")
+        hooks.session.post(mock.api_url(f"{WEBHOOK}/{webhook_id}/simulate"), json={"testData": {}}, timeout=30)
+        mock.webhook_deliveries(wait=15)
+
+    with MockServer(orders=50, rate_limit=0, extra_args=journal) as restarted:
+        listed = requests.get(restarted.api_url(f"{WEBHOOK}/{webhook_id}"), headers=restarted.auth_headers(),
+                              timeout=30)
+        log = restarted.webhook_deliveries(wait=15)
+
+    assert [stored["subscribeTo"] for stored in listed.json()["response"]] == ["order.modified"]
+    assert [attempt for attempt in log["attempts"] if attempt["webhook"] == webhook_id] == []
+    assert len(receiver.calls) == 1
