@@ -261,7 +261,8 @@ def _write(state: MockState, write: Write, ids: dict[str, int], path: str, raw_b
     body = decode_body(raw_body)
     call = perform(state, write, ids, body, state.now_stamp())
     if state.journal is not None:
-        state.journal.append(write.method, path, body, call.now)
+        # decoded afresh: a handler may have merged parts of the body into records it went on to change
+        state.journal.append(write.method, path, decode_body(raw_body), call.now)
     with state.webhooks.batch():
         for full_event, event_ids in call.events:
             state.webhooks.publish(full_event, event_ids)

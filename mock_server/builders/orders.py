@@ -26,7 +26,7 @@ TAX_RATE = {code[0]: Decimal(code[3] or "0") for code in TAX_CODES}
 RATES = {code: Decimal(rate) for _, code, _, _, rate in CURRENCIES}
 
 
-def _address(contact: Record) -> Record:
+def order_address(contact: Record) -> Record:
     """The contact's postal address as orders carry it (`delivery` has no `contactId`)."""
     city, state, country = city_of(contact["contactId"])
     return {"addressFullName": f"{contact['firstName']} {contact['lastName']}",
@@ -76,7 +76,7 @@ def build_orders(world: World) -> Iterator[Record]:
         party = world.pick(customers if is_sale else suppliers)
         created = HISTORY_START + span * (index / max(1, world.orders)) + timedelta(seconds=world.rng.randrange(3600))
         status_id = world.weighted(STATUS_WEIGHTS[type_id])
-        address = _address(party)
+        address = order_address(party)
         party_address = {"contactId": party["contactId"], **address}
         life = _lifecycle(status_id, type_id)
         channel = world.pick(CHANNELS) if is_sale else CHANNELS[0]
@@ -89,17 +89,17 @@ def build_orders(world: World) -> Iterator[Record]:
             product_id, name, sku, tax_code, _ = world.pick(products)
             quantity = Decimal(world.rng.randint(1, 3) if is_sale else world.rng.randint(10, 120))
             unit = (retail_price(product_id) if is_sale else cost_price(product_id)) * rate
-            row_net, row_tax = _row_money(quantity, unit, TAX_RATE[tax_code["id"]])
+            row_net, row_tax = row_money(quantity, unit, TAX_RATE[tax_code["id"]])
             net, tax = net + row_net, tax + row_tax
-            rows[str(row_id)] = _row(world, sequence, currency_code, quantity, unit, row_net, row_tax, tax_code,
-                                     product_id=product_id, name=name, sku=sku, cost=cost_price(product_id) * rate)
+            rows[str(row_id)] = order_row(sequence, currency_code, quantity, unit, row_net, row_tax, tax_code,
+                                          product_id=product_id, name=name, sku=sku, cost=cost_price(product_id) * rate)
             row_id += 1
         if type_id == 1 and world.chance(0.7):
             shipping = Decimal(world.pick(["4.95", "7.50", "12.00", "19.99"]))
-            row_net, row_tax = _row_money(Decimal(1), shipping, Decimal(0))
+            row_net, row_tax = row_money(Decimal(1), shipping, Decimal(0))
             net += row_net
-            rows[str(row_id)] = _row(world, len(rows) + 1, currency_code, Decimal(1), shipping, row_net, row_tax,
-                                     {"id": 1, "code": "T0"}, name="Shipping", nominal="4300")
+            rows[str(row_id)] = order_row(len(rows) + 1, currency_code, Decimal(1), shipping, row_net, row_tax,
+                                          {"id": 1, "code": "T0"}, name="Shipping", nominal="4300")
             row_id += 1
 
         updated = world.later(created, world.pick([0.02, 0.5, 3, 20]))
@@ -122,7 +122,7 @@ def build_orders(world: World) -> Iterator[Record]:
             if life["invoiced"] else [],
             "currency": {"accountingCurrencyCode": "USD", "orderCurrencyCode": currency_code,
                          "exchangeRate": f"{rate:.6f}", "fixedExchangeRate": currency_code != "USD"},
-            "totalValue": _totals(net, tax, rate),
+            "totalValue": order_totals(net, tax, rate),
             "assignment": {"current": {"staffOwnerContactId": party["assignment"]["current"]["staffOwnerContactId"],
                                        "projectId": 0, "channelId": channel[0] if is_sale else 0,
                                        "leadSourceId": party["assignment"]["current"]["leadSourceId"], "teamId": 0}},
@@ -150,31 +150,31 @@ def _reference(type_id: int, channel_id: int, order_id: int) -> str:
     return {2: "PO", 3: "CR", 4: "PCR"}[type_id] + f"-{order_id}"
 
 
-def _row_money(quantity: Decimal, unit: Decimal, tax_rate: Decimal) -> tuple[Decimal, Decimal]:
+def row_money(quantity: Decimal, unit: Decimal, tax_rate: Decimal) -> tuple[Decimal, Decimal]:
     row_net = (quantity * unit).quantize(Decimal("0.0001"))
     return row_net, (row_net * tax_rate / 100).quantize(Decimal("0.01"))
 
 
-def _row(world: World, sequence: int, currency: str, quantity: Decimal, unit: Decimal, row_net: Decimal,
-         row_tax: Decimal, tax_code: dict, *, product_id: int | None = None, name: str, sku: str = "",
-         cost: Decimal = Decimal(0), nominal: str = "4000") -> Record:
+def order_row(sequence: int, currency: str, quantity: Decimal, unit: Decimal, row_net: Decimal,
+              row_tax: Decimal, tax_code: dict, *, product_id: int | None = None, name: str, sku: str = "",
+              cost: Decimal = Decimal(0), nominal: str = "4000") -> Record:
     row = {"orderRowSequence": str(sequence * 10)}
     if product_id is not None:
         row.update(productId=product_id, productSku=sku)
     row.update({
-        "productName": name, "quantity": {"magnitude": world.money(quantity)},
-        "itemCost": {"currencyCode": currency, "value": world.money(cost)},
-        "productPrice": {"currencyCode": currency, "value": world.money(unit)}, "discountPercentage": "0.00",
-        "rowValue": {"taxRate": world.money(TAX_RATE[tax_code["id"]]), "taxCode": tax_code["code"],
-                     "taxCalculator": "brightpearl", "rowNet": {"currencyCode": currency, "value": world.money(row_net)},
-                     "rowTax": {"currencyCode": currency, "value": world.money(row_tax, 2)}, "taxClassId": tax_code["id"]},
+        "productName": name, "quantity": {"magnitude": World.money(quantity)},
+        "itemCost": {"currencyCode": currency, "value": World.money(cost)},
+        "productPrice": {"currencyCode": currency, "value": World.money(unit)}, "discountPercentage": "0.00",
+        "rowValue": {"taxRate": World.money(TAX_RATE[tax_code["id"]]), "taxCode": tax_code["code"],
+                     "taxCalculator": "brightpearl", "rowNet": {"currencyCode": currency, "value": World.money(row_net)},
+                     "rowTax": {"currencyCode": currency, "value": World.money(row_tax, 2)}, "taxClassId": tax_code["id"]},
         "nominalCode": nominal, "composition": {"bundleParent": False, "bundleChild": False, "parentOrderRowId": 0},
         "clonedFromId": 0,
     })
     return row
 
 
-def _totals(net: Decimal, tax: Decimal, rate: Decimal) -> Record:
+def order_totals(net: Decimal, tax: Decimal, rate: Decimal) -> Record:
     total = net + tax
     return {"net": World.money(net, 2), "taxAmount": World.money(tax, 2), "baseNet": World.money(net / rate, 2),
             "baseTaxAmount": World.money(tax / rate, 2), "baseTotal": World.money(total / rate, 2),
