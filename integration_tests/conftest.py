@@ -83,14 +83,13 @@ def mock_brightpearl() -> Iterator[MockBrightpearl]:
 
 
 def run_connector(tmp_path: Path, *args: str, config: Dict[str, Any] | None = None,
-                  catalog: Dict[str, Any] | None = None) -> subprocess.CompletedProcess:
+                  catalog: Dict[str, Any] | None = None,
+                  state: List[Any] | None = None) -> subprocess.CompletedProcess:
     command = [sys.executable, "-c", "from source_brightpearl.run import run; run()", *args]
-    if config is not None:
-        (tmp_path / "config.json").write_text(json.dumps(config))
-        command += ["--config", str(tmp_path / "config.json")]
-    if catalog is not None:
-        (tmp_path / "catalog.json").write_text(json.dumps(catalog))
-        command += ["--catalog", str(tmp_path / "catalog.json")]
+    for name, value in (("config", config), ("catalog", catalog), ("state", state)):
+        if value is not None:
+            (tmp_path / f"{name}.json").write_text(json.dumps(value))
+            command += [f"--{name}", str(tmp_path / f"{name}.json")]
     return subprocess.run(command, capture_output=True, text=True, timeout=300)
 
 
