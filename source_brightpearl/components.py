@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import InitVar, dataclass
 from dataclasses import field as dataclass_field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Union
 from urllib.parse import urlsplit
 
@@ -168,12 +168,12 @@ class BrightpearlApiDomainValidation(ValidationStrategy):
         text = str(value).strip()
         parts = urlsplit(text if "://" in text else f"https://{text}")
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
-            raise _config_error(
+            raise config_error(
                 f"api_domain '{text}' is not a host (like use1.brightpearlconnect.com) or a base URL "
                 "(like https://proxy.example.com)."
             )
         if parts.scheme == "http" and not _is_loopback(parts.hostname):
-            raise _config_error(
+            raise config_error(
                 f"api_domain '{text}' uses plain http:// to a host that is not loopback; use https://. "
                 "Plain http:// is only allowed for 127.0.0.0/8, localhost and ::1."
             )
@@ -191,20 +191,32 @@ def _is_loopback(hostname: str) -> bool:
 @dataclass
 class BrightpearlStartDateValidation(ValidationStrategy):
     """Rejects a `start_date` that matches the spec's pattern but is not a real moment
-    (e.g. `2024-02-30T00:00:00Z`), which a JSON-schema pattern cannot detect."""
+    (e.g. `2024-02-30T00:00:00Z`) or not a plausible one (year 0001 or 9999: nothing to read, or a
+    typo), which a JSON-schema pattern cannot detect."""
+
+    # Brightpearl started in 2007, so no account holds records before this.
+    EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
     def validate(self, value: Any) -> None:
         if value in (None, ""):
             return
         try:
-            datetime.fromisoformat(str(value))
+            moment = datetime.fromisoformat(str(value))
         except ValueError:
-            raise _config_error(
+            raise config_error(
                 f"start_date '{value}' is not a valid date-time; use the form 2024-01-31T00:00:00Z."
             ) from None
+        if moment.tzinfo is None:  # the spec reads a start_date without an offset as UTC
+            moment = moment.replace(tzinfo=timezone.utc)
+        now = datetime.now(timezone.utc)
+        if not self.EARLIEST <= moment <= now:
+            raise config_error(
+                f"start_date '{value}' is outside the accepted range, from {self.EARLIEST:%Y-%m-%dT%H:%M:%SZ} "
+                f"to now ({now:%Y-%m-%dT%H:%M:%SZ}); leave it empty to replicate everything."
+            )
 
 
-def _config_error(message: str) -> AirbyteTracedException:
+def config_error(message: str) -> AirbyteTracedException:
     return AirbyteTracedException(
         message=message, internal_message=message, failure_type=FailureType.config_error
     )

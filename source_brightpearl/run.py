@@ -2,65 +2,48 @@
 
 from __future__ import annotations
 
+import argparse
+import json
+import logging
 import sys
-import traceback
 from pathlib import Path
-from typing import Any, List, Optional, TextIO
+from typing import Any, Callable, Mapping, Optional, TextIO
 
 import orjson
-from airbyte_cdk.entrypoint import PRINT_BUFFER, AirbyteEntrypoint, launch
+from airbyte_cdk.entrypoint import PRINT_BUFFER, AirbyteEntrypoint
+from airbyte_cdk.exception_handler import init_uncaught_exception_handler
 from airbyte_cdk.models import (
-    AirbyteErrorTraceMessage,
+    AirbyteConnectionStatus,
     AirbyteMessage,
     AirbyteMessageSerializer,
-    AirbyteTraceMessage,
+    ConnectorSpecification,
     FailureType,
-    TraceType,
+    Status,
     Type,
 )
+from airbyte_cdk.sources.utils.schema_helpers import split_config
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
-from airbyte_cdk.utils.datetime_helpers import ab_datetime_now
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_brightpearl import oauth_cli
-from source_brightpearl.source import SourceBrightpearl
+from source_brightpearl.components import config_error
+from source_brightpearl.source import SourceBrightpearl, check_config_against_spec
 
 CONTROL_MESSAGE_START = '{"type":"CONTROL"'
+CATALOG_HINT = (
+    "Build it from discover's output: each entry needs `stream` (name, json_schema, supported_sync_modes), "
+    "`sync_mode` (full_refresh or incremental) and `destination_sync_mode`."
+)
 
 
-def _get_source(args: List[str]) -> Optional[SourceBrightpearl]:
-    """Builds the source with config, catalog and state: the 7.x declarative source reads them
-    from its constructor, not from the arguments of check/discover/read."""
-    catalog_path = AirbyteEntrypoint.extract_catalog(args)
-    config_path = AirbyteEntrypoint.extract_config(args)
-    state_path = AirbyteEntrypoint.extract_state(args)
-    try:
-        return SourceBrightpearl(
-            catalog=SourceBrightpearl.read_catalog(catalog_path) if catalog_path else None,
-            config=SourceBrightpearl.read_config(config_path) if config_path else None,
-            state=SourceBrightpearl.read_state(state_path) if state_path else None,
-            config_path=config_path,
-        )
-    except Exception as error:
-        failure_type = (
-            error.failure_type
-            if isinstance(error, AirbyteTracedException)
-            else FailureType.system_error
-        )
-        message = AirbyteMessage(
-            type=Type.TRACE,
-            trace=AirbyteTraceMessage(
-                type=TraceType.ERROR,
-                emitted_at=ab_datetime_now().to_epoch_millis(),
-                error=AirbyteErrorTraceMessage(
-                    message=f"Error starting the sync: {error}",
-                    stack_trace=traceback.format_exc(),
-                    failure_type=failure_type,
-                ),
-            ),
-        )
-        print(filter_secrets(orjson.dumps(AirbyteMessageSerializer.dump(message)).decode()))
-        return None
+class BrightpearlEntrypoint(AirbyteEntrypoint):
+    """The CDK's entrypoint, checking the config against the spec with messages that name the
+    field (`check_config_against_spec`) instead of the CDK's, which name only the value."""
+
+    @staticmethod
+    def validate_connection(source_spec: ConnectorSpecification, config: Mapping[str, Any]) -> None:
+        connector_config, _ = split_config(config)
+        check_config_against_spec(connector_config, source_spec.connectionSpecification)
 
 
 class _StdoutSavingRotatedTokens:
@@ -92,30 +75,83 @@ class _StdoutSavingRotatedTokens:
         return getattr(self._stream, name)
 
 
-def _uses_oauth(config_path: str) -> bool:
-    credentials = SourceBrightpearl.read_config(config_path).get("credentials") or {}
-    return credentials.get("auth_type") == "oauth"
-
-
 def run() -> None:
     args = sys.argv[1:]
     if args[:1] == ["oauth"]:
         sys.exit(oauth_cli.main(args[1:]))
-    source = _get_source(args)
-    if source is None:
-        sys.exit(1)
-    config_path = AirbyteEntrypoint.extract_config(args)
-    if config_path and _uses_oauth(config_path):
-        _launch_saving_rotated_tokens(source, args, Path(config_path))
-    else:
-        launch(source, args)
+    # Real bugs, from here on: a FATAL log with the traceback and a system_error TRACE message.
+    init_uncaught_exception_handler(logging.getLogger("airbyte"))
+    parsed_args = AirbyteEntrypoint.parse_args(args or ["--help"])
+    try:
+        config = _read_input(SourceBrightpearl.read_config, parsed_args, "config",
+                             "It must hold one JSON object, like the example config in the README.")
+        source = SourceBrightpearl(
+            catalog=_read_input(SourceBrightpearl.read_catalog, parsed_args, "catalog", CATALOG_HINT),
+            config=config,
+            state=_read_input(SourceBrightpearl.read_state, parsed_args, "state",
+                              "Pass the STATE messages of the last read as a JSON list, or no --state for a full sync."),
+            config_path=getattr(parsed_args, "config", None),
+        )
+        _launch(source, parsed_args, config)
+    except AirbyteTracedException as error:
+        if error.failure_type != FailureType.config_error:
+            raise
+        sys.exit(_report_config_error(parsed_args.command, error))
 
 
-def _launch_saving_rotated_tokens(source: SourceBrightpearl, args: List[str], config_path: Path) -> None:
-    """The CDK's `launch`, with stdout wrapped inside its print buffer (which replaces sys.stdout)."""
-    entrypoint = AirbyteEntrypoint(source)
-    parsed_args = entrypoint.parse_args(args)
+def _read_input(reader: Callable[[str], Any], parsed_args: argparse.Namespace, kind: str, hint: str) -> Any:
+    """The --config, --catalog or --state file, or a config error naming the file and what is wrong."""
+    path = getattr(parsed_args, kind, None)
+    if not path:
+        return None
+    try:
+        return reader(path)
+    except OSError as error:
+        raise config_error(f"Cannot read the {kind} file {path}: {error.strerror}.") from None
+    except ValueError as error:
+        raise config_error(f"The {kind} file {path} is not valid: {_reason(error)}. {hint}") from None
+
+
+def _reason(error: ValueError) -> str:
+    """What is wrong with a file the CDK could not load, without the CDK's wording around it."""
+    if isinstance(error.__context__, json.JSONDecodeError):
+        decode_error = error.__context__
+        return f"it is not JSON ({decode_error.msg} at line {decode_error.lineno}, column {decode_error.colno})"
+    # serpyco's catalog and state errors list each problem with its place in the file.
+    problems = [f"{problem.instance_path or '(top level)'}: {problem.message}"
+                for problem in getattr(error, "errors", [])]
+    return "; ".join(problems) or "it holds JSON, but not a JSON object"
+
+
+def _launch(source: SourceBrightpearl, parsed_args: argparse.Namespace, config: Optional[Mapping[str, Any]]) -> None:
+    """The CDK's `launch` with this connector's entrypoint; for OAuth configs stdout is wrapped
+    inside the CDK's print buffer (which replaces sys.stdout) to save rotated tokens."""
+    entrypoint = BrightpearlEntrypoint(source)
     with PRINT_BUFFER:
-        sys.stdout = _StdoutSavingRotatedTokens(sys.stdout, config_path)
+        if _uses_oauth(config):
+            sys.stdout = _StdoutSavingRotatedTokens(sys.stdout, Path(parsed_args.config))
         for message in entrypoint.run(parsed_args):
             print(f"{message}\n", end="")
+
+
+def _uses_oauth(config: Optional[Mapping[str, Any]]) -> bool:
+    credentials = (config or {}).get("credentials")
+    return isinstance(credentials, Mapping) and credentials.get("auth_type") == "oauth"
+
+
+def _report_config_error(command: str, error: AirbyteTracedException) -> int:
+    """One message and the exit code Airbyte expects: `check` reports a FAILED status and exits 0;
+    the other commands a config_error TRACE without a stack trace (nothing in the code to debug)
+    and exit 1."""
+    if command == "check":
+        message = AirbyteMessage(
+            type=Type.CONNECTION_STATUS,
+            connectionStatus=AirbyteConnectionStatus(status=Status.FAILED, message=str(error)),
+        )
+        exit_code = 0
+    else:
+        message = error.as_airbyte_message()
+        message.trace.error.stack_trace = None
+        exit_code = 1
+    print(filter_secrets(orjson.dumps(AirbyteMessageSerializer.dump(message)).decode()))
+    return exit_code

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
+import json
 import logging
 from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 import requests
+from jsonschema import Draft7Validator
+from jsonschema.exceptions import ValidationError
 from airbyte_cdk.models import (
     AirbyteConnectionStatus,
     AirbyteLogMessage,
@@ -29,7 +33,7 @@ from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.utils.datetime_helpers import ab_datetime_now, ab_datetime_try_parse
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_brightpearl.components import BrightpearlBudgetPacer
+from source_brightpearl.components import BrightpearlBudgetPacer, config_error
 
 CHECK_REQUESTER_NAME = "check_connection"
 # Calls of each rolling minute left to the account's other apps unless the config says otherwise.
@@ -49,8 +53,12 @@ class SourceBrightpearl(YamlDeclarativeSource):
         )
         # Every requester the factory builds shares this one budget (HttpRequester.api_budget); the
         # manifest's `api_budget` can only describe the CDK's own policies (see the pacer's docstring).
-        reserve = (config or {}).get("rate_limit_reserve", DEFAULT_RATE_LIMIT_RESERVE)
-        self._constructor._api_budget = BrightpearlBudgetPacer(reserve=int(reserve))
+        # The config is checked against the spec only when a command runs, before any request, so
+        # until then the reserve may be any JSON value: a wrong one is reported then, not here.
+        reserve = self._config.get("rate_limit_reserve")
+        self._constructor._api_budget = BrightpearlBudgetPacer(
+            reserve=reserve if isinstance(reserve, int) else DEFAULT_RATE_LIMIT_RESERVE
+        )
 
     def read(
         self,
@@ -63,6 +71,7 @@ class SourceBrightpearl(YamlDeclarativeSource):
         cursor and how far that is behind now (how stale the destination is). The concurrent reader
         sends a stream's final state just after its COMPLETE status, so the line follows that state.
         """
+        self._check_catalog_streams(catalog)
         cursors: Dict[str, str] = {}
         completed: List[str] = []
         for message in super().read(logger, config, catalog, state):
@@ -83,6 +92,20 @@ class SourceBrightpearl(YamlDeclarativeSource):
         for name in completed:
             if name in cursors:
                 yield _cursor_lag_log(name, cursors[name])
+
+    def _check_catalog_streams(self, catalog: ConfiguredAirbyteCatalog) -> None:
+        """Fails on a catalog that selects nothing or names a stream this connector lacks: the CDK
+        would mark such a stream INCOMPLETE and exit 0, so a typo would silently sync nothing."""
+        known = [stream["name"] for stream in self.resolved_manifest["streams"]]
+        if not catalog.streams:
+            raise config_error("The catalog selects no streams; select at least one stream from discover's output.")
+        unknown = [configured.stream.name for configured in catalog.streams if configured.stream.name not in known]
+        if unknown:
+            described = "; ".join(f"'{name}'{_close_matches(name, known)}" for name in unknown)
+            raise config_error(
+                f"The catalog names streams this connector does not have: {described}. "
+                "Run discover for the list of streams."
+            )
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         """One `GET integration-service/account-configuration`, sent once.
@@ -122,6 +145,92 @@ class SourceBrightpearl(YamlDeclarativeSource):
                 f"Brightpearl answered HTTP {response.status_code} (busy or throttled). Try again in a minute."
             )
         return str(retried) or error.message or "The connection check failed."
+
+
+def check_config_against_spec(config: Mapping[str, Any], connection_specification: Mapping[str, Any]) -> None:
+    """Raises a config error naming the first field of `config` that breaks the spec.
+
+    The CDK's check quotes jsonschema's message, which names the value and not the field ("-5 is
+    less than the minimum of 0"), says only "is not valid under any of the given schemas" for any
+    problem inside `credentials`, and quotes whole objects, tokens included.
+    """
+    error = next(Draft7Validator(connection_specification).iter_errors(config), None)
+    if error is not None:
+        raise config_error(_describe_spec_violation(error))
+
+
+def _describe_spec_violation(error: ValidationError) -> str:
+    error = _error_of_selected_option(error)
+    path = [str(part) for part in error.absolute_path]
+    if error.validator == "required":
+        missing = next(name for name in error.validator_value if name not in error.instance)
+        return f"Config field '{'.'.join(path + [missing])}' is required but missing."
+    if error.validator == "oneOf":
+        return _describe_unselected_option(error, path)
+    field = ".".join(path) or "(the whole config)"
+    rules = {
+        "type": lambda expected: f"must be {_TYPE_NAMES.get(expected, expected)}",
+        "minLength": lambda expected: "must not be empty" if expected == 1 else f"needs at least {expected} characters",
+        "pattern": lambda expected: (
+            f"must have the form {error.schema['pattern_descriptor']}" if "pattern_descriptor" in error.schema
+            else f"must match the regular expression {expected}"),
+        "enum": lambda expected: "must be one of " + ", ".join(f"'{value}'" for value in expected),
+        "const": lambda expected: f"must be '{expected}'",
+        "minimum": lambda expected: f"must be at least {expected}",
+        "maximum": lambda expected: f"must be at most {expected}",
+    }
+    rule = rules[error.validator](error.validator_value) if error.validator in rules else None
+    if _may_quote(error.schema) and error.validator != "minLength":
+        return f"Config field '{field}' {rule}, not {_quote(error.instance)}." if rule else (
+            f"Config field '{field}': {error.message}.")
+    return f"Config field '{field}' {rule or f'breaks the rule {error.validator} {error.validator_value}'}."
+
+
+def _error_of_selected_option(error: ValidationError) -> ValidationError:
+    """For a `oneOf` failure (`credentials`), the first error inside the option the config's
+    discriminator (`auth_type`) selects, when exactly one option's `const` matched."""
+    while error.validator == "oneOf" and error.context:
+        failures_by_option: Dict[Any, List[ValidationError]] = {}
+        for failure in error.context:
+            failures_by_option.setdefault(failure.schema_path[0], []).append(failure)
+        selected = [failures for failures in failures_by_option.values()
+                    if not any(failure.validator == "const" for failure in failures)]
+        if len(selected) != 1:
+            break
+        error = selected[0][0]
+    return error
+
+
+def _describe_unselected_option(error: ValidationError, path: List[str]) -> str:
+    """No option matched: name the discriminator (the property every option fixes with `const`)."""
+    options = error.validator_value
+    discriminators = set.intersection(*(
+        {name for name, schema in option.get("properties", {}).items() if "const" in schema} for option in options))
+    if not discriminators or not isinstance(error.instance, Mapping):
+        return f"Config field '{'.'.join(path)}' matches none of its {len(options)} options."
+    name = sorted(discriminators)[0]
+    allowed = ", ".join(f"'{option['properties'][name]['const']}'" for option in options)
+    given = f", not {_quote(error.instance[name])}" if name in error.instance else " and is missing"
+    return f"Config field '{'.'.join(path + [name])}' must be one of {allowed}{given}."
+
+
+_TYPE_NAMES = {"string": "a string", "integer": "a whole number", "number": "a number", "boolean": "true or false",
+               "object": "an object", "array": "a list"}
+
+
+def _may_quote(schema: Mapping[str, Any]) -> bool:
+    """A value may appear in a message unless it is, or holds, a secret."""
+    return "airbyte_secret" not in json.dumps(schema)
+
+
+def _quote(value: Any) -> str:
+    text = f"'{value}'" if isinstance(value, str) else json.dumps(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _close_matches(name: str, known: List[str]) -> str:
+    matches = difflib.get_close_matches(name, known, n=3)
+    return f" (did you mean {' or '.join(repr(match) for match in matches)}?)" if matches else ""
 
 
 def _find_backoff_exception(error: BaseException) -> Optional[BaseBackoffException]:
