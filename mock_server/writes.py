@@ -345,7 +345,8 @@ def _check_product(dataset: Dataset, product: Record, product_id: int) -> None:
     sku = identity.get("sku")
     if not isinstance(sku, str) or not sku.strip():
         raise invalid("PRDC-020", "You must supply a SKU (identity.sku)")
-    if any(used == sku and other != product_id for other, used in _search_values(dataset["product"], "productId", "SKU")):
+    in_use = _search_values(dataset["product"], "productId", "SKU")
+    if any(used == sku and other != product_id for other, used in in_use):
         raise invalid("PRDC-021", f"SKU {sku} is already used by another product")
     stock = _object(product.get("stock"), "stock")
     _flag(stock.get("stockTracked"), "stock.stockTracked")

@@ -34,7 +34,8 @@ def order_address(contact: Record) -> Record:
                "addressLine1": f"{contact['contactId'] % 900 + 10} Market Street", "addressLine2": "",
                "addressLine3": city, "addressLine4": state, "postalCode": f"{contact['contactId'] % 90000 + 10000}",
                "country": country, "telephone": contact["communication"]["telephones"].get("PRI", ""),
-               "mobileTelephone": "", "fax": "", "email": contact["communication"]["emails"]["PRI"]["email"],
+               "mobileTelephone": "", "fax": "",
+               "email": contact["communication"]["emails"].get("PRI", {}).get("email", ""),
                "countryIsoCode": country}
 
 
