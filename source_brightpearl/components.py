@@ -459,9 +459,11 @@ class BrightpearlParentRowsRetriever(SimpleRetriever):
     """Reads a child's rows out of its parent record (`lazy_read_pointer`), on every sync, without
     a request of its own.
 
-    The CDK reads the handed-over rows only on a stream's first sync; once the stream has state it
-    requests the child's own URL, one call per parent record. Brightpearl has no such URL for order
-    rows (they come only inside their order), so incremental `order_rows` would fail.
+    The CDK reads the handed-over rows only while the stream has no state; once it has one (an
+    incremental cursor, or the state of a full-refresh stream that the platform carries into a
+    retried attempt) it requests the child's own URL, one call per parent record. Brightpearl has
+    no such URL for order rows, price lists or availability rows (they come only inside their
+    parent), so those syncs would fail.
     """
 
     def _read_pages(
