@@ -46,8 +46,9 @@ class Table:
     def __len__(self) -> int:
         return len(self._bodies)
 
-    def __contains__(self, record_id: int) -> bool:
-        return record_id in self._bodies
+    def __contains__(self, record_id: object) -> bool:
+        # strict: an ID from a request body may be a bool, a string or a list, and none of those is an ID
+        return type(record_id) is int and record_id in self._bodies
 
     def ids(self) -> list[int]:
         return list(self._bodies)

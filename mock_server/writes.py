@@ -624,9 +624,13 @@ def _check_party(dataset: Dataset, type_code: str, contact_id: Any) -> Record:
     return contact
 
 
+def _status(status_id: Any) -> tuple | None:
+    return STATUS_OF.get(status_id) if type(status_id) is int else None
+
+
 def _check_order_header(dataset: Dataset, order: Record) -> None:
-    status_id = order["orderStatus"].get("orderStatusId")
-    status = STATUS_OF.get(status_id)
+    status_id = _object(order.get("orderStatus"), "orderStatus").get("orderStatusId")
+    status = _status(status_id)
     if status is None or status[2] != order["orderTypeCode"]:
         raise invalid("ORDC-012", f"Order status {status_id!r} does not exist for {order['orderTypeCode']} orders")
     if order.get("priceListId") not in dataset["price-list"]:
@@ -669,7 +673,7 @@ def post_order(call: WriteCall) -> int:
     type_code = body.get("orderTypeCode")
     if not type_code:
         raise invalid("ORDC-005", "You have not supplied an order type code")
-    if type_code not in PARTY_OF_TYPE:
+    if not isinstance(type_code, str) or type_code not in PARTY_OF_TYPE:
         raise invalid("ORDC-006", f"Order type code {type_code!r} is not one of SO, PO, SC, PC")
     role = PARTY_OF_TYPE[type_code]
     parties = _object(body.get("parties", {}), "parties")
@@ -804,7 +808,7 @@ def put_order_status(call: WriteCall) -> None:
     """`{"orderStatusId": 4, "orderNote": {"text": "...", "isPublic": false}}`; the note is optional."""
     order = _order(call.dataset, call.ids["orderId"])
     body = _object(call.body, "The status")
-    status = STATUS_OF.get(body.get("orderStatusId"))
+    status = _status(body.get("orderStatusId"))
     if status is None or status[2] != order["orderTypeCode"]:
         raise invalid("ORDC-012", f"Order status {body.get('orderStatusId')!r} does not exist for "
                                   f"{order['orderTypeCode']} orders")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import random
+import re
 import uuid
 from datetime import datetime
 from decimal import Decimal
@@ -11,6 +14,7 @@ import requests
 
 from mock_server.errors import TOO_MANY_REQUESTS
 from mock_server.testing import MockServer, free_port
+from mock_server.writes import WRITES
 
 
 @pytest.fixture(scope="module")
@@ -761,3 +765,39 @@ def test_given_a_data_file_of_another_account_size_when_starting_then_the_mock_r
 
     with pytest.raises(RuntimeError, match="--data-file: .* holds writes made on"):
         MockServer(orders=30, extra_args=["--data-file", str(data_file)]).start()
+
+
+# hostile bodies ------------------------------------------------------------------------------------
+
+HOSTILE_VALUES = [None, [], {}, "x", 1, True, -1, 1.5, "1", [None], [[]], {"x": {}}, 100001, 1001, "SO", "USD"]
+BODY_KEYS = ["orderTypeCode", "parties", "customer", "rows", "orderStatusId", "orderStatus", "warehouseId",
+             "priceListId", "currency", "delivery", "productId", "quantity", "rowValue", "name", "brandId",
+             "identity", "salesChannels", "financialDetails", "stock", "quantityPrice", "firstName",
+             "communication", "relationshipToAccount", "organisation", "warehouses", "products", "purchaseOrderId",
+             "goodsMoved", "corrections", "orderId", "paymentMethodCode", "currencyIsoCode", "amountPaid", "placedOn"]
+
+
+def _hostile(rng: random.Random, depth: int = 0):
+    draw = rng.random()
+    if depth < 2 and draw < 0.3:
+        return {rng.choice(BODY_KEYS): _hostile(rng, depth + 1) for _ in range(rng.randint(1, 4))}
+    if depth < 2 and draw < 0.4:
+        return [_hostile(rng, depth + 1) for _ in range(rng.randint(1, 2))]
+    return rng.choice(HOSTILE_VALUES)
+
+
+def test_given_300_hostile_write_bodies_when_sent_then_no_unrequested_5xx_comes_back(client):
+    rng = random.Random(20261123)
+    unexpected = []
+
+    for _ in range(300):
+        write = rng.choice(WRITES)
+        path = re.sub(r"\{\w+\}", lambda _: str(rng.choice([1, 2, 1001, 100001, 500001, 999999])), write.path)
+        body = _hostile(rng) if rng.random() < 0.5 else {key: _hostile(rng, 1)
+                                                          for key in rng.sample(BODY_KEYS, rng.randint(1, 6))}
+        response = client.send(write.method, path, data=json.dumps(body),
+                               headers={"content-type": "application/json"})
+        if response.status_code >= 500 and response.json()["errors"][0]["code"] != "CMNC-044":
+            unexpected.append((write.method, path, body, response.status_code, response.text[:200]))
+
+    assert unexpected == []
