@@ -361,3 +361,38 @@ def test_given_a_data_file_when_the_mock_restarts_then_subscriptions_are_kept_an
     assert [stored["subscribeTo"] for stored in listed.json()["response"]] == ["order.modified"]
     assert [attempt for attempt in log["attempts"] if attempt["webhook"] == webhook_id] == []
     assert len(receiver.calls) == 1
+
+
+def _api_write(mock: MockServer, method: str, path: str, body: dict) -> dict:
+    response = requests.request(method, mock.api_url(path), json=body, headers=mock.auth_headers(), timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _a_customer(mock: MockServer) -> int:
+    response = requests.get(mock.api_url("order-service/order-search"), headers=mock.auth_headers(),
+                            params={"orderTypeId": 1, "columns": "contactId", "pageSize": 1}, timeout=30)
+    return response.json()["response"]["results"][0][0]
+
+
+def test_given_an_order_subscription_when_an_order_is_posted_through_the_api_then_its_id_is_delivered(
+        hooks, hooks_mock, receiver):
+    hooks.subscribe("order.modified", idSetAccepted=True)
+
+    order_id = _api_write(hooks_mock, "POST", "order-service/order", {
+        "orderTypeCode": "SO", "reference": "SHOP-1", "parties": {"customer": {"contactId": _a_customer(hooks_mock)}}})
+    hooks_mock.webhook_deliveries(wait=15)
+
+    assert [(body["fullEvent"], body["id"]) for body in receiver.bodies()] == [
+        ("order.modified", str(order_id["response"]))]
+
+
+def test_given_an_order_status_subscription_when_the_status_is_put_through_the_api_then_it_is_delivered(
+        hooks, hooks_mock, receiver, order_ids):
+    hooks.subscribe("order.modified.order-status")
+
+    _api_write(hooks_mock, "PUT", f"order-service/order/{order_ids[4]}/status", {"orderStatusId": 2})
+    hooks_mock.webhook_deliveries(wait=15)
+
+    assert [(body["fullEvent"], body["lifecycleEvent"], body["id"]) for body in receiver.bodies()] == [
+        ("order.modified.order-status", "modified", str(order_ids[4]))]
