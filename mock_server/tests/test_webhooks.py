@@ -150,7 +150,8 @@ def test_given_a_receiver_that_fails_once_when_an_order_changes_then_the_deliver
     _change_orders(hooks_mock, order_ids[:1])
 
     attempts = hooks.attempts(webhook_id)
-    assert [(a["attempt"], a["status"], a["outcome"]) for a in attempts] == [(1, 500, "retrying"), (2, 200, "delivered")]
+    assert [(a["attempt"], a["status"], a["outcome"]) for a in attempts] == [
+        (1, 500, "retrying"), (2, 200, "delivered")]
     assert [body["id"] for body in receiver.bodies()] == [str(order_ids[0])] * 2
 
 
@@ -234,7 +235,7 @@ def test_given_a_prefix_subscription_when_products_are_created_and_changed_then_
     hooks.subscribe("product")
     created = hooks_mock.mutate(resource="product", action="create")
 
-    hooks_mock.mutate(resource="product", action="update", id=created["id"], changes={"identity": {"sku": "CHANGED-SKU"}})
+    hooks_mock.mutate(resource="product", action="update", id=created["id"], changes={"identity": {"sku": "SKU-2"}})
     hooks_mock.webhook_deliveries(wait=15)
 
     assert [(body["fullEvent"], body["id"]) for body in receiver.bodies()] == [
