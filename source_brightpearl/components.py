@@ -162,6 +162,9 @@ class BrightpearlApiDomainValidation(ValidationStrategy):
     A JSON-schema `pattern` can approximate this but not say which rule was broken.
     """
 
+    # The config field it checks, for the message (the manifest names the others it is used for).
+    field: str = "api_domain"
+
     def validate(self, value: Any) -> None:
         if value in (None, ""):
             return
@@ -169,12 +172,12 @@ class BrightpearlApiDomainValidation(ValidationStrategy):
         parts = urlsplit(text if "://" in text else f"https://{text}")
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
             raise config_error(
-                f"api_domain '{text}' is not a host (like use1.brightpearlconnect.com) or a base URL "
+                f"{self.field} '{text}' is not a host (like use1.brightpearlconnect.com) or a base URL "
                 "(like https://proxy.example.com)."
             )
         if parts.scheme == "http" and not _is_loopback(parts.hostname):
             raise config_error(
-                f"api_domain '{text}' uses plain http:// to a host that is not loopback; use https://. "
+                f"{self.field} '{text}' uses plain http:// to a host that is not loopback; use https://. "
                 "Plain http:// is only allowed for 127.0.0.0/8, localhost and ::1."
             )
 

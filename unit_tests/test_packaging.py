@@ -74,8 +74,9 @@ def _manifest_error_messages(node: Any) -> List[str]:
 
 def _python_error_messages() -> List[str]:
     """The literal text of the config errors and error resolutions raised in Python components."""
-    source = "".join((REPO_ROOT / "source_brightpearl" / name).read_text() for name in ("components.py", "source.py"))
-    literals = re.findall(r'(?:_config_error\(|error_message=\(?)\s*f?"([^"]+)"', source)
+    source = "".join((REPO_ROOT / "source_brightpearl" / name).read_text()
+                     for name in ("components.py", "source.py", "run.py"))
+    literals = re.findall(r'(?:\bconfig_error\(|error_message=\(?)\s*f?"([^"]+)"', source)
     return [re.sub(r"\{[^}]*\}", "{{ value }}", literal) for literal in literals]
 
 
