@@ -94,6 +94,8 @@ class Delivery:
 
 @dataclass
 class Attempt:
+    """One try at a delivery, as the log under `/_mock/webhooks` shows it."""
+
     delivery: int
     webhook: int
     event: str
