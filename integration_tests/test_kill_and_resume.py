@@ -26,6 +26,7 @@ from integration_tests.connector_process import (
     missing_and_extra,
     no_keys,
     read,
+    report_line,
 )
 from mock_server.testing import MockServer
 
@@ -103,10 +104,9 @@ def chains(mock, tmp_path_factory, request) -> List[Chain]:
         result = [future.result() for future in futures]
     kills = sum(len(chain.kills) for chain in result)
     resumed = sum(kills for chain in result for kills, sync in zip(chain.kills_per_sync, chain.syncs) if not sync)
-    request.config.pluginmanager.get_plugin("terminalreporter").write_line(
-        f"kill and resume: {resumed} / {kills} kill points resumed with nothing lost "
-        f"(points {sorted(points)} of {len(clean.lines)} lines; "
-        f"{sum(len(chain.syncs) for chain in result)} syncs)")
+    report_line(request, f"kill and resume: {resumed} / {kills} kill points resumed with nothing lost "
+                         f"(points {sorted(points)} of {len(clean.lines)} lines; "
+                         f"{sum(len(chain.syncs) for chain in result)} syncs)")
     return result
 
 
