@@ -2,10 +2,10 @@
 exit code Airbyte expects (check: a FAILED status and exit 0; discover and read: one config_error
 TRACE and a non-zero exit), and no traceback anywhere.
 
-Each run is `source_brightpearl.run.run()` with its argv in a forked child (fds 1 and 2 to files,
-the interpreter's uncaught-exception path replayed through `sys.excepthook`), so it is the command-line
-program without paying the CDK's import per run; a config's check and discover run side by side, and
-the bundled manifest is resolved and validated once, in the parent (see `manifest_resolved_once`).
+Each run is the console entry point in a forked child (`unit_tests.builders.start_entry_point`), so
+it is the command-line program without paying the CDK's import per run; a config's check and discover
+run side by side, and the bundled manifest is resolved and validated once, in the parent (see
+`manifest_resolved_once`).
 No mock server: every input here must be refused before the first request (the API domain is a
 loopback port where nothing listens). The module prints "bad inputs handled / tried" at the end.
 """
@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -23,8 +21,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import pytest
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
 
-from source_brightpearl.run import run
 from source_brightpearl.source import SourceBrightpearl
+from unit_tests.builders import finish_entry_point, start_entry_point
 
 LOOPBACK_DOWN = "http://127.0.0.1:9"
 ACCOUNT_TOKEN = "bad-input-account-token-3c8e1f0a9b7d"
@@ -55,8 +53,8 @@ class BadInput:
     words: Tuple[str, ...]  # what the one message must name: the field, value or file
 
 
-def start_entry_point(directory: Path, command: str, files: Tuple[Tuple[str, Optional[str]], ...]) -> int:
-    """Forks a child that behaves like `source-brightpearl <command> --config ...`; returns its pid."""
+def start_with_files(directory: Path, command: str, files: Tuple[Tuple[str, Optional[str]], ...]) -> int:
+    """Starts `source-brightpearl <command> --config ...` on the given file texts; returns the child's pid."""
     directory.mkdir(parents=True, exist_ok=True)
     argv = [command]
     for kind, text in files:
@@ -64,35 +62,12 @@ def start_entry_point(directory: Path, command: str, files: Tuple[Tuple[str, Opt
         if text is not None:
             path.write_text(text)
         argv += [f"--{kind}", str(path)]
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            with open(directory / "stdout", "w") as out, open(directory / "stderr", "w") as err:
-                os.dup2(out.fileno(), 1)
-                os.dup2(err.fileno(), 2)
-            sys.stdout = open(1, "w", closefd=False)
-            sys.stderr = open(2, "w", closefd=False)
-            sys.argv = ["source-brightpearl", *argv]
-            try:
-                run()
-                code = 0
-            except SystemExit as exit_:
-                code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-            except BaseException:
-                sys.excepthook(*sys.exc_info())
-                code = 1
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
-    return pid
+    return start_entry_point(directory, argv)
 
 
 def outcome_of(directory: Path, pid: int) -> Outcome:
-    _, status = os.waitpid(pid, 0)
-    return Outcome(os.waitstatus_to_exitcode(status), (directory / "stdout").read_text(),
-                   (directory / "stderr").read_text())
+    finished = finish_entry_point(directory, pid)
+    return Outcome(finished.returncode, finished.stdout, finished.stderr)
 
 
 def good_config() -> Dict[str, Any]:
@@ -259,7 +234,8 @@ def outcomes(tmp_path_factory) -> Dict[Tuple[str, str], Outcome]:
             commands = ["check", "discover"] if name in BAD_CONFIGS else ["read"]
             bad_input = BAD_CONFIGS.get(name) or BAD_READ_INPUTS[name]
             directories = {command: root / f"{len(self)}-{command}" for command in commands}
-            pids = {command: start_entry_point(directories[command], command, bad_input.files) for command in commands}
+            pids = {command: start_with_files(directories[command], command, bad_input.files)
+                    for command in commands}
             for command in commands:
                 self[(name, command)] = outcome_of(directories[command], pids[command])
             return self[key]
@@ -339,7 +315,7 @@ def test_given_a_bug_when_discover_then_system_error_with_its_traceback(tmp_path
         raise KeyError("a bug")
 
     monkeypatch.setattr("source_brightpearl.source.SourceBrightpearl.discover", broken_discover)
-    pid = start_entry_point(tmp_path, "discover", (("config", json.dumps(good_config())),))
+    pid = start_with_files(tmp_path, "discover", (("config", json.dumps(good_config())),))
     outcome = outcome_of(tmp_path, pid)
     assert outcome.exit_code == 1
     assert [error["failure_type"] for error in outcome.error_traces] == ["system_error"]
