@@ -17,6 +17,7 @@ from airbyte_cdk.models import (
     AirbyteStateMessage,
     AirbyteStreamStatus,
     ConfiguredAirbyteCatalog,
+    FailureType,
     Level,
     Status,
     TraceType,
@@ -36,6 +37,8 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from source_brightpearl.components import BrightpearlBudgetPacer, config_error
 
 CHECK_REQUESTER_NAME = "check_connection"
+# The internal message of the error the CDK's concurrent read ends with when streams failed.
+FAILED_STREAMS_SUMMARY = "Concurrent read failure"
 # Calls of each rolling minute left to the account's other apps unless the config says otherwise.
 DEFAULT_RATE_LIMIT_RESERVE = 20
 
@@ -59,6 +62,7 @@ class SourceBrightpearl(YamlDeclarativeSource):
         self._constructor._api_budget = BrightpearlBudgetPacer(
             reserve=reserve if isinstance(reserve, int) else DEFAULT_RATE_LIMIT_RESERVE
         )
+        self.logger.addFilter(CONFIG_ERROR_TRACEBACK_FILTER)
 
     def read(
         self,
@@ -74,7 +78,7 @@ class SourceBrightpearl(YamlDeclarativeSource):
         self._check_catalog_streams(catalog)
         cursors: Dict[str, str] = {}
         completed: List[str] = []
-        for message in super().read(logger, config, catalog, state):
+        for message in _with_plain_stream_errors(super().read(logger, config, catalog, state)):
             yield message
             if message.type == Type.STATE and message.state.stream:
                 name = message.state.stream.stream_descriptor.name
@@ -145,6 +149,45 @@ class SourceBrightpearl(YamlDeclarativeSource):
                 f"Brightpearl answered HTTP {response.status_code} (busy or throttled). Try again in a minute."
             )
         return str(retried) or error.message or "The connection check failed."
+
+
+class _ConfigErrorWithoutTraceback(logging.Filter):
+    """Drops the traceback the CDK logs with a stream's config error (a rejected token, an unknown
+    account): its TRACE message says what to fix, and there is no code to debug."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, AirbyteTracedException) and error.failure_type == FailureType.config_error:
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+CONFIG_ERROR_TRACEBACK_FILTER = _ConfigErrorWithoutTraceback()
+
+
+def _with_plain_stream_errors(messages: Iterator[AirbyteMessage]) -> Iterator[AirbyteMessage]:
+    """The read's messages, with a stream's config error sent without a stack trace, and the CDK's
+    closing error for failed streams (which quotes each exception's internal repr) saying instead
+    what each stream's error said."""
+    failures: Dict[str, List[str]] = {}
+    try:
+        for message in messages:
+            if message.type == Type.TRACE and message.trace.type == TraceType.ERROR:
+                error = message.trace.error
+                if error.failure_type == FailureType.config_error:
+                    error.stack_trace = None
+                stream = error.stream_descriptor.name if error.stream_descriptor else "(no stream)"
+                failures.setdefault(error.message, []).append(stream)
+            yield message
+    except AirbyteTracedException as summary:
+        if summary.internal_message != FAILED_STREAMS_SUMMARY or not failures:
+            raise
+        described = " ".join(f"{', '.join(streams)}: {message}" for message, streams in failures.items())
+        raise AirbyteTracedException(
+            message=f"Streams failed. {described}",
+            internal_message=summary.internal_message,
+            failure_type=summary.failure_type,
+        ) from None
 
 
 def check_config_against_spec(config: Mapping[str, Any], connection_specification: Mapping[str, Any]) -> None:

@@ -7,7 +7,8 @@ it is the command-line program without paying the CDK's import per run; a config
 run side by side, and the bundled manifest is resolved and validated once, in the parent (see
 `manifest_resolved_once`).
 No mock server: every input here must be refused before the first request (the API domain is a
-loopback port where nothing listens). The module prints "bad inputs handled / tried" at the end.
+loopback port where nothing listens), except a token Brightpearl rejects, whose one call `responses`
+answers. The module prints "bad inputs handled / tried" at the end.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
+import responses
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
 
 from source_brightpearl.source import SourceBrightpearl
@@ -320,3 +322,22 @@ def test_given_a_bug_when_discover_then_system_error_with_its_traceback(tmp_path
     assert outcome.exit_code == 1
     assert [error["failure_type"] for error in outcome.error_traces] == ["system_error"]
     assert "KeyError" in outcome.error_traces[0]["stack_trace"]
+
+
+def test_given_a_token_brightpearl_rejects_when_read_then_config_errors_without_any_traceback(tmp_path):
+    """A wrong token passes the spec and fails on the first call (401): the stream's error and the
+    read's closing error are config errors that say what to fix, with no stack trace or traceback."""
+    name = "account token Brightpearl rejects (read)"
+    tally(name)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:  # the forked child calls it
+        api.get(f"{LOOPBACK_DOWN}/public-api/acme/order-service/order-status", status=401,
+                json={"response": "Not authenticated. You must provide a valid authentication token."})
+        pid = start_with_files(tmp_path, "read", (("config", json.dumps(good_config())),
+                                                  ("catalog", catalog_text("order_statuses"))))
+        outcome = outcome_of(tmp_path, pid)
+    assert outcome.exit_code == 1
+    assert [error["failure_type"] for error in outcome.error_traces] == ["config_error", "config_error"]
+    assert all("rejected the credentials" in error["message"] for error in outcome.error_traces)
+    assert not any(error.get("stack_trace") for error in outcome.error_traces)
+    assert_no_traceback_and_no_secret(outcome)
+    handled(name)
