@@ -210,9 +210,10 @@ def _describe_spec_violation(error: ValidationError) -> str:
         return f"Config field '{'.'.join(path + [missing])}' is required but missing."
     if error.validator == "oneOf":
         return _describe_unselected_option(error, path)
-    field = ".".join(path) or "(the whole config)"
+    subject = f"Config field '{'.'.join(path)}'" if path else "The config"
     rules = {
-        "type": lambda expected: f"must be {_TYPE_NAMES.get(expected, expected)}",
+        "type": lambda expected: "must be " + " or ".join(
+            _TYPE_NAMES.get(name, name) for name in (expected if isinstance(expected, list) else [expected])),
         "minLength": lambda expected: "must not be empty" if expected == 1 else f"needs at least {expected} characters",
         "pattern": lambda expected: (
             f"must have the form {error.schema['pattern_descriptor']}" if "pattern_descriptor" in error.schema
@@ -224,9 +225,8 @@ def _describe_spec_violation(error: ValidationError) -> str:
     }
     rule = rules[error.validator](error.validator_value) if error.validator in rules else None
     if _may_quote(error.schema) and error.validator != "minLength":
-        return f"Config field '{field}' {rule}, not {_quote(error.instance)}." if rule else (
-            f"Config field '{field}': {error.message}.")
-    return f"Config field '{field}' {rule or f'breaks the rule {error.validator} {error.validator_value}'}."
+        return f"{subject} {rule}, not {_quote(error.instance)}." if rule else f"{subject}: {error.message}."
+    return f"{subject} {rule or f'breaks the rule {error.validator} {error.validator_value}'}."
 
 
 def _error_of_selected_option(error: ValidationError) -> ValidationError:
