@@ -114,6 +114,11 @@ def _add_key(keys: Keys, record: Mapping[str, Any]) -> None:
     keys[record["stream"]].add(tuple(record["data"][key] for key in PRIMARY_KEYS[record["stream"]]))
 
 
+def add_keys(into: Keys, more: Keys) -> None:
+    for name, keys in more.items():
+        into[name] |= keys
+
+
 def missing_and_extra(clean: Keys, synced: Keys) -> Dict[str, Tuple[int, int]]:
     """Per stream whose keys differ from the clean sync's: (records missing, records not in it)."""
     return {name: (len(clean[name] - synced[name]), len(synced[name] - clean[name]))

@@ -23,6 +23,7 @@ import pytest
 from integration_tests.connector_process import (
     Keys,
     account_token_config,
+    add_keys,
     missing_and_extra,
     no_keys,
     read,
@@ -45,11 +46,6 @@ class Chain:
     kills_per_sync: List[int] = field(default_factory=list)
 
 
-def _union(union: Keys, more: Keys) -> None:
-    for name, keys in more.items():
-        union[name] |= keys
-
-
 def _run_chain(mock: MockServer, work_dir: Path, points: List[int], clean: Keys) -> Chain:
     config = account_token_config(mock)
     chain = Chain()
@@ -64,20 +60,20 @@ def _run_chain(mock: MockServer, work_dir: Path, points: List[int], clean: Keys)
 
     for leg, point in enumerate(points):
         run = read(work_dir / f"leg{leg}", config, states, kill_after_lines=point)
-        _union(delivered, run.committed_records())
+        add_keys(delivered, run.committed_records())
         states = run.carry_states(states)
         if not run.killed:
             assert run.exit_code == 0, run.errors() or run.stderr[-2000:]
             finish_sync()
             run = read(work_dir / f"leg{leg}-fresh", config, kill_after_lines=point)
             assert run.killed, f"a fresh sync ended before line {point}"
-            _union(delivered, run.committed_records())
+            add_keys(delivered, run.committed_records())
             states = run.carry_states(states)
         chain.kills.append((point, run.exit_code))
         kills_in_sync += 1
     last = read(work_dir / "last", config, states)
     assert last.exit_code == 0, last.errors() or last.stderr[-2000:]
-    _union(delivered, last.committed_records())
+    add_keys(delivered, last.committed_records())
     finish_sync()
     return chain
 
