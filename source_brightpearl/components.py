@@ -24,7 +24,11 @@ from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.declarative.validators.validation_strategy import ValidationStrategy
 from airbyte_cdk.sources.streams.call_rate import APIBudget
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
-from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
+    SUCCESS_RESOLUTION,
+    ErrorResolution,
+    ResponseAction,
+)
 from airbyte_cdk.sources.types import Config, Record, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -383,6 +387,11 @@ class BrightpearlErrorHandler(ErrorHandler):
     ) -> ErrorResolution:
         if isinstance(response_or_exception, requests.Response):
             status = response_or_exception.status_code
+            if response_or_exception.ok:
+                # Every filter of `error_handler` would parse the body again (a 200-order ID set five
+                # times over) and no 2xx can be an error: a 200 whose text says "too many requests"
+                # (an order note) must not be retried as throttling.
+                return SUCCESS_RESOLUTION
             if status == 400 and self._is_id_set_get:
                 return ErrorResolution(
                     response_action=ResponseAction.IGNORE,
