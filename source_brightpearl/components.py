@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Union
 from urllib.parse import urlsplit
 
+import orjson
 import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
@@ -41,6 +42,46 @@ TOKEN_EXPIRED_TEXT = "authorization token expired"
 NON_REFRESHABLE_AUTH_TYPES = ("account_token", "staff_token")
 
 
+def decode_body(response: requests.Response) -> Any:
+    """The JSON body of a response, parsed once by orjson (several times faster than `response.json()`).
+
+    A body cut short (a connection dropped mid-response) is a transient failure, not an empty page:
+    the CDK's JsonDecoder would yield `{}` for it and the page's records would be lost silently.
+    """
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError as error:
+        raise AirbyteTracedException(
+            message=(
+                "Brightpearl sent an incomplete or malformed response. This is usually temporary: "
+                "run the sync again."
+            ),
+            internal_message=f"Invalid JSON ({error}) in the {response.status_code} answer to {response.url}",
+            failure_type=FailureType.transient_error,
+        ) from None
+
+
+@dataclass
+class BrightpearlResponseExtractor(RecordExtractor):
+    """The records in Brightpearl's `{"response": ...}` envelope: one per item of a list, or the
+    object itself.
+
+    `DpathExtractor` with `field_path: ["response"]` does the same, but `dpath.get` visits every
+    value of the body to find that one key: at 200 orders a GET it was a third of a read's CPU time
+    (bench/PROFILE.md).
+    """
+
+    parameters: InitVar[Mapping[str, Any]]
+
+    def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[str, Any]]:
+        body = decode_body(response)
+        records = body.get("response") if isinstance(body, Mapping) else None
+        if isinstance(records, list):
+            yield from records
+        elif isinstance(records, Mapping) and records:
+            yield records
+
+
 @dataclass
 class BrightpearlSearchRowsExtractor(RecordExtractor):
     """Turns `*-search` rows into records keyed by column name.
@@ -53,7 +94,7 @@ class BrightpearlSearchRowsExtractor(RecordExtractor):
     parameters: InitVar[Mapping[str, Any]]
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[str, Any]]:
-        body = response.json().get("response") or {}
+        body = decode_body(response).get("response") or {}
         column_names = [column["name"] for column in body.get("metaData", {}).get("columns", [])]
         for row in body.get("results", []):
             yield dict(zip(column_names, row))
@@ -114,7 +155,7 @@ class BrightpearlKeyedMapExtractor(RecordExtractor):
     key_fields: List[str] = dataclass_field(default_factory=list)
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[str, Any]]:
-        keyed_map: Any = response.json()
+        keyed_map: Any = decode_body(response)
         for key in self.field_path:
             keyed_map = keyed_map.get(key) if isinstance(keyed_map, Mapping) else None
         # A resource with no records answers `[]` or `{}` rather than an empty map.
