@@ -16,6 +16,8 @@ from mock_server.errors import TOO_MANY_REQUESTS
 from mock_server.testing import MockServer, free_port
 from mock_server.writes import WRITES
 
+from .conftest import Api
+
 
 @pytest.fixture(scope="module")
 def writable_mock():
@@ -30,13 +32,8 @@ def mock(writable_mock):
     writable_mock.set_rate_limit(0)
 
 
-class Client:
-    """What an integrator's app sends: JSON bodies with private-app credentials."""
-
-    def __init__(self, mock: MockServer):
-        self.mock = mock
-        self.session = requests.Session()
-        self.session.headers.update(mock.auth_headers())
+class Client(Api):
+    """What an integrator's app sends besides GETs: JSON bodies with the same private-app credentials."""
 
     def send(self, method: str, path: str, body=None, **kwargs) -> requests.Response:
         return self.session.request(method, self.mock.api_url(path), json=body, timeout=30, **kwargs)
@@ -50,11 +47,6 @@ class Client:
         response = self.send("GET", path)
         assert response.status_code == 200, response.text
         return response.json()["response"][0]
-
-    def search(self, path: str, **params) -> list[dict]:
-        body = self.send("GET", path, params=params).json()["response"]
-        names = [column["name"] for column in body["metaData"]["columns"]]
-        return [dict(zip(names, row)) for row in body["results"]]
 
 
 @pytest.fixture
@@ -87,7 +79,7 @@ def test_given_a_posted_contact_when_searching_by_its_email_then_the_search_sees
     body = {**CUSTOMER, "communication": {"emails": {"PRI": {"email": "grace.hopper@example.org"}}}}
     contact_id = client.created("contact-service/contact", body)
 
-    rows = client.search("contact-service/contact-search", primaryEmail="grace.hopper@")
+    rows = client.rows("contact-service/contact-search", primaryEmail="grace.hopper@")
 
     assert [row["contactId"] for row in rows] == [contact_id]
 
@@ -101,7 +93,7 @@ def test_given_a_supplier_with_an_organisation_when_posted_then_its_company_is_c
     company = client.get_one(f"contact-service/company/{contact['companyId']}")
     assert contact["organisation"] == {"organisationId": company["id"], "name": "Wu Textiles Ltd"}
     assert (company["name"], company["primaryContactId"]) == ("Wu Textiles Ltd", contact_id)
-    assert client.search("contact-service/contact-search", contactId=contact_id, isSupplier="true") != []
+    assert client.rows("contact-service/contact-search", contactId=contact_id, isSupplier="true") != []
 
 
 def test_given_two_contacts_posted_when_compared_then_ids_rise_and_are_never_reused(client):
@@ -149,7 +141,7 @@ def test_given_a_json_patch_when_a_contact_is_patched_then_the_field_changes_and
     assert (response.status_code, response.json()) == (200, {})
     assert after["lastName"] == "Lovelace"
     assert datetime.fromisoformat(after["updatedOn"]) > datetime.fromisoformat(before["updatedOn"])
-    assert client.search("contact-service/contact-search", lastName="Lovelace")[0]["contactId"] == contact_id
+    assert client.rows("contact-service/contact-search", lastName="Lovelace")[0]["contactId"] == contact_id
 
 
 def test_given_an_unknown_contact_when_patched_then_404_cmnc_404(client):
@@ -185,7 +177,7 @@ def test_given_a_company_when_posted_and_patched_then_search_sees_the_new_name(c
                            [{"op": "replace", "path": "/name", "value": "Orbit Supplies Ltd"}])
 
     assert response.status_code == 200
-    assert client.search("contact-service/company-search", companyId=company_id)[0]["name"] == "Orbit Supplies Ltd"
+    assert client.rows("contact-service/company-search", companyId=company_id)[0]["name"] == "Orbit Supplies Ltd"
 
 
 def test_given_a_company_without_a_name_when_posted_then_400_conc_010(client):
@@ -219,7 +211,7 @@ def test_given_a_product_body_when_posted_then_search_finds_it_by_sku_with_its_c
 
     product_id = client.created("product-service/product", body)
 
-    rows = client.search("product-service/product-search", SKU=body["identity"]["sku"])
+    rows = client.rows("product-service/product-search", SKU=body["identity"]["sku"])
     assert [(row["productId"], row["productName"], row["brightpearlCategoryCode"]) for row in rows] == [
         (product_id, "Ripstop Backpack", 610)]
     assert client.get_one(f"product-service/product/{product_id}")["financialDetails"]["taxCode"] == {
@@ -265,7 +257,7 @@ def test_given_a_product_when_put_then_the_named_parts_change_and_updated_on_mov
     assert (response.status_code, response.json()) == (200, {})
     assert (after["status"], after["brandId"], after["identity"]) == ("ARCHIVED", 2, before["identity"])
     assert after["version"] > before["version"]
-    assert client.search("product-service/product-search", productId=product_id)[0]["productStatus"] == "ARCHIVED"
+    assert client.rows("product-service/product-search", productId=product_id)[0]["productStatus"] == "ARCHIVED"
 
 
 def test_given_an_unknown_product_when_put_then_404(client):
@@ -341,7 +333,7 @@ def test_given_a_posted_order_when_searching_then_the_search_and_the_sales_order
 
     order_id = _sales_order(client, product_id, reference="WEB-4242")
 
-    rows = client.search("order-service/order-search", customerRef="WEB-4242")
+    rows = client.rows("order-service/order-search", customerRef="WEB-4242")
     assert [row["orderId"] for row in rows] == [order_id]
     assert client.get_one(f"order-service/sales-order/{order_id}")["ref"] == "WEB-4242"
 
@@ -421,7 +413,7 @@ def test_given_a_status_with_a_note_when_put_then_the_status_changes_and_the_not
     assert (response.status_code, response.json()) == (200, {})
     assert client.get_one(f"order-service/order/{order_id}")["orderStatus"] == {"orderStatusId": 4,
                                                                                 "name": "Ready to ship"}
-    notes = client.search("order-service/order-note-search", orderId=order_id)
+    notes = client.rows("order-service/order-note-search", orderId=order_id)
     assert [(note["noteText"], note["orderStatusId"]) for note in notes] == [("Paid by phone", 4)]
 
 
@@ -442,7 +434,7 @@ def test_given_an_order_header_when_put_then_the_reference_changes_in_get_and_se
     order = client.get_one(f"order-service/order/{order_id}")
     assert response.status_code == 200
     assert (order["reference"], order["delivery"]["shippingMethodId"]) == ("WEB-RENAMED", 3)
-    assert client.search("order-service/order-search", customerRef="WEB-RENAMED")[0]["orderId"] == order_id
+    assert client.rows("order-service/order-search", customerRef="WEB-RENAMED")[0]["orderId"] == order_id
 
 
 def test_given_rows_or_totals_in_an_order_put_when_sent_then_400_ordc_026(client):
@@ -478,7 +470,7 @@ def test_given_a_stock_correction_when_posted_then_availability_and_the_movement
     availability = _availability(client, product_id)
     assert availability["warehouses"]["2"] == {"inStock": 7, "onHand": 7, "allocated": 0, "inTransit": 0}
     assert availability["breakDownByLocation"] == {"2": {"205": {"inStock": 7, "onHand": 7, "allocated": 0}}}
-    movements = client.search("warehouse-service/goods-movement-search", productId=product_id)
+    movements = client.rows("warehouse-service/goods-movement-search", productId=product_id)
     assert [(m["goodsNoteId"], m["quantity"], m["goodsNoteTypeCode"]) for m in movements] == [(note_id, 7, "SC")]
     assert client.get_one(f"warehouse-service/warehouse/2/stock-correction/{note_id}")["reason"] == "Found in count"
 
@@ -541,7 +533,7 @@ def test_given_all_or_part_of_an_order_allocated_when_read_then_its_stock_status
 
     assert (part["stockStatusCode"], part["allocationStatusCode"]) == ("SPA", "APA")
     assert (whole["stockStatusCode"], whole["allocationStatusCode"]) == ("SOA", "AAA")
-    assert client.search("order-service/order-search", orderId=order_id)[0]["orderStockStatusId"] == 4
+    assert client.rows("order-service/order-search", orderId=order_id)[0]["orderStockStatusId"] == 4
 
 
 @pytest.mark.parametrize(("quantity", "stock", "code"), [(4, 10, "WHSC-107"), (3, 2, "WHSC-108")])
@@ -584,7 +576,7 @@ def test_given_a_purchase_order_received_in_full_when_posted_then_stock_rises_an
 
     assert _availability(client, product_id)["total"]["inStock"] == 20
     assert client.get_one(f"order-service/order/{order_id}")["stockStatusCode"] == "POR"
-    lines = client.search("warehouse-service/goods-in-search", purchaseOrderId=order_id)
+    lines = client.rows("warehouse-service/goods-in-search", purchaseOrderId=order_id)
     assert [(line["batchId"], line["receivedQuantity"]) for line in lines] == [(note_id, 20)]
 
 
@@ -622,8 +614,8 @@ def test_given_a_receipt_for_the_whole_total_when_posted_then_the_order_is_paid_
     payment_id = client.created("accounting-service/customer-payment", _payment(order_id, total))
 
     assert client.get_one(f"order-service/order/{order_id}")["orderPaymentStatus"] == "PAID"
-    payment = client.search("accounting-service/customer-payment-search", paymentId=payment_id)[0]
-    lines = client.search("accounting-service/journal-search", journalId=payment["journalId"])
+    payment = client.rows("accounting-service/customer-payment-search", paymentId=payment_id)[0]
+    lines = client.rows("accounting-service/journal-search", journalId=payment["journalId"])
     assert (payment["orderId"], payment["amountPaid"], payment["paymentType"]) == (order_id, total, "RECEIPT")
     assert [(line["nominalCode"], line["journalDebit"], line["journalCredit"]) for line in lines] == [
         ("1200", total, None), ("1100", None, total)]
