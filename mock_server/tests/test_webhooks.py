@@ -155,34 +155,19 @@ def test_given_a_receiver_that_fails_once_when_an_order_changes_then_the_deliver
     assert [body["id"] for body in receiver.bodies()] == [str(order_ids[0])] * 2
 
 
-def test_given_at_most_once_quality_when_the_receiver_answers_500_then_the_delivery_is_not_retried(
-        hooks, hooks_mock, receiver, order_ids):
-    webhook_id = hooks.subscribe("order.modified", qualityOfService=0)
-    receiver.statuses.append(500)
+@pytest.mark.parametrize("quality, status, attempts", [
+    (0, 500, [(500, "failed")]),
+    (0, 503, [(503, "retrying"), (200, "delivered")]),
+    (1, 400, [(400, "failed")]),
+], ids=["at-most-once-500-not-retried", "at-most-once-503-retried", "at-least-once-400-not-retried"])
+def test_given_a_quality_of_service_when_the_receiver_fails_once_then_only_the_retryable_failure_is_retried(
+        hooks, hooks_mock, receiver, order_ids, quality, status, attempts):
+    webhook_id = hooks.subscribe("order.modified", qualityOfService=quality)
+    receiver.statuses.append(status)
 
     _change_orders(hooks_mock, order_ids[:1])
 
-    assert [(a["status"], a["outcome"]) for a in hooks.attempts(webhook_id)] == [(500, "failed")]
-
-
-def test_given_at_most_once_quality_when_the_receiver_answers_503_then_the_delivery_is_retried(
-        hooks, hooks_mock, receiver, order_ids):
-    webhook_id = hooks.subscribe("order.modified", qualityOfService=0)
-    receiver.statuses.append(503)
-
-    _change_orders(hooks_mock, order_ids[:1])
-
-    assert [(a["status"], a["outcome"]) for a in hooks.attempts(webhook_id)] == [(503, "retrying"), (200, "delivered")]
-
-
-def test_given_at_least_once_quality_when_the_receiver_answers_400_then_the_delivery_is_not_retried(
-        hooks, hooks_mock, receiver, order_ids):
-    webhook_id = hooks.subscribe("order.modified", qualityOfService=1)
-    receiver.statuses.append(400)
-
-    _change_orders(hooks_mock, order_ids[:1])
-
-    assert [(a["status"], a["outcome"]) for a in hooks.attempts(webhook_id)] == [(400, "failed")]
+    assert [(a["status"], a["outcome"]) for a in hooks.attempts(webhook_id)] == attempts
 
 
 def test_given_a_receiver_that_always_fails_when_an_order_changes_then_delivery_stops_after_the_last_attempt(
