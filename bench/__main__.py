@@ -1,0 +1,138 @@
+"""Runs every benchmark (calls, budget, throughput, memory) and prints one table of figures and goals.
+
+The table gives each figure, its goal, met or missed, and the machine it ran on.
+
+    python -m bench            # the issue's sizes: --orders 10000, memory at 10k and 100k (about 10 minutes)
+    python -m bench --quick    # smaller accounts (mostly 2k orders, memory at 2k and 10k), about 4 minutes
+
+Each script still runs alone (`python bench/throughput.py ...`); its full output is printed here too.
+The scripts run one at a time, each in its own process group, which is killed with its mock servers
+if the run stops early (Ctrl-C, an error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+BENCH = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    pattern: str  # a regular expression whose group is the figure, searched in the script's output
+    goal: str
+    met: Optional[Callable[[float], bool]]  # None: reported, no goal
+    occurrence: int = 0  # which match, when the pattern matches more than one line
+
+
+@dataclass(frozen=True)
+class Bench:
+    script: str
+    full_args: List[str]
+    quick_args: List[str]
+    figures: List[Figure]
+
+
+BENCHES = [
+    Bench("read_calls.py", ["--orders", "10000"], ["--orders", "2000"], [
+        Figure("API calls / minimum (read of every stream)", r"ratio ([\d.]+); throttled", "1.00", lambda x: x <= 1.0),
+    ]),
+    # Below some 150 calls (one sync of 10k orders) start-up, not pacing, decides the wall time.
+    Bench("budget.py", ["--orders", "10000", "--syncs", "3"], ["--orders", "10000", "--syncs", "1"], [
+        Figure("wall / rate-limit floor", r"\(ratio ([\d.]+)\)", "<= 1.05", lambda x: x <= 1.05),
+        Figure("throttled answers (%)", r"throttled \(([\d.]+) %\)", "<= 1", lambda x: x <= 1.0),
+    ]),
+    Bench("throughput.py", ["--orders", "10000"], ["--orders", "2000", "--spec-runs", "3"], [
+        Figure("connector read (records/s)", r"connector read : .* = ([\d,]+) records/s", "-", None),
+        Figure("bare requests loop (records/s)", r"bare loop +: .* = ([\d,]+) records/s", "-", None),
+        Figure("read / bare loop", r"ratio connector / bare: ([\d.]+)", ">= 0.5", lambda x: x >= 0.5),
+        Figure("whole read process incl. start-up (records/s)", r"connector total: .* = ([\d,]+) records/s", "-", None),
+        Figure("start-up, spec median (s)", r"median ([\d.]+) s", "-", None),
+    ]),
+    Bench("memory.py", ["--small", "10000", "--large", "100000"], ["--small", "2000", "--large", "10000"], [
+        Figure("peak RSS, smaller account (MB)", r"^--orders \d+: peak RSS (\d+) MB", "<= 250", lambda x: x <= 250),
+        Figure("peak RSS, larger account (MB)", r"^--orders \d+: peak RSS (\d+) MB", "<= 250", lambda x: x <= 250, 1),
+        Figure("peak RSS larger / smaller", r"^ratio \d+ / \d+: ([\d.]+)", "<= 1.10", lambda x: x <= 1.10),
+    ]),
+]
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "unknown CPU")
+    ram_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal:"))
+    load = " ".join(f"{value:.1f}" for value in os.getloadavg())
+    return (f"{os.cpu_count()} cores, {cpu}, {ram_kb / 1024 ** 2:.1f} GB RAM, Python {platform.python_version()}, "
+            f"airbyte-cdk {version('airbyte-cdk')}, load average at start {load}")
+
+
+def run_script(bench: Bench, quick: bool) -> str:
+    """The script's output (also echoed as it comes); its whole process group dies with it."""
+    command = [sys.executable, str(BENCH / bench.script), *(bench.quick_args if quick else bench.full_args)]
+    print(f"\n$ {' '.join(['python', 'bench/' + bench.script, *command[2:]])}", flush=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
+    lines = []
+    try:
+        for line in process.stdout:
+            print(line, end="", flush=True)
+            lines.append(line)
+        process.wait()
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait()
+        else:
+            # Its mock servers, should the script itself have died without stopping them.
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    if process.returncode:
+        lines.append(f"(exited with status {process.returncode})\n")
+    return "".join(lines)
+
+
+def table(outputs: Dict[str, str]) -> List[str]:
+    rows = [("figure", "value", "goal", "")]
+    for bench in BENCHES:
+        for figure in bench.figures:
+            found = re.findall(figure.pattern, outputs.get(bench.script, ""), re.MULTILINE)
+            if len(found) <= figure.occurrence:
+                rows.append((figure.name, "n/a", figure.goal, "NOT MEASURED"))
+                continue
+            text = found[figure.occurrence]
+            value = float(text.replace(",", ""))
+            verdict = "" if figure.met is None else ("met" if figure.met(value) else "MISSED")
+            rows.append((figure.name, text, figure.goal, verdict))
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller accounts, for a check in a few minutes")
+    args = parser.parse_args()
+    # A SIGTERM to this runner unwinds through run_script's `finally`, which kills the current script's group.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    host = machine()
+    outputs = {bench.script: run_script(bench, args.quick) for bench in BENCHES}
+    print(f"\nSummary ({'--quick' if args.quick else 'full sizes'}); machine: {host}")
+    for line in table(outputs):
+        print(f"  {line}")
+
+
+if __name__ == "__main__":
+    main()
