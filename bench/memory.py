@@ -23,7 +23,8 @@ STREAMS = ["orders", "order_rows"]
 
 def read_peak_rss_mb(orders: int) -> tuple[float, int, float]:
     """Peak RSS (MB) of one read in a child process, the records it emitted and its wall time."""
-    with MockServer(orders=orders, rate_limit=0) as mock, tempfile.TemporaryDirectory() as workdir:
+    # Seeding 100k orders takes about 45 s alone, longer on a busy machine.
+    with MockServer(orders=orders, rate_limit=0, startup_timeout=300) as mock, tempfile.TemporaryDirectory() as workdir:
         config = {"account_code": mock.account, "api_domain": mock.base_url, "rate_limit_reserve": 0,
                   "credentials": {"auth_type": "account_token", "app_ref": mock.app_ref,
                                   "account_token": mock.account_token}}
