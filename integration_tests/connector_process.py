@@ -161,7 +161,8 @@ def _child(argv: List[str], stdout: Any, stderr_path: str) -> None:
 
 def run_connector(work_dir: Path, *args: str, kill_after_lines: Optional[int] = None) -> ConnectorRun:
     """Runs `source-brightpearl ARGS` to its end, or SIGKILLs it once it has printed
-    `kill_after_lines` lines; what it printed after those is never read, as if lost with it."""
+    `kill_after_lines` lines (if it is still running); what it printed after those is never read,
+    as if lost with it."""
     reader, writer = _CONTEXT.Pipe(duplex=False)
     stderr_path = work_dir / f"stderr-{os.urandom(4).hex()}.txt"
     process = _CONTEXT.Process(target=_child, args=(list(args), writer, str(stderr_path)), daemon=True)
@@ -176,9 +177,10 @@ def run_connector(work_dir: Path, *args: str, kill_after_lines: Optional[int] = 
         reader.close()
         for line in output:
             lines.append(line.rstrip("\n"))
-            if kill_after_lines is not None and len(lines) >= kill_after_lines:
-                killed = process.is_alive()
+            # A run that already ended printed all it had: nothing to kill, so it is read to its end.
+            if kill_after_lines is not None and len(lines) >= kill_after_lines and process.is_alive():
                 process.kill()
+                killed = True
                 break
     process.join()
     timed_out = not watchdog.is_alive()
