@@ -64,6 +64,8 @@ CASES = [
     Case("truncated-json", [{"kind": "truncate", "count": 1, "path": "order-service/order-search"}],
          failure_type="transient_error", cause="incomplete"),
     Case("bad-id-in-an-id-set", [{"kind": "bad_id", "ids": [BAD_ORDER], "count": None}]),
+    # Brightpearl refuses the set once, then serves the record: bisection must not skip it.
+    Case("id-set-refused-once", [{"kind": "bad_id", "ids": [BAD_ORDER], "count": 1}]),
     Case("oauth-token-rotation", [{"kind": "expire_tokens", "count": 1, "after": 2},
                                   {"kind": "expire_tokens", "count": 1, "after": 6}], auth="oauth"),
 ]
