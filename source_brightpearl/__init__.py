@@ -1,0 +1,4 @@
+
+from source_brightpearl.allocator import return_large_buffers_to_the_os
+
+return_large_buffers_to_the_os()
