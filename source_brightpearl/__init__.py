@@ -1,4 +1,0 @@
-
-from source_brightpearl.allocator import return_large_buffers_to_the_os
-
-return_large_buffers_to_the_os()
