@@ -281,17 +281,22 @@ def test_given_bad_config_when_check_then_exit_0_with_one_failed_status_naming_t
     handled(name)
 
 
-@pytest.mark.parametrize("name", BAD_CONFIGS)
-def test_given_bad_config_when_discover_then_exit_1_with_one_config_error_naming_the_problem(outcomes, name):
-    tally(name)
-    outcome = outcomes[(name, "discover")]
+def assert_exit_1_with_one_config_error_naming(outcome, words) -> None:
+    """discover and read refuse bad input the same way: exit 1 and one config_error TRACE, no stack trace."""
     assert outcome.exit_code == 1
     assert len(outcome.error_traces) == 1
     error = outcome.error_traces[0]
     assert error["failure_type"] == "config_error"
     assert not error.get("stack_trace")
-    assert_one_message_naming(error["message"], BAD_CONFIGS[name].words)
+    assert_one_message_naming(error["message"], words)
     assert_no_traceback_and_no_secret(outcome)
+
+
+@pytest.mark.parametrize("name", BAD_CONFIGS)
+def test_given_bad_config_when_discover_then_exit_1_with_one_config_error_naming_the_problem(outcomes, name):
+    tally(name)
+    outcome = outcomes[(name, "discover")]
+    assert_exit_1_with_one_config_error_naming(outcome, BAD_CONFIGS[name].words)
     assert not outcome.of_type("CATALOG")
     handled(name)
 
@@ -300,13 +305,7 @@ def test_given_bad_config_when_discover_then_exit_1_with_one_config_error_naming
 def test_given_bad_catalog_or_state_when_read_then_exit_1_with_one_config_error_naming_the_problem(outcomes, name):
     tally(name)
     outcome = outcomes[(name, "read")]
-    assert outcome.exit_code == 1
-    assert len(outcome.error_traces) == 1
-    error = outcome.error_traces[0]
-    assert error["failure_type"] == "config_error"
-    assert not error.get("stack_trace")
-    assert_one_message_naming(error["message"], BAD_READ_INPUTS[name].words)
-    assert_no_traceback_and_no_secret(outcome)
+    assert_exit_1_with_one_config_error_naming(outcome, BAD_READ_INPUTS[name].words)
     assert not outcome.of_type("RECORD")
     handled(name)
 
