@@ -113,3 +113,28 @@ def full_read(mock_brightpearl: MockBrightpearl, tmp_path_factory) -> Dict[str, 
     for message in messages(result, "RECORD"):
         records[message["record"]["stream"]].append(message["record"]["data"])
     return {"result": result, "catalog": catalog, "records": records, "stats": stats}
+
+
+class _HostileCaseCount:
+    """Counts the tests marked `hostile` (one case of integration_tests/hostile.py each) and prints
+    `hostile cases held / tried` at the end of the run, like the fault matrix's survived count."""
+
+    def __init__(self) -> None:
+        self.tried: set[str] = set()
+        self.failed: set[str] = set()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if "hostile" not in report.keywords or report.skipped:
+            return
+        self.tried.add(report.nodeid)
+        if report.failed:
+            self.failed.add(report.nodeid)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.tried:
+            terminalreporter.write_line(
+                f"hostile cases held / tried: {len(self.tried - self.failed)} / {len(self.tried)}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_HostileCaseCount(), "hostile-case-count")
