@@ -631,6 +631,10 @@ class BrightpearlRetriedIdsRouter(PartitionRouter):
         return {}
 
 
+# The slice field that marks a GET asking again for IDs a first answer left out.
+ASKED_AGAIN = "asked_again"
+
+
 @dataclass
 class _IdSetOutcome:
     """What became of the IDs of one ID set as it is read."""
@@ -695,7 +699,7 @@ class BrightpearlIdSetRetriever(SimpleRetriever):
         outcome = _IdSetOutcome(size=len(ids))
         missing = yield from self._read_ids(records_schema, stream_slice, ids, outcome)
         if missing:
-            gone = yield from self._read_ids(records_schema, stream_slice, missing, outcome)
+            gone = yield from self._read_ids(records_schema, stream_slice, missing, outcome, asked_again=True)
             if gone:
                 _LOGGER.warning(
                     f"{self.name}: {len(gone)} of {len(ids)} records asked for were not returned, twice: "
@@ -704,14 +708,19 @@ class BrightpearlIdSetRetriever(SimpleRetriever):
         self._ids.settle(asked=ids, skipped=outcome.skipped)
 
     def _read_ids(
-        self, records_schema: Mapping[str, Any], stream_slice: StreamSlice, ids: List[int], outcome: _IdSetOutcome
+        self,
+        records_schema: Mapping[str, Any],
+        stream_slice: StreamSlice,
+        ids: List[int],
+        outcome: _IdSetOutcome,
+        asked_again: bool = False,
     ) -> Generator[Any, None, List[int]]:
         """The records of `ids` from one GET, or from GETs of each half when Brightpearl rejects it;
         returns the IDs the answers left out."""
         part = StreamSlice(
             partition={**stream_slice.partition, "ids": ids},
             cursor_slice=stream_slice.cursor_slice,
-            extra_fields=stream_slice.extra_fields,
+            extra_fields={**stream_slice.extra_fields, ASKED_AGAIN: asked_again},
         )
         response = self._fetch_next_page(part)
         if response is not None and response.status_code == 400:
@@ -719,8 +728,8 @@ class BrightpearlIdSetRetriever(SimpleRetriever):
                 self._skip(ids[0], outcome)
                 return []
             middle = len(ids) // 2
-            missing = yield from self._read_ids(records_schema, stream_slice, ids[:middle], outcome)
-            return missing + (yield from self._read_ids(records_schema, stream_slice, ids[middle:], outcome))
+            missing = yield from self._read_ids(records_schema, stream_slice, ids[:middle], outcome, asked_again)
+            return missing + (yield from self._read_ids(records_schema, stream_slice, ids[middle:], outcome, asked_again))
         # 404 CMNC-404 (let through by `error_handler`): none of them exists any more.
         if response is None or response.status_code == 404:
             return ids
@@ -739,6 +748,19 @@ class BrightpearlIdSetRetriever(SimpleRetriever):
                 yield self._reassociate_with_original_slice(record, stream_slice)
         returned = asked.intersection(record_id for record_id in answered if is_record_id(record_id))
         return [record_id for record_id in ids if record_id not in returned]
+
+    def _request_headers(
+        self,
+        stream_slice: Optional[StreamSlice] = None,
+        next_page_token: Optional[Mapping[str, Any]] = None,
+        page_size_override: Optional[int] = None,
+    ) -> Mapping[str, Any]:
+        headers = super()._request_headers(stream_slice, next_page_token, page_size_override)
+        if stream_slice is not None and stream_slice.extra_fields.get(ASKED_AGAIN):
+            # Asked of Brightpearl, not of the response cache, which may hold the first answer (and
+            # keeps this one, for the stream that reads the same GETs).
+            return {**headers, "Cache-Control": "no-cache"}
+        return headers
 
     def _skip(self, record_id: int, outcome: _IdSetOutcome) -> None:
         if not self._ids.was_carried(record_id):
