@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -71,11 +72,11 @@ def find_read(state: MockState, request: Request, path: str) -> tuple[str, Calla
         name = f"{service}-service/{route.template}"
         params = dict(request.query_params)
         if route.kind == "search" and method == "GET":
-            return name, lambda: _search(state, route.resource, params)
+            return name, partial(_search, state, route.resource, params)
         if route.kind == "get" and method == "GET":
-            return name, lambda: _get(state, route.resource, match, params)
+            return name, partial(_get, state, route.resource, match, params)
         if route.kind == "get" and method == "OPTIONS":
-            return name, lambda: _options(state, route.resource, match)
+            return name, partial(_options, state, route.resource, match)
         raise ApiError(405, "CMNC-405", f"{method} is not supported on {request.url.path}")
     raise errors.unknown_uri(request.url.path)
 
