@@ -548,6 +548,28 @@ def _listed(ids: List[Any], shown: int = 10) -> str:
     return listed if len(ids) <= shown else f"{listed} and {len(ids) - shown} more"
 
 
+class _IdsToRetry(list):
+    """The IDs a stream's state carries to ask for again, as one list object kept up to date.
+
+    The cursor writes, in a sync's final state, the router state it read when the last ID batch was
+    made, and ID sets are read after that: this object, in that state, still takes in what they
+    skip. The cursor copies the router state for its other checkpoints from another thread, so
+    copies and updates take turns.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+
+    def settle(self, asked: Iterable[int], skipped: Iterable[int]) -> None:
+        with self._lock:
+            self[:] = sorted(set(self).difference(asked).union(skipped))
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> List[int]:
+        with self._lock:
+            return list(self)
+
+
 @dataclass
 class BrightpearlRetriedIdsRouter(PartitionRouter):
     """The IDs of a stream's ID-set GETs: those its search finds (`found_by`), each checked to be a
@@ -571,10 +593,7 @@ class BrightpearlRetriedIdsRouter(PartitionRouter):
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         self._partition_field = str(self.found_by.parent_stream_configs[0].partition_field.eval(self.config))
         self._carried: frozenset = frozenset()
-        self._lock = threading.Lock()
-        # One object, updated in place: the cursor keeps the router state it read when the last ID
-        # batch was made, and writes it into the final state after the last ID sets were read.
-        self._state: Dict[str, Any] = {self.STATE_KEY: []}
+        self._ids_to_retry = _IdsToRetry()
 
     def carry_over(self, stream_state: Mapping[str, Any]) -> None:
         parent_state = stream_state.get("parent_state")
@@ -586,16 +605,14 @@ class BrightpearlRetriedIdsRouter(PartitionRouter):
                 "(those records are then read only when they next change)."
             )
         self._carried = frozenset(ids)
-        self._state[self.STATE_KEY] = sorted(self._carried)
+        self._ids_to_retry.settle(asked=(), skipped=self._carried)
 
     def was_carried(self, record_id: int) -> bool:
         return record_id in self._carried
 
     def settle(self, asked: Iterable[int], skipped: Iterable[int]) -> None:
         """`asked` were answered for, except those `skipped`, which are to be asked again next sync."""
-        with self._lock:
-            # Replaced, never changed in place: the cursor copies this state from another thread.
-            self._state[self.STATE_KEY] = sorted(set(self._state[self.STATE_KEY]).difference(asked).union(skipped))
+        self._ids_to_retry.settle(asked, skipped)
 
     def stream_slices(self) -> Iterable[StreamSlice]:
         for record_id in sorted(self._carried):
@@ -614,9 +631,7 @@ class BrightpearlRetriedIdsRouter(PartitionRouter):
             yield partition
 
     def get_stream_state(self) -> Optional[Mapping[str, StreamState]]:
-        with self._lock:
-            self._state.update(self.found_by.get_stream_state() or {})
-            return self._state
+        return {**(self.found_by.get_stream_state() or {}), self.STATE_KEY: self._ids_to_retry}
 
     def get_request_params(self, **kwargs: Any) -> Mapping[str, Any]:
         return {}
