@@ -14,14 +14,8 @@ from typing import Any, Callable, Dict, Iterator, List, Set
 import pytest
 
 from integration_tests import hostile as behave
-from integration_tests.connector_process import (
-    ConnectorRun,
-    Keys,
-    account_token_config,
-    add_keys,
-    missing_and_extra,
-    read,
-)
+from integration_tests import connector_process
+from integration_tests.connector_process import ConnectorRun, Keys, account_token_config, add_keys, missing_and_extra
 from integration_tests.hostile import HostileServer, Rule
 from mock_server.testing import MockServer
 
@@ -32,6 +26,14 @@ ORDER_ID_SET = "order-service/order/"
 ORDER_SEARCH = "order-service/order-search"
 FUTURE = "2031-05-04T10:00:00.000+01:00"
 AN_ORDER, ANOTHER_ORDER = 100007, 100011
+
+
+def read(work_dir: Path, config: Dict[str, Any], states: Optional[Dict[str, Any]] = None) -> ConnectorRun:
+    """connector_process.read, and no secret in anything the run printed."""
+    run = connector_process.read(work_dir, config, states)
+    secret = config["credentials"]["account_token"]
+    assert secret not in "\n".join(run.lines) + run.stderr, "the account token leaked into the output"
+    return run
 
 
 @pytest.fixture(scope="module")
