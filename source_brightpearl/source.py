@@ -51,6 +51,9 @@ DEFAULT_RATE_LIMIT_RESERVE = 20
 FAILURE_TYPES_BY_SEVERITY = (FailureType.config_error, FailureType.system_error, FailureType.transient_error)
 # Records with a cursor in the future named in warnings, per stream.
 FUTURE_RECORDS_NAMED = 10
+# How far a cursor may lie ahead of this host's clock before it is called a date in the future: a
+# record changed during the sync, on a server whose clock runs a little ahead, is not a typo.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 class SourceBrightpearl(YamlDeclarativeSource):
@@ -97,7 +100,7 @@ class SourceBrightpearl(YamlDeclarativeSource):
             if moved:
                 self._connector_state_manager.update_state_for_stream(descriptor.name, descriptor.namespace, clamped)
                 warnings += [f"The state of stream '{descriptor.name}' has {path} {value}, which is in the future; "
-                             f"reading from now ({self._cursors.format(now)}) instead." for path, value in moved]
+                             f"reading from now ({self._cursors.format(now)}) instead." for path, value, _ in moved]
         return warnings
 
     def read(
@@ -137,10 +140,11 @@ class SourceBrightpearl(YamlDeclarativeSource):
                 capped, moved = self._cursors.bounded(stream_state.__dict__ if stream_state else {}, sync_start)
                 if moved:
                     message.state.stream.stream_state = AirbyteStateBlob(capped)
-                    if name not in capped_streams:
+                    future = [value for _, value, moment in moved if moment > datetime.now(timezone.utc) + CLOCK_SKEW]
+                    if future and name not in capped_streams:
                         capped_streams.add(name)
                         yield _log(Level.WARN, f"Stream '{name}' state stops at this sync's start "
-                                               f"({self._cursors.format(sync_start)}), not at {moved[0][1]}: "
+                                               f"({self._cursors.format(sync_start)}), not at {future[0]}: "
                                                "changes made after the start are read by the next sync.")
                 yield message
                 cursor = _cursor_value(capped)
@@ -162,8 +166,8 @@ class SourceBrightpearl(YamlDeclarativeSource):
     def _future_record_warning(
         self, record: AirbyteRecordMessage, sync_start: datetime, future_records: Dict[str, int]
     ) -> Optional[str]:
-        """A warning for a record whose cursor lies after the sync's start (the first few of each stream)."""
-        found = self._cursors.beyond(record.stream, record.data, sync_start)
+        """A warning for a record whose cursor lies in the future (the first few of each stream)."""
+        found = self._cursors.beyond(record.stream, record.data, datetime.now(timezone.utc) + CLOCK_SKEW)
         if found is None:
             return None
         record_id, field, value = found
@@ -171,8 +175,8 @@ class SourceBrightpearl(YamlDeclarativeSource):
         if seen > FUTURE_RECORDS_NAMED:
             return None
         more = " Further ones are not listed." if seen == FUTURE_RECORDS_NAMED else ""
-        return (f"Stream '{record.stream}' record {record_id} has {field} {value}, after this sync's start "
-                f"({self._cursors.format(sync_start)}): it is delivered, and the stream's state stops at the start.{more}")
+        return (f"Stream '{record.stream}' record {record_id} has {field} {value}, in the future: it is delivered, "
+                f"and the stream's state stops at this sync's start ({self._cursors.format(sync_start)}).{more}")
 
     def _check_catalog_streams(self, catalog: ConfiguredAirbyteCatalog) -> None:
         """Fails on a catalog that selects nothing or names a stream this connector lacks: the CDK
@@ -392,10 +396,10 @@ class StreamCursors:
     def format(self, moment: datetime) -> str:
         return DatetimeParser().format(moment.astimezone(timezone.utc), self._output_format)
 
-    def bounded(self, state: Any, limit: datetime, path: str = "") -> Tuple[Any, List[Tuple[str, str]]]:
-        """`state` with each cursor later than `limit` replaced by `limit`, and the path and value of
-        each one replaced. A cursor in no format of its stream raises ValueError naming it."""
-        moved: List[Tuple[str, str]] = []
+    def bounded(self, state: Any, limit: datetime, path: str = "") -> Tuple[Any, List[Tuple[str, str, datetime]]]:
+        """`state` with each cursor later than `limit` replaced by `limit`, and the path, value and
+        moment of each one replaced. A cursor in no format of its stream raises ValueError naming it."""
+        moved: List[Tuple[str, str, datetime]] = []
         if isinstance(state, Mapping):
             bounded_state = {}
             for key, value in state.items():
@@ -405,7 +409,7 @@ class StreamCursors:
                     if moment is None:
                         raise ValueError(f"{where} {_quote(value)}")
                     if moment > limit:
-                        moved.append((where, value))
+                        moved.append((where, value, moment))
                         value = self.format(limit)
                 else:
                     value, moved_inside = self.bounded(value, limit, where)

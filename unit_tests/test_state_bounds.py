@@ -74,7 +74,7 @@ def test_given_an_order_updated_in_the_future_when_read_then_a_warning_names_the
         _serve_orders(mocked, {2: FUTURE})
         output = _read()
 
-    assert any(warning.startswith(f"Stream 'orders' record 2 has updatedOn {FUTURE}, after this sync's start")
+    assert any(warning.startswith(f"Stream 'orders' record 2 has updatedOn {FUTURE}, in the future: it is delivered")
                for warning in _warnings(output))
 
 
