@@ -18,6 +18,7 @@ from airbyte_cdk.models import (
     AirbyteRecordMessage,
     AirbyteStateBlob,
     AirbyteStateMessage,
+    AirbyteStreamState,
     AirbyteStreamStatus,
     ConfiguredAirbyteCatalog,
     FailureType,
@@ -128,40 +129,45 @@ class SourceBrightpearl(YamlDeclarativeSource):
         cursors: Dict[str, str] = {}
         completed: List[str] = []
         for message in _with_plain_stream_errors(super().read(logger, config, catalog, state)):
+            if message.type == Type.STATE and message.state.stream:
+                warning = self._cap_at_start(message.state.stream, sync_start, capped_streams)
+                if warning:
+                    yield _log(Level.WARN, warning)
+            yield message
             if message.type == Type.RECORD:
-                yield message
                 warning = self._future_record_warning(message.record, sync_start, future_records)
                 if warning:
                     yield _log(Level.WARN, warning)
-                continue
-            if message.type == Type.STATE and message.state.stream:
+            elif message.type == Type.STATE and message.state.stream:
                 name = message.state.stream.stream_descriptor.name
                 stream_state = message.state.stream.stream_state
-                capped, moved = self._cursors.bounded(stream_state.__dict__ if stream_state else {}, sync_start)
-                if moved:
-                    message.state.stream.stream_state = AirbyteStateBlob(capped)
-                    future = [value for _, value, moment in moved if moment > datetime.now(timezone.utc) + CLOCK_SKEW]
-                    if future and name not in capped_streams:
-                        capped_streams.add(name)
-                        yield _log(Level.WARN, f"Stream '{name}' state stops at this sync's start "
-                                               f"({self._cursors.format(sync_start)}), not at {future[0]}: "
-                                               "changes made after the start are read by the next sync.")
-                yield message
-                cursor = _cursor_value(capped)
+                cursor = _cursor_value(stream_state.__dict__ if stream_state else {})
                 if cursor:
                     cursors[name] = cursor
                 if name in completed and name in cursors:
                     completed.remove(name)
                     yield _cursor_lag_log(name, cursors[name])
-                continue
-            yield message
-            if message.type == Type.TRACE and message.trace.type == TraceType.STREAM_STATUS:
+            elif message.type == Type.TRACE and message.trace.type == TraceType.STREAM_STATUS:
                 status = message.trace.stream_status
                 if status.status == AirbyteStreamStatus.COMPLETE:
                     completed.append(status.stream_descriptor.name)
         for name in completed:
             if name in cursors:
                 yield _cursor_lag_log(name, cursors[name])
+
+    def _cap_at_start(self, state: AirbyteStreamState, sync_start: datetime, capped_streams: Set[str]) -> Optional[str]:
+        """Caps a stream state's cursors at the sync's start; a warning the first time a stream's cap
+        hides a date in the future."""
+        capped, moved = self._cursors.bounded(state.stream_state.__dict__ if state.stream_state else {}, sync_start)
+        if moved:
+            state.stream_state = AirbyteStateBlob(capped)
+        future = [value for _, value, moment in moved if moment > datetime.now(timezone.utc) + CLOCK_SKEW]
+        name = state.stream_descriptor.name
+        if not future or name in capped_streams:
+            return None
+        capped_streams.add(name)
+        return (f"Stream '{name}' state stops at this sync's start ({self._cursors.format(sync_start)}), not at "
+                f"{future[0]}: changes made after the start are read by the next sync.")
 
     def _future_record_warning(
         self, record: AirbyteRecordMessage, sync_start: datetime, future_records: Dict[str, int]
