@@ -86,7 +86,7 @@ def test_given_a_state_cursor_in_the_future_when_read_then_the_search_starts_fro
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         _serve_orders(mocked, {})
         output = _read(state)
-        search_url = unquote(mocked.calls[0].request.url)
+        search_url = next(unquote(call.request.url) for call in mocked.calls if "order-search" in call.request.url)
 
     searched_from = datetime.strptime(re.search(r"updatedOn=([^/]+)/", search_url).group(1), "%Y-%m-%dT%H:%M:%SZ")
     assert before - timedelta(hours=2) <= searched_from.replace(tzinfo=timezone.utc) <= datetime.now(timezone.utc)
