@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import logging
+from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 import requests
@@ -51,8 +52,10 @@ class SourceBrightpearl(YamlDeclarativeSource):
         state: Optional[List[AirbyteStateMessage]] = None,
         **kwargs: Any,
     ) -> None:
+        # The package's manifest by absolute path: the CDK opens a relative one in the current directory first.
         super().__init__(
-            path_to_yaml="manifest.yaml", catalog=catalog, config=config, state=state, **kwargs
+            path_to_yaml=str(Path(__file__).with_name("manifest.yaml")), catalog=catalog, config=config,
+            state=state, **kwargs,
         )
         # Every requester the factory builds shares this one budget (HttpRequester.api_budget); the
         # manifest's `api_budget` can only describe the CDK's own policies (see the pacer's docstring).
