@@ -513,14 +513,16 @@ class BrightpearlTransportGuard(APIBudget):
 
 
 def _describe_redirect(response: requests.Response) -> str:
-    """Names the status and both hosts, never the Location's path or query (which may carry a signature)."""
-    target = urlsplit(urljoin(response.url, response.headers["Location"]))
-    asked = urlsplit(response.url)
+    """Names the status and both hosts, never the Location's user, path or query (which may carry a
+    password or a signature)."""
+    try:
+        target = urlsplit(urljoin(response.url, response.headers["Location"])).netloc.rpartition("@")[2]
+    except ValueError:  # a Location that is not a URL, such as an unclosed IPv6 bracket
+        target = "an address that is not a URL"
     return (
-        f"{asked.hostname} answered HTTP {response.status_code}, a redirect to {target.hostname}"
-        f"{f':{target.port}' if target.port else ''}, which the connector does not follow: credentials go to the "
-        "configured host only. Check the datacenter and api_domain settings (use the host Brightpearl's answers "
-        "come from, not one that forwards to it)."
+        f"{urlsplit(response.url).hostname} answered HTTP {response.status_code}, a redirect to {target}, which the "
+        "connector does not follow: credentials go to the configured host only. Check the datacenter and "
+        "api_domain settings (use the host Brightpearl's answers come from, not one that forwards to it)."
     )
 
 
@@ -575,7 +577,9 @@ class BrightpearlErrorHandler(ErrorHandler):
     - 400 to an ID-set GET is handed back to `BrightpearlIdSetRetriever` (IGNORE), which splits the set;
     - a redirect or an oversized body refused by `BrightpearlTransportGuard` fails at once (config
       error: the configured host is not Brightpearl's; system error: no retry can make a body smaller),
-      where every request exception would otherwise be retried as transient.
+      where every request exception would otherwise be retried as transient;
+    - a timeout is retried with a message saying which setting bounds it, where the CDK's names only
+      "requests.exceptions.RequestException".
 
     A response filter cannot do these: its `predicate` sees neither the config nor the status
     code nor an exception, and `http_codes: [400]` would also ignore a 400 to a search, losing its
@@ -609,6 +613,15 @@ class BrightpearlErrorHandler(ErrorHandler):
                 return ErrorResolution(
                     response_action=ResponseAction.FAIL, failure_type=failure_type, error_message=str(response_or_exception)
                 )
+        if isinstance(response_or_exception, requests.Timeout):
+            return ErrorResolution(
+                response_action=ResponseAction.RETRY,
+                failure_type=FailureType.transient_error,
+                error_message=(
+                    f"Brightpearl did not answer in time ({response_or_exception}). Retried with backoff; if this "
+                    "account's answers are known to be slow, raise request_timeout_seconds."
+                ),
+            )
         if isinstance(response_or_exception, requests.Response):
             status = response_or_exception.status_code
             if response_or_exception.ok:
