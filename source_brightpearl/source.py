@@ -6,6 +6,7 @@ import difflib
 import json
 import logging
 from typing import Any, Dict, Iterator, List, Mapping, Optional
+from urllib.parse import urlsplit
 
 import orjson
 import requests
@@ -43,7 +44,6 @@ CHECK_REQUESTER_NAME = "check_connection"
 FAILED_STREAMS_SUMMARY = "Concurrent read failure"
 # Calls of each rolling minute left to the account's other apps unless the config says otherwise.
 DEFAULT_RATE_LIMIT_RESERVE = 20
-CHECK_PATH = "integration-service/account-configuration"
 # `check` makes one small call, and a host that never answers must be reported within half a minute,
 # whatever the (longer) request timeout of a read.
 CHECK_TIMEOUT_SECONDS = 15
@@ -149,24 +149,29 @@ class SourceBrightpearl(YamlDeclarativeSource):
             return _failed(self._describe_check_failure(error))
         if not _is_account_configuration(response):
             return _failed(
-                f"{self._config.get('base_url')} does not answer like Brightpearl: its answer to {CHECK_PATH} "
-                f"({_describe_answer(response)}) is not the account's configuration. Check the datacenter and "
-                "api_domain settings, and any proxy or captive portal between this machine and Brightpearl."
+                f"{self._config.get('base_url')} does not answer like Brightpearl: {_describe_answer(response)} is "
+                "not the account's configuration. Check the datacenter and api_domain settings, and any proxy or "
+                "captive portal between this machine and Brightpearl."
             )
         return AirbyteConnectionStatus(status=Status.SUCCEEDED)
 
+    @property
+    def _check_timeout_seconds(self) -> float:
+        return min(self._request_timeout_seconds, CHECK_TIMEOUT_SECONDS)
+
     def _build_check_requester(self) -> Any:
-        timeout = min(self._request_timeout_seconds, CHECK_TIMEOUT_SECONDS)
         definition = {
             **self.resolved_manifest["definitions"]["account_configuration_requester"],
-            "read_timeout_in_seconds": timeout,
+            "read_timeout_in_seconds": self._check_timeout_seconds,
         }
         # The check reports its outcome itself; the HTTP client's "retries exhausted" log line
         # would only add a stack trace to it.
         logging.getLogger(f"airbyte.HttpRequester.{CHECK_REQUESTER_NAME}").setLevel(logging.CRITICAL)
         factory = ModelToComponentFactory(disable_retries=True)
         # One call: nothing to pace, but the same guard on its answer as every read's.
-        factory._api_budget = BrightpearlTransportGuard(pacer=APIBudget(policies=[]), body_timeout_seconds=timeout)
+        factory._api_budget = BrightpearlTransportGuard(
+            pacer=APIBudget(policies=[]), body_timeout_seconds=self._check_timeout_seconds
+        )
         return factory.create_component(HttpRequesterModel, definition, self._config, name=CHECK_REQUESTER_NAME)
 
     def _describe_check_failure(self, error: AirbyteTracedException) -> str:
@@ -176,7 +181,7 @@ class SourceBrightpearl(YamlDeclarativeSource):
         if retried.response is None:
             return (
                 f"Could not connect to {self._config.get('base_url')}, or it did not answer within "
-                f"{min(self._request_timeout_seconds, CHECK_TIMEOUT_SECONDS):g} s. Check the datacenter "
+                f"{self._check_timeout_seconds:g} s. Check the datacenter "
                 "(or api_domain) setting and that this host can reach Brightpearl."
             )
         response = retried.response
@@ -329,8 +334,9 @@ def _is_account_configuration(response: Optional[requests.Response]) -> bool:
 
 def _describe_answer(response: Optional[requests.Response]) -> str:
     if response is None:
-        return "no answer"
-    return f"HTTP {response.status_code}, {response.headers.get('Content-Type') or 'no content type'}"
+        return "the empty answer"
+    content_type = response.headers.get("Content-Type") or "no content type"
+    return f"its answer to {urlsplit(response.url).path} (HTTP {response.status_code}, {content_type})"
 
 
 def _find_backoff_exception(error: BaseException) -> Optional[BaseBackoffException]:
