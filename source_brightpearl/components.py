@@ -5,17 +5,20 @@ from __future__ import annotations
 import copy
 import ipaddress
 import logging
-import logging
+import math
+import sys
 import threading
 import time
 from dataclasses import InitVar, dataclass
 from dataclasses import field as dataclass_field
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Union
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import orjson
 import requests
+from urllib3.exceptions import InvalidHeader
+from urllib3.util import Retry
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
 from airbyte_cdk.sources.declarative.requesters.error_handlers import DefaultErrorHandler
@@ -196,14 +199,46 @@ class BrightpearlChildRowsExtractor(RecordExtractor):
                 yield row
 
 
+# The longest wait the connector takes when the server asks for one: Brightpearl's window is a rolling
+# minute, so anything much longer is a broken or hostile header, not a reason to stall a sync for a day.
+MAX_SERVER_WAIT_SECONDS = 600.0
+
+
+# urllib3's reading of Retry-After (seconds or an HTTP date), without its own 6-hour cap, so the
+# warning of `capped_server_wait` quotes what was asked.
+RETRY_AFTER_PARSER = Retry(retry_after_max=sys.maxsize)
+
+
+def capped_server_wait(seconds: float, asked_by: str) -> float:
+    """`seconds`, or MAX_SERVER_WAIT_SECONDS with a warning quoting what `asked_by` asked for."""
+    if seconds <= MAX_SERVER_WAIT_SECONDS:
+        return seconds
+    LOGGER.warning(
+        f"Brightpearl's {asked_by} header asks for a wait of {seconds:.0f} s; waiting {MAX_SERVER_WAIT_SECONDS:.0f} s "
+        "instead, the most this connector waits."
+    )
+    return MAX_SERVER_WAIT_SECONDS
+
+
+def header_number(response: Any, name: str) -> Optional[float]:
+    """A header's finite numeric value, or None when it is missing or not a number."""
+    try:
+        value = float((getattr(response, "headers", None) or {})[name])
+    except (KeyError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
 @dataclass
 class BrightpearlThrottleBackoff(BackoffStrategy):
-    """Waits until Brightpearl's rate-limit window resets when a request was throttled.
+    """Waits as long as the server asks, at most MAX_SERVER_WAIT_SECONDS: until Brightpearl's
+    rate-limit window resets when a request was throttled, or for a `Retry-After`.
 
     Brightpearl gives the wait in the `brightpearl-next-throttle-period` header in *milliseconds*,
     while `WaitTimeFromHeader` reads seconds; and since every response carries that header, it
     must be used only for throttled responses (503 "too many requests" or 429), not for outages.
-    Returns None otherwise so the next strategy (Retry-After, then exponential) applies.
+    `WaitTimeFromHeader` also fails the stream on a `Retry-After` at or above its cap instead of
+    waiting that long. Returns None for anything else, so the exponential backoff applies.
     """
 
     parameters: InitVar[Mapping[str, Any]]
@@ -214,16 +249,21 @@ class BrightpearlThrottleBackoff(BackoffStrategy):
         response_or_exception: Optional[Union[requests.Response, requests.RequestException]],
         attempt_count: int,
     ) -> Optional[float]:
-        if not isinstance(response_or_exception, requests.Response) or not _is_throttled(
-            response_or_exception
-        ):
+        if not isinstance(response_or_exception, requests.Response):
+            return None
+        response = response_or_exception
+        milliseconds = header_number(response, THROTTLE_PERIOD_HEADER)
+        if milliseconds is not None and _is_throttled(response):
+            # A zero or negative period still needs a short pause before the window has really moved.
+            return capped_server_wait(max(milliseconds / 1000, 1.0), THROTTLE_PERIOD_HEADER)
+        retry_after = response.headers.get("Retry-After")
+        if not retry_after:
             return None
         try:
-            milliseconds = float(response_or_exception.headers[THROTTLE_PERIOD_HEADER])
-        except (KeyError, ValueError):
+            seconds = RETRY_AFTER_PARSER.parse_retry_after(retry_after)
+        except InvalidHeader:
             return None
-        # A zero or negative period still needs a short pause before the window has really moved.
-        return max(milliseconds / 1000, 1.0)
+        return capped_server_wait(seconds, "Retry-After") or None
 
 
 def _is_throttled(response: requests.Response) -> bool:
@@ -405,19 +445,122 @@ class BrightpearlBudgetPacer(APIBudget):
         return go_at - now
 
     def update_from_response(self, request: Any, response: Any) -> None:
-        headers = getattr(response, "headers", None) or {}
-        try:
-            remaining = int(headers[REQUESTS_REMAINING_HEADER])
-            period_seconds = float(headers[THROTTLE_PERIOD_HEADER]) / 1000
-        except (KeyError, ValueError):
+        remaining = header_number(response, REQUESTS_REMAINING_HEADER)
+        period_milliseconds = header_number(response, THROTTLE_PERIOD_HEADER)
+        if remaining is None or period_milliseconds is None:
             return
         with self._lock:
-            self._remaining = remaining
+            self._remaining = int(remaining)
             if remaining <= self.reserve:
-                self._resume_at = time.monotonic() + period_seconds
+                wait = capped_server_wait(period_milliseconds / 1000, THROTTLE_PERIOD_HEADER)
+                self._resume_at = time.monotonic() + wait
 
 
 _LOGGER = logging.getLogger("airbyte")
+
+# Far above the largest real answer (an ID set of 200 orders with their rows is a few MB), far below what
+# would exhaust a worker's memory.
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+
+
+class RedirectRefused(requests.RequestException):
+    """An API request answered with a redirect, which is never followed."""
+
+
+class ResponseTooLarge(requests.RequestException):
+    """An answer whose body, decompressed, exceeds MAX_RESPONSE_BYTES."""
+
+
+class ResponseTooSlow(requests.Timeout):
+    """An answer whose body did not arrive in time, however steadily it trickled: retried like any timeout."""
+
+
+class BrightpearlTransportGuard(APIBudget):
+    """Holds every API answer to three rules before requests acts on it: a redirect is an error (never
+    followed), and the body is read within a deadline and up to MAX_RESPONSE_BYTES decompressed.
+
+    requests follows a redirect inside `Session.send` and re-sends every header but `Authorization`, so a
+    3xx to another host would receive the account or staff token; it inflates a compressed body without
+    limit; and a read timeout bounds each wait for data, not a body trickling a byte a second. The
+    manifest can set none of this (no field reaches a session's hooks, `max_redirects` or adapters), and
+    `HttpRequester` sends no `allow_redirects`. What the CDK does give a source is the API budget: its
+    sessions call `acquire_call` before each request they send (not for cache hits). So the source
+    installs this as the budget of every requester; it registers `inspect` as the request's response hook
+    (requests' public `PreparedRequest.register_hook`), which requests runs on the answer before it reads
+    the body or follows a redirect, and it hands the pacing itself to `pacer`.
+    """
+
+    def __init__(self, pacer: APIBudget, body_timeout_seconds: float) -> None:
+        super().__init__(policies=[])
+        self.pacer = pacer
+        self.body_timeout_seconds = body_timeout_seconds
+
+    def acquire_call(self, request: Any, block: bool = True, timeout: Optional[float] = None) -> None:
+        # A retry sends the same prepared request again: one hook is enough.
+        if self.inspect not in request.hooks["response"]:
+            request.register_hook("response", self.inspect)
+        self.pacer.acquire_call(request, block, timeout)
+
+    def update_from_response(self, request: Any, response: Any) -> None:
+        self.pacer.update_from_response(request, response)
+
+    def inspect(self, response: requests.Response, **kwargs: Any) -> None:
+        if response.is_redirect:
+            response.close()
+            raise RedirectRefused(_describe_redirect(response), response=response)
+        if not isinstance(response.raw, _BoundedBody):
+            response.raw = _BoundedBody(response, self.body_timeout_seconds)
+
+
+def _describe_redirect(response: requests.Response) -> str:
+    """Names the status and both hosts, never the Location's user, path or query (which may carry a
+    password or a signature)."""
+    try:
+        target = urlsplit(urljoin(response.url, response.headers["Location"])).netloc.rpartition("@")[2]
+    except ValueError:  # a Location that is not a URL, such as an unclosed IPv6 bracket
+        target = "an address that is not a URL"
+    return (
+        f"{urlsplit(response.url).hostname} answered HTTP {response.status_code}, a redirect to {target}, which the "
+        "connector does not follow: credentials go to the configured host only. Check the datacenter and "
+        "api_domain settings (use the host Brightpearl's answers come from, not one that forwards to it)."
+    )
+
+
+class _BoundedBody:
+    """A response's urllib3 body whose `stream()`, the one way requests reads a body, reads at most one
+    socket receive at a time (`read1`, which also inflates at most that much), so that the size
+    decompressed and the deadline are checked between receives. Everything else is urllib3's own."""
+
+    def __init__(self, response: requests.Response, timeout_seconds: float) -> None:
+        self._raw = response.raw
+        self._url = response.url
+        self._timeout_seconds = timeout_seconds
+        self._deadline = time.monotonic() + timeout_seconds
+
+    def stream(self, amt: int = 2**16, decode_content: Optional[bool] = None) -> Iterator[bytes]:
+        received = 0
+        while chunk := self._raw.read1(amt, decode_content=decode_content):
+            received += len(chunk)
+            if received > MAX_RESPONSE_BYTES:
+                self._raw.close()
+                raise ResponseTooLarge(
+                    f"The answer to {self._url} is larger than {MAX_RESPONSE_BYTES // 2**20} MB once decompressed, "
+                    "far more than any Brightpearl answer; it was not read further."
+                )
+            if time.monotonic() > self._deadline:
+                self._raw.close()
+                raise ResponseTooSlow(
+                    f"The answer to {self._url} did not arrive within {self._timeout_seconds:g} s of its headers "
+                    f"({received} bytes so far)."
+                )
+            yield chunk
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+
+# The answers BrightpearlTransportGuard refuses that no retry can change, and the failure each is.
+TRANSPORT_REFUSALS = {RedirectRefused: FailureType.config_error, ResponseTooLarge: FailureType.system_error}
 
 
 class IdSetRejected(Exception):
@@ -431,10 +574,16 @@ class BrightpearlErrorHandler(ErrorHandler):
     - 401 "Authorization token expired" to an account or staff token (which nothing can refresh)
       fails at once as a config error saying what to do, where `error_handler` asks for an OAuth
       refresh that such a token cannot have and retries for minutes;
-    - 400 to an ID-set GET is handed back to `BrightpearlIdSetRetriever` (IGNORE), which splits the set.
+    - 400 to an ID-set GET is handed back to `BrightpearlIdSetRetriever` (IGNORE), which splits the set;
+    - a redirect or an oversized body refused by `BrightpearlTransportGuard` fails at once (config
+      error: the configured host is not Brightpearl's; system error: no retry can make a body smaller),
+      where every request exception would otherwise be retried as transient;
+    - a timeout is retried with a message saying which setting bounds it, where the CDK's names only
+      "requests.exceptions.RequestException".
 
-    A response filter cannot do either: its `predicate` sees neither the config nor the status
-    code, and `http_codes: [400]` would also ignore a 400 to a search, losing its rows silently.
+    A response filter cannot do these: its `predicate` sees neither the config nor the status
+    code nor an exception, and `http_codes: [400]` would also ignore a 400 to a search, losing its
+    rows silently.
     """
 
     error_handler: DefaultErrorHandler
@@ -459,6 +608,20 @@ class BrightpearlErrorHandler(ErrorHandler):
     def interpret_response(
         self, response_or_exception: Optional[Union[requests.Response, Exception]]
     ) -> ErrorResolution:
+        for refusal, failure_type in TRANSPORT_REFUSALS.items():
+            if isinstance(response_or_exception, refusal):
+                return ErrorResolution(
+                    response_action=ResponseAction.FAIL, failure_type=failure_type, error_message=str(response_or_exception)
+                )
+        if isinstance(response_or_exception, requests.Timeout):
+            return ErrorResolution(
+                response_action=ResponseAction.RETRY,
+                failure_type=FailureType.transient_error,
+                error_message=(
+                    f"Brightpearl did not answer in time ({response_or_exception}). Retried with backoff; if this "
+                    "account's answers are known to be slow, raise request_timeout_seconds."
+                ),
+            )
         if isinstance(response_or_exception, requests.Response):
             status = response_or_exception.status_code
             if response_or_exception.ok:
