@@ -40,24 +40,26 @@ def _calls_to(mocked, prefix):
     return [call for call in mocked.calls if call.request.url.startswith(prefix)]
 
 
-def test_given_search_when_read_orders_then_first_page_asks_500_rows_from_first_result_1_for_the_id_column():
+def test_given_search_when_read_orders_then_first_page_asks_500_rows_sorted_by_id_from_first_result_1():
     with responses.RequestsMock() as mocked:
         _paged_search(mocked, ORDER_SEARCH, "orderId", [1, 2, 3], page_size=500)
         _order_get(mocked)
         run_read(ConfigBuilder().build(), "orders")
         first_search = _calls_to(mocked, ORDER_SEARCH)[0]
-    # `updatedOn` feeds the search's own incremental state; no filter without a start date or state.
-    assert _query(first_search) == {"pageSize": "500", "firstResult": "1", "columns": "orderId,updatedOn"}
+    # `updatedOn` (or, never updated, `createdOn`) feeds the search's own incremental state; no
+    # filter without a start date or state.
+    assert _query(first_search) == {"pageSize": "500", "firstResult": "1", "sort": "orderId.ASC",
+                                    "columns": "orderId,updatedOn,createdOn"}
 
 
-def test_given_two_search_pages_when_read_orders_then_second_request_starts_at_last_result_plus_one():
+def test_given_two_search_pages_when_read_orders_then_the_second_starts_at_the_last_row_read_and_none_repeats():
     ids = list(range(1, 8))
     with responses.RequestsMock() as mocked:
         _paged_search(mocked, ORDER_SEARCH, "orderId", ids, page_size=5)
         _order_get(mocked)
         output = run_read(ConfigBuilder().build(), "orders")
         searches = _calls_to(mocked, ORDER_SEARCH)
-    assert [_query(call)["firstResult"] for call in searches] == ["1", "6"]
+    assert [_query(call)["firstResult"] for call in searches] == ["1", "5"]
     assert sorted(record.record.data["id"] for record in output.records) == ids
 
 
