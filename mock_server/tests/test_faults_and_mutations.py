@@ -186,6 +186,17 @@ def test_given_a_never_updated_order_when_changed_then_its_search_cell_carries_t
     assert row["updatedOn"] == changed["updatedOn"] != row["createdOn"]
 
 
+def test_given_a_search_sorted_on_another_column_when_a_record_changes_then_the_next_search_sorts_it_anew(mock):
+    def latest():
+        return _get(mock, sort="updatedOn.DESC", columns="orderId", pageSize=1).json()["response"]["results"]
+    before = latest()
+    mock.advance_clock(366 * 24 * 3600)
+
+    mock.mutate(resource="order", action="update", id=100005, changes={"reference": "LATEST"})
+
+    assert before != [[100005]] and latest() == [[100005]]
+
+
 def test_given_a_delete_when_applied_then_the_record_leaves_search_get_and_options(mock):
     mock.mutate(resource="order", action="delete", id=100007)
 
