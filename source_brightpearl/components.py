@@ -238,7 +238,8 @@ class BrightpearlSearchRetriever(SimpleRetriever):
     def _next_first_result(self, page: _SearchPage, highest_asked: int) -> int:
         last_result = page.meta.get("lastResult")
         if not isinstance(last_result, int) or last_result <= highest_asked:
-            raise self._paging_error(f"says more pages follow but its lastResult ({last_result}) does not advance", page)
+            raise self._paging_error(
+                f"says more pages follow but its lastResult ({last_result}) does not advance", page)
         if last_result >= page.results_available:
             raise self._paging_error(
                 f"says more pages follow past lastResult {last_result}, but resultsAvailable is "

@@ -87,7 +87,7 @@ def test_given_two_search_pages_when_read_orders_then_the_second_starts_at_the_l
     assert sorted(record.record.data["id"] for record in output.records) == ids
 
 
-def test_given_rows_deleted_ahead_of_the_second_page_when_read_orders_then_it_steps_back_once_and_every_survivor_arrives():
+def test_given_rows_deleted_ahead_of_the_second_page_when_read_orders_then_it_steps_back_once_and_all_survivors_arrive():
     ids = list(range(1, 13))
     with responses.RequestsMock() as mocked:
         _live_search(mocked, ORDER_SEARCH, "orderId", ids, page_size=5, changes={2: _delete(2, 3)})
