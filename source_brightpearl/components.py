@@ -220,6 +220,10 @@ class BrightpearlSearchRetriever(SimpleRetriever):
         """A page asked between `previous` (which held the last row read) and `page` (which starts
         after it) that starts at or before that row: back by as many rows as the search lost, then
         twice as far each time, down to the row after `previous`'s first."""
+        LOGGER.info(
+            f"{self.name}: the page from firstResult {page.first_result} starts after the last row read: "
+            "records were deleted meanwhile; reading the rows that moved up from an earlier position."
+        )
         lowest = previous.first_result + 1
         distance = max(1, previous.results_available - page.results_available)
         while True:
@@ -263,8 +267,8 @@ class BrightpearlSearchRetriever(SimpleRetriever):
         except TypeError:  # a row without its key
             pass
         raise self._paging_error(
-            f"did not sort its rows on {', '.join(self._key_columns)} as asked", _SearchPage(first_result, [], [], {}),
-            FailureType.system_error)
+            f"did not sort its rows on {', '.join(self._key_columns)} as asked (or sent rows without it)",
+            _SearchPage(first_result, [], [], {}), FailureType.system_error)
 
     def _paging_error(
         self, problem: str, page: _SearchPage, failure_type: FailureType = FailureType.transient_error
@@ -283,6 +287,30 @@ class BrightpearlSearchRetriever(SimpleRetriever):
 
 def _page_token(first_result: int, filter_column: Optional[str]) -> Mapping[str, Any]:
     return {FIRST_RESULT: first_result, FILTER_COLUMN: filter_column}
+
+
+@dataclass
+class BrightpearlFieldFallback(RecordTransformation):
+    """Gives an empty `field` the value of `fallback_field` (a never-updated row's `updatedOn` cell
+    takes its `createdOn`: the later of its two dates, since an update comes after the creation).
+
+    `AddFields` with `{{ record['updatedOn'] or record['createdOn'] }}` evaluates its template for
+    every row: 70 us a search row, seconds of a sync's CPU at 100k orders.
+    """
+
+    parameters: InitVar[Mapping[str, Any]]
+    field: str = ""
+    fallback_field: str = ""
+
+    def transform(
+        self,
+        record: MutableMapping[str, Any],
+        config: Optional[Config] = None,
+        stream_state: Optional[StreamState] = None,
+        stream_slice: Optional[StreamSlice] = None,
+    ) -> None:
+        if record.get(self.field) is None:
+            record[self.field] = record.get(self.fallback_field)
 
 
 @dataclass
