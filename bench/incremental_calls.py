@@ -29,10 +29,7 @@ class Connector:
     def __init__(self, mock: MockServer, workdir: Path) -> None:
         self.mock, self.workdir = mock, workdir
         self.command = str(Path(sys.executable).with_name("source-brightpearl"))
-        config = {"account_code": mock.account, "api_domain": mock.base_url,
-                  "credentials": {"auth_type": "account_token", "app_ref": mock.app_ref,
-                                  "account_token": mock.account_token}}
-        (workdir / "config.json").write_text(json.dumps(config))
+        (workdir / "config.json").write_text(json.dumps(mock.connector_config()))
         discovered = subprocess.run([self.command, "discover", "--config", str(workdir / "config.json")],
                                     capture_output=True, text=True, check=True).stdout
         self.streams = next(json.loads(line)["catalog"] for line in discovered.splitlines() if '"CATALOG"' in line)["streams"]

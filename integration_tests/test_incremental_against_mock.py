@@ -23,22 +23,17 @@ def mock() -> MockServer:
         yield server
 
 
-def _config(mock: MockServer) -> Dict[str, Any]:
-    return {"account_code": mock.account, "api_domain": mock.base_url,
-            "credentials": {"auth_type": "account_token", "app_ref": mock.app_ref, "account_token": mock.account_token}}
-
-
 def _read(mock: MockServer, stream: str, mode: SyncMode, state: Optional[List[Any]] = None) -> EntrypointOutput:
     catalog = CatalogBuilder().with_stream(
         ConfiguredAirbyteStreamBuilder().with_name(stream).with_sync_mode(mode)
         .with_primary_key([["id"]] if stream == "orders" else [[f"{stream[:-4]}Id"]])).build()
-    config = _config(mock)
+    config = mock.connector_config()
     source = SourceBrightpearl(config=config, catalog=catalog, state=state)
     return read(source, config, catalog, state=state)
 
 
 def _read_every_incremental_stream(mock: MockServer, state: Optional[List[Any]] = None) -> EntrypointOutput:
-    config = _config(mock)
+    config = mock.connector_config()
     streams = SourceBrightpearl(config=config, catalog=None, state=None).discover(logging.getLogger("discover"), config).streams
     catalog = CatalogBuilder()
     for stream in streams:
