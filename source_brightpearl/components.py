@@ -108,6 +108,214 @@ class BrightpearlSearchRowsExtractor(RecordExtractor):
             yield dict(zip(column_names, row))
 
 
+# Brightpearl's largest page, and the keys of a search's page token (read by the manifest's URL).
+SEARCH_PAGE_SIZE = 500
+FIRST_RESULT = "first_result"
+FILTER_COLUMN = "filter_column"
+
+
+@dataclass
+class _SearchPage:
+    """One page of a search: where it was asked, its records with their sort keys, its `metaData`."""
+
+    first_result: int
+    records: List[Record]
+    keys: List[tuple]
+    meta: Mapping[str, Any]
+
+    @property
+    def results_available(self) -> int:
+        available = self.meta.get("resultsAvailable")
+        return available if isinstance(available, int) else 0
+
+    def starts_at_or_before(self, key: tuple) -> bool:
+        return bool(self.keys) and self.keys[0] <= key
+
+
+@dataclass
+class BrightpearlSearchRetriever(SimpleRetriever):
+    """Pages a `*-search` so that records created or deleted while it is read never hide another,
+    and stops with an error, after a bounded number of calls, when the pages stop making sense.
+
+    Pages are a live offset window (`firstResult`): a record deleted from pages already read moves
+    every later row up one place, so asking `lastResult + 1` next skips a row. So the search is
+    sorted on its key (the ID column, or the stream's primary key for rows read as records: unique,
+    and rising with creation, so new records land after the rows read), and each page after the
+    first is asked from the last row read, one row of overlap (1 in 500). A page that starts at that
+    row, or before it (rows added earlier only repeat, and are dropped), skipped nothing; one that
+    starts after it means rows before it were removed, and positions between the two pages are asked
+    until a page starts at or before that row again: one call more per such event, never a position
+    asked before (the search's cached answer would be the old one). A page whose `lastResult` does
+    not advance, or that claims more pages than `resultsAvailable` leaves, ends the read.
+
+    `filter_columns` (by default the stream's `cursor_field`) are the PERIOD columns an incremental
+    search is filtered on from the cursor (the manifest's URL puts the token's `filter_column` in),
+    one pass each, their rows unioned; with no cursor the passes are one search, read once.
+
+    A paginator sees a page only after its records have gone out, and can neither drop the overlap
+    row nor ask a page again, nor compare a page with the one before.
+    """
+
+    filter_columns: List[str] = dataclass_field(default_factory=list)
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        super().__post_init__(parameters)
+        self._filter_columns = self.filter_columns or [parameters.get("cursor_field")]
+        key = parameters.get("id_column") or self.primary_key
+        self._key_columns = [key] if isinstance(key, str) else list(key or [])
+        if not self._key_columns:
+            raise ValueError(f"Search {self.name} needs an id_column or a primary key to sort on.")
+        self._sort = ",".join(f"{column}.ASC" for column in self._key_columns)
+
+    def _request_params(
+        self,
+        stream_slice: Optional[StreamSlice] = None,
+        next_page_token: Optional[Mapping[str, Any]] = None,
+        page_size_override: Optional[int] = None,
+    ) -> Mapping[str, Any]:
+        params = super()._request_params(stream_slice, next_page_token, page_size_override)
+        first_result = next_page_token[FIRST_RESULT] if next_page_token else 1
+        return {**params, "pageSize": SEARCH_PAGE_SIZE, "sort": self._sort, "firstResult": first_result}
+
+    def _read_pages(
+        self,
+        records_generator_fn: Callable[[Optional[requests.Response]], Iterable[Record]],
+        stream_slice: StreamSlice,
+    ) -> Iterable[Record]:
+        searched = set()
+        for column in self._filter_columns:
+            url = self.requester.get_url(stream_slice=stream_slice, next_page_token=_page_token(1, column))
+            if url not in searched:
+                searched.add(url)
+                yield from self._read_pass(records_generator_fn, stream_slice, column)
+
+    def _read_pass(
+        self,
+        records_generator_fn: Callable[[Optional[requests.Response]], Iterable[Record]],
+        stream_slice: StreamSlice,
+        filter_column: Optional[str],
+    ) -> Iterable[Record]:
+        asked: set = set()
+
+        def fetch(first_result: int) -> _SearchPage:
+            asked.add(first_result)
+            response = self._fetch_next_page(stream_slice, _page_token(first_result, filter_column))
+            meta = self._metadata(response, first_result)
+            records = list(records_generator_fn(response))
+            return _SearchPage(first_result, records, self._sorted_keys(records, first_result), meta)
+
+        page, previous, last_key = fetch(1), None, None
+        while True:
+            if previous is not None and not page.starts_at_or_before(last_key):
+                page = self._realigned(fetch, asked, previous, page, last_key)
+            for record, key in zip(page.records, page.keys):
+                if last_key is None or key > last_key:
+                    last_key = key
+                    yield record
+            if page.meta.get("morePagesAvailable") is not True:
+                return
+            previous, page = page, fetch(self._next_first_result(page, max(asked)))
+
+    def _realigned(
+        self, fetch: Callable[[int], _SearchPage], asked: set, previous: _SearchPage, page: _SearchPage,
+        last_key: tuple,
+    ) -> _SearchPage:
+        """A page asked between `previous` (which held the last row read) and `page` (which starts
+        after it) that starts at or before that row: back by as many rows as the search lost, then
+        twice as far each time, down to the row after `previous`'s first."""
+        LOGGER.info(
+            f"{self.name}: the page from firstResult {page.first_result} starts after the last row read: "
+            "records were deleted meanwhile; reading the rows that moved up from an earlier position."
+        )
+        lowest = previous.first_result + 1
+        distance = max(1, previous.results_available - page.results_available)
+        while True:
+            first_result = max(lowest, page.first_result - distance)
+            while first_result in asked and first_result > lowest:
+                first_result -= 1
+            if first_result in asked:
+                raise self._paging_error(
+                    "lost more rows ahead of the page being read than one page holds while it was read "
+                    "(records deleted meanwhile)", page)
+            candidate = fetch(first_result)
+            if candidate.starts_at_or_before(last_key):
+                return candidate
+            distance *= 2
+
+    def _next_first_result(self, page: _SearchPage, highest_asked: int) -> int:
+        last_result = page.meta.get("lastResult")
+        if not isinstance(last_result, int) or last_result <= highest_asked:
+            raise self._paging_error(
+                f"says more pages follow but its lastResult ({last_result}) does not advance", page)
+        if last_result >= page.results_available:
+            raise self._paging_error(
+                f"says more pages follow past lastResult {last_result}, but resultsAvailable is "
+                f"{page.meta.get('resultsAvailable')}", page)
+        return last_result
+
+    def _metadata(self, response: Optional[requests.Response], first_result: int) -> Mapping[str, Any]:
+        body = decode_body(response) if response is not None else None
+        answer = body.get("response") if isinstance(body, Mapping) else None
+        meta = answer.get("metaData") if isinstance(answer, Mapping) else None
+        if not isinstance(meta, Mapping) or not isinstance(answer.get("results"), list):
+            raise self._paging_error("answered something that is not a search page (no results and metaData)",
+                                     _SearchPage(first_result, [], [], {}))
+        return meta
+
+    def _sorted_keys(self, records: List[Record], first_result: int) -> List[tuple]:
+        keys = [tuple(record.get(column) for column in self._key_columns) for record in records]
+        try:
+            if all(key <= following for key, following in zip(keys, keys[1:])):
+                return keys
+        except TypeError:  # a row without its key
+            pass
+        raise self._paging_error(
+            f"did not sort its rows on {', '.join(self._key_columns)} as asked (or sent rows without it)",
+            _SearchPage(first_result, [], [], {}), FailureType.system_error)
+
+    def _paging_error(
+        self, problem: str, page: _SearchPage, failure_type: FailureType = FailureType.transient_error
+    ) -> AirbyteTracedException:
+        search = self._parameters.get("endpoint", self.name)
+        meta = {key: page.meta.get(key) for key in ("morePagesAvailable", "resultsAvailable", "lastResult")}
+        return AirbyteTracedException(
+            message=(
+                f"Brightpearl's {search} {problem}. The read of {self.name} stopped there so that no record "
+                "is skipped; its state did not move past the records read, so the next sync resumes."
+            ),
+            internal_message=f"{search} page asked from firstResult {page.first_result}: {meta}",
+            failure_type=failure_type,
+        )
+
+
+def _page_token(first_result: int, filter_column: Optional[str]) -> Mapping[str, Any]:
+    return {FIRST_RESULT: first_result, FILTER_COLUMN: filter_column}
+
+
+@dataclass
+class BrightpearlFieldFallback(RecordTransformation):
+    """Gives an empty `field` the value of `fallback_field` (a never-updated row's `updatedOn` cell
+    takes its `createdOn`: the later of its two dates, since an update comes after the creation).
+
+    `AddFields` with `{{ record['updatedOn'] or record['createdOn'] }}` evaluates its template for
+    every row: 70 us a search row, seconds of a sync's CPU at 100k orders.
+    """
+
+    parameters: InitVar[Mapping[str, Any]]
+    field: str = ""
+    fallback_field: str = ""
+
+    def transform(
+        self,
+        record: MutableMapping[str, Any],
+        config: Optional[Config] = None,
+        stream_state: Optional[StreamState] = None,
+        stream_slice: Optional[StreamSlice] = None,
+    ) -> None:
+        if record.get(self.field) is None:
+            record[self.field] = record.get(self.fallback_field)
+
+
 @dataclass
 class BrightpearlKeyedMapToList(RecordTransformation):
     """Replaces a map keyed by ID (`{"20871": {...}}`) with a list of its values, each carrying
