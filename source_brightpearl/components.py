@@ -12,7 +12,7 @@ import time
 from dataclasses import InitVar, dataclass
 from dataclasses import field as dataclass_field
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Union
+from typing import Any, Callable, Dict, Generator, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Union
 from urllib.parse import urljoin, urlsplit
 
 import orjson
@@ -21,6 +21,8 @@ from urllib3.exceptions import InvalidHeader
 from urllib3.util import Retry
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
+from airbyte_cdk.sources.declarative.partition_routers import SubstreamPartitionRouter
+from airbyte_cdk.sources.declarative.partition_routers.partition_router import PartitionRouter
 from airbyte_cdk.sources.declarative.requesters.error_handlers import DefaultErrorHandler
 from airbyte_cdk.sources.declarative.retrievers import SimpleRetriever
 from airbyte_cdk.sources.declarative.schema.schema_loader import SchemaLoader
@@ -46,22 +48,44 @@ NON_REFRESHABLE_AUTH_TYPES = ("account_token", "staff_token")
 
 
 def decode_body(response: requests.Response) -> Any:
-    """The JSON body of a response, parsed once by orjson (several times faster than `response.json()`).
+    """The JSON body of a response, parsed by orjson (several times faster than `response.json()`)
+    once, and kept on the response: an ID-set GET's body is read for the IDs it holds, then for its
+    records (a second parse was a tenth of a read's CPU time).
 
     A body cut short (a connection dropped mid-response) is a transient failure, not an empty page:
     the CDK's JsonDecoder would yield `{}` for it and the page's records would be lost silently.
     """
-    try:
-        return orjson.loads(response.content)
-    except orjson.JSONDecodeError as error:
-        raise AirbyteTracedException(
-            message=(
-                "Brightpearl sent an incomplete or malformed response. This is usually temporary: "
-                "run the sync again."
-            ),
-            internal_message=f"Invalid JSON ({error}) in the {response.status_code} answer to {response.url}",
-            failure_type=FailureType.transient_error,
-        ) from None
+    body = getattr(response, DECODED_BODY, _NOT_DECODED)
+    if body is _NOT_DECODED:
+        try:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError as error:
+            raise malformed_response(response, f"invalid JSON ({error})") from None
+        setattr(response, DECODED_BODY, body)
+    return body
+
+
+DECODED_BODY = "_brightpearl_decoded_body"
+_NOT_DECODED = object()
+
+
+def malformed_response(response: requests.Response, problem: str) -> AirbyteTracedException:
+    """The transient failure for a body that is not what Brightpearl answers: read as no records, it
+    would let a sync exit 0 without them."""
+    return AirbyteTracedException(
+        message=(
+            "Brightpearl sent an incomplete or malformed response. This is usually temporary: "
+            "run the sync again."
+        ),
+        internal_message=f"The {response.status_code} answer to {response.url} is not usable: {problem}",
+        failure_type=FailureType.transient_error,
+    )
+
+
+def _excerpt(value: Any) -> str:
+    """A short JSON rendering of a value a server sent, for an internal message."""
+    text = orjson.dumps(value).decode()
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 @dataclass
@@ -79,15 +103,32 @@ class BrightpearlResponseExtractor(RecordExtractor):
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[str, Any]]:
         return response_records(response)
 
+    def ids_answered(self, response: requests.Response, id_field: str) -> List[Any]:
+        """The IDs of the records an ID-set GET answered (see BrightpearlIdSetRetriever)."""
+        return [record.get(id_field) for record in response_records(response)]
 
-def response_records(response: requests.Response) -> Iterable[MutableMapping[str, Any]]:
-    """The records in a body's `response`: the items of a list, or a non-empty object."""
+
+def response_records(response: requests.Response) -> List[MutableMapping[str, Any]]:
+    """The records in a body's `response`: the items of a list, or a non-empty object.
+
+    Anything else (`{"response": null}`, a string, a list of non-objects, no `response`) is no answer
+    Brightpearl gives for records, so it fails as malformed rather than reading as none.
+    """
+    records = response_field(response)
+    if isinstance(records, list) and all(isinstance(record, Mapping) for record in records):
+        return records
+    if isinstance(records, Mapping):
+        return [records] if records else []
+    raise malformed_response(response, f"`response` is {_excerpt(records)}, not a list of records")
+
+
+def response_field(response: requests.Response) -> Any:
+    """The `response` of Brightpearl's `{"response": ...}` envelope (None if it is missing); a body
+    that is not such an envelope is malformed."""
     body = decode_body(response)
-    records = body.get("response") if isinstance(body, Mapping) else None
-    if isinstance(records, list):
-        yield from records
-    elif isinstance(records, Mapping) and records:
-        yield records
+    if not isinstance(body, Mapping):
+        raise malformed_response(response, f"the body is {_excerpt(body)}, not a JSON object")
+    return body.get("response")
 
 
 @dataclass
@@ -371,12 +412,28 @@ class BrightpearlKeyedMapExtractor(RecordExtractor):
     key_fields: List[str] = dataclass_field(default_factory=list)
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[str, Any]]:
+        try:
+            return list(flatten_keyed_map(self._keyed_map(response), self.key_fields))
+        except (AttributeError, TypeError, ValueError):  # a key that is no ID, a record that is no object
+            raise malformed_response(response, f"`{'.'.join(self.field_path)}` is not a map of records by ID") from None
+
+    def ids_answered(self, response: requests.Response, id_field: str) -> List[Any]:
+        """The IDs of the records an ID-set GET answered: the map's keys (see BrightpearlIdSetRetriever)."""
+        keys = list(self._keyed_map(response))
+        if not all(key.isascii() and key.isdigit() for key in keys):
+            raise malformed_response(response, f"the map keys {_excerpt(keys)} are not all IDs")
+        return [int(key) for key in keys]
+
+    def _keyed_map(self, response: requests.Response) -> Mapping[str, Any]:
         keyed_map: Any = decode_body(response)
         for key in self.field_path:
             keyed_map = keyed_map.get(key) if isinstance(keyed_map, Mapping) else None
-        # A resource with no records answers `[]` or `{}` rather than an empty map.
         if isinstance(keyed_map, Mapping):
-            yield from flatten_keyed_map(keyed_map, self.key_fields)
+            return keyed_map
+        # A resource with no records answers `[]` rather than an empty map.
+        if keyed_map == []:
+            return {}
+        raise malformed_response(response, f"`{'.'.join(self.field_path)}` is {_excerpt(keyed_map)}, not a map by ID")
 
 
 @dataclass
@@ -405,6 +462,12 @@ class BrightpearlChildRowsExtractor(RecordExtractor):
             for row in flatten_keyed_map(rows, self.key_fields):
                 row.update(inherited)
                 yield row
+
+    def ids_answered(self, response: requests.Response, id_field: str) -> List[Any]:
+        """The IDs of the parents an ID-set GET answered, rows or not, by the parent field a row's
+        `id_field` comes from (see BrightpearlIdSetRetriever)."""
+        parent_id_field = self.parent_fields.get(id_field, id_field)
+        return [parent.get(parent_id_field) for parent in response_records(response)]
 
 
 # The longest wait the connector takes when the server asks for one: Brightpearl's window is a rolling
@@ -771,10 +834,6 @@ class _BoundedBody:
 TRANSPORT_REFUSALS = {RedirectRefused: FailureType.config_error, ResponseTooLarge: FailureType.system_error}
 
 
-class IdSetRejected(Exception):
-    """Brightpearl refused a whole ID-set GET (400), typically because of one bad record in it."""
-
-
 @dataclass
 class BrightpearlErrorHandler(ErrorHandler):
     """The manifest's `error_handler`, plus two answers that depend on more than the response body:
@@ -860,14 +919,150 @@ class BrightpearlErrorHandler(ErrorHandler):
         return self.error_handler.interpret_response(response_or_exception)
 
 
+def is_record_id(value: Any) -> bool:
+    """Whether a value can be an ID in an ID set: a positive integer (Brightpearl's IDs are)."""
+    return type(value) is int and value > 0
+
+
+def _listed(ids: List[Any], shown: int = 10) -> str:
+    listed = ", ".join(_excerpt(record_id) for record_id in ids[:shown])
+    return listed if len(ids) <= shown else f"{listed} and {len(ids) - shown} more"
+
+
+class _IdsToRetry(list):
+    """The IDs a stream's state carries to ask for again, as one list object kept up to date.
+
+    The cursor writes, in a sync's final state, the router state it read when the last ID batch was
+    made, and ID sets are read after that: this object, in that state, still takes in what they
+    skip. The cursor copies the router state for its other checkpoints from another thread, so
+    copies and updates take turns.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+
+    def settle(self, asked: Iterable[int], skipped: Iterable[int]) -> None:
+        with self._lock:
+            self[:] = sorted(set(self).difference(asked).union(skipped))
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> List[int]:
+        with self._lock:
+            return list(self)
+
+
+@dataclass
+class BrightpearlRetriedIdsRouter(PartitionRouter):
+    """The IDs of a stream's ID-set GETs: those its search finds (`found_by`), each checked to be a
+    positive integer before it goes into a URL path, after the IDs the last sync had to skip.
+
+    Bisection skips a record Brightpearl fails every GET for (BrightpearlIdSetRetriever); the
+    cursor moves on regardless, so the next search would not find it again. The stream's state
+    carries it instead, in `parent_state.ids_to_retry` (a partition router's part of the state, next
+    to the search's own), until a GET answers for it. The CDK hands a partition router no state:
+    the stream's retriever passes on the state its cursor started from (`carry_over`) and reports
+    what became of each ID set (`settle`).
+    """
+
+    STATE_KEY = "ids_to_retry"
+
+    found_by: SubstreamPartitionRouter
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    stream_name: str = ""
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self._partition_field = str(self.found_by.parent_stream_configs[0].partition_field.eval(self.config))
+        self._carried: frozenset = frozenset()
+        self._ids_to_retry = _IdsToRetry()
+
+    def carry_over(self, stream_state: Mapping[str, Any]) -> None:
+        parent_state = stream_state.get("parent_state")
+        ids = parent_state.get(self.STATE_KEY, []) if isinstance(parent_state, Mapping) else []
+        if not isinstance(ids, list) or not all(is_record_id(record_id) for record_id in ids):
+            raise config_error(
+                f"The state of stream '{self.stream_name}' has parent_state.{self.STATE_KEY} {_excerpt(ids)}, "
+                "which is not a list of record IDs (positive whole numbers). Remove it from the state "
+                "(those records are then read only when they next change)."
+            )
+        self._carried = frozenset(ids)
+        self._ids_to_retry.settle(asked=(), skipped=self._carried)
+
+    def was_carried(self, record_id: int) -> bool:
+        return record_id in self._carried
+
+    def settle(self, asked: Iterable[int], skipped: Iterable[int]) -> None:
+        """`asked` were answered for, except those `skipped`, which are to be asked again next sync."""
+        self._ids_to_retry.settle(asked, skipped)
+
+    def stream_slices(self) -> Iterable[StreamSlice]:
+        for record_id in sorted(self._carried):
+            yield StreamSlice(partition={self._partition_field: record_id, "parent_slice": {}}, cursor_slice={})
+        for partition in self.found_by.stream_slices():
+            record_id = partition.partition.get(self._partition_field)
+            if not is_record_id(record_id):
+                raise AirbyteTracedException(
+                    message=(
+                        f"Brightpearl's search for stream '{self.stream_name}' returned {_excerpt(record_id)} as an ID, "
+                        "which is not a positive whole number, so it cannot go into the URL of an ID-set GET. "
+                        "The stream stops; check that api_domain points at Brightpearl and run the sync again."
+                    ),
+                    failure_type=FailureType.transient_error,
+                )
+            yield partition
+
+    def get_stream_state(self) -> Optional[Mapping[str, StreamState]]:
+        return {**(self.found_by.get_stream_state() or {}), self.STATE_KEY: self._ids_to_retry}
+
+    def get_request_params(self, **kwargs: Any) -> Mapping[str, Any]:
+        return {}
+
+    def get_request_headers(self, **kwargs: Any) -> Mapping[str, Any]:
+        return {}
+
+    def get_request_body_data(self, **kwargs: Any) -> Mapping[str, Any]:
+        return {}
+
+    def get_request_body_json(self, **kwargs: Any) -> Mapping[str, Any]:
+        return {}
+
+
+# The slice field that marks a GET asking again for IDs a first answer left out.
+ASKED_AGAIN = "asked_again"
+
+
+@dataclass
+class _IdSetOutcome:
+    """What became of the IDs of one ID set as it is read."""
+
+    size: int
+    skipped: List[int] = dataclass_field(default_factory=list)
+    newly_skipped: int = 0
+
+    @property
+    def tolerated_skips(self) -> int:
+        # One bad record in any set, 1 % of a full one (2 of 200): more is Brightpearl failing.
+        return max(1, self.size // 100)
+
+
 @dataclass
 class BrightpearlIdSetRetriever(SimpleRetriever):
-    """Reads one batch of IDs with one ID-set GET; when Brightpearl rejects the whole set (one bad
-    record fails all of it), reads each half again, down to the bad IDs, which are skipped with a
-    warning that names them while every other record still arrives.
+    """Reads one batch of IDs with one ID-set GET, and makes sure the answer is the records asked for:
 
-    Finding the bad ID takes new, smaller requests, which no response filter or backoff can make.
-    Its requester's `BrightpearlErrorHandler` lets the 400 through to it.
+    - a record for an ID that was not asked for is dropped with a warning (another resource's
+      records must not come out as this stream's);
+    - IDs asked for and not returned are asked once more; those still missing were deleted since
+      the search, and a warning counts and names them;
+    - when Brightpearl rejects the whole set (one bad record fails all of it: HTTP 400), each half
+      is read again, down to the bad IDs, which are skipped with a warning that names them and are
+      asked again next sync (BrightpearlRetriedIdsRouter) while every other record still arrives.
+      More rejected IDs in a set than one bad record, or 1 % of the set, is Brightpearl failing,
+      not bad records: the stream then fails as transient rather than skip them.
+
+    Finding the bad IDs takes new, smaller requests, and checking an answer takes the IDs asked
+    for, which no response filter, backoff or extractor has. Its requester's
+    `BrightpearlErrorHandler` lets the 400 through. The ID asked for is the first field of the
+    stream's primary key; the extractor says which IDs an answer holds (`ids_answered`).
 
     `cached_responses_of` names another stream whose GETs this one reads from the response cache
     (`order_rows` reads those of `orders`): the CDK keeps a requester's cached responses in a file
@@ -875,52 +1070,111 @@ class BrightpearlIdSetRetriever(SimpleRetriever):
     """
 
     cached_responses_of: Optional[str] = None
+    # Given by the factory: the stream's ID batches, a GroupingPartitionRouter over a BrightpearlRetriedIdsRouter.
+    partition_router: Optional[PartitionRouter] = None
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         super().__post_init__(parameters)
         if self.cached_responses_of:
             self.requester.name = self.cached_responses_of
             self.requester.__post_init__(self.requester._parameters)  # builds its HttpClient again
+        primary_key = self.primary_key if isinstance(self.primary_key, str) else self.primary_key[0]
+        self._id_field = primary_key if isinstance(primary_key, str) else primary_key[0]
+        ids = getattr(self.partition_router, "underlying_partition_router", None)
+        if not isinstance(ids, BrightpearlRetriedIdsRouter):
+            raise ValueError(f"{self.name}: an ID-set stream's partition_router must group a BrightpearlRetriedIdsRouter")
+        self._ids = ids
+        # The stream's cursor (its stream slicer, when incremental) holds the state the sync started from.
+        self._ids.carry_over(getattr(self.stream_slicer, "state", None) or {})
 
     def read_records(
         self, records_schema: Mapping[str, Any], stream_slice: Optional[StreamSlice] = None
     ) -> Iterable[Any]:
         assert stream_slice is not None, "an ID-set GET needs a slice of IDs"
-        for record in self._read_id_set(records_schema, stream_slice, list(stream_slice.partition["ids"])):
-            # Records must point to the partition the cursor knows, not to the half they came from.
-            yield self._reassociate_with_original_slice(record, stream_slice)
+        ids = list(stream_slice.partition["ids"])
+        outcome = _IdSetOutcome(size=len(ids))
+        missing = yield from self._read_ids(records_schema, stream_slice, ids, outcome)
+        if missing:
+            gone = yield from self._read_ids(records_schema, stream_slice, missing, outcome, asked_again=True)
+            if gone:
+                _LOGGER.warning(
+                    f"{self.name}: {len(gone)} of {len(ids)} records asked for were not returned, twice: "
+                    f"deleted since the search found them ({_listed(gone)})."
+                )
+        self._ids.settle(asked=ids, skipped=outcome.skipped)
 
-    def _read_id_set(self, records_schema: Mapping[str, Any], stream_slice: StreamSlice, ids: List[Any]) -> Iterable[Any]:
+    def _read_ids(
+        self,
+        records_schema: Mapping[str, Any],
+        stream_slice: StreamSlice,
+        ids: List[int],
+        outcome: _IdSetOutcome,
+        asked_again: bool = False,
+    ) -> Generator[Any, None, List[int]]:
+        """The records of `ids` from one GET, or from GETs of each half when Brightpearl rejects it;
+        returns the IDs the answers left out."""
         part = StreamSlice(
             partition={**stream_slice.partition, "ids": ids},
             cursor_slice=stream_slice.cursor_slice,
-            extra_fields=stream_slice.extra_fields,
+            extra_fields={**stream_slice.extra_fields, ASKED_AGAIN: asked_again},
         )
-        try:
-            # One request: a rejection comes before any record, so nothing is emitted twice.
-            records = list(super().read_records(records_schema, part))
-        except IdSetRejected:
+        response = self._fetch_next_page(part)
+        if response is not None and response.status_code == 400:
             if len(ids) == 1:
-                _LOGGER.warning(
-                    f"Skipping {self.name} record {ids[0]}: Brightpearl fails every GET that includes it (HTTP 400)."
-                )
-                return
+                self._skip(ids[0], outcome)
+                return []
             middle = len(ids) // 2
-            yield from self._read_id_set(records_schema, stream_slice, ids[:middle])
-            yield from self._read_id_set(records_schema, stream_slice, ids[middle:])
-            return
-        yield from records
+            missing = yield from self._read_ids(records_schema, stream_slice, ids[:middle], outcome, asked_again)
+            return missing + (yield from self._read_ids(records_schema, stream_slice, ids[middle:], outcome, asked_again))
+        # 404 CMNC-404 (let through by `error_handler`): none of them exists any more.
+        if response is None or response.status_code == 404:
+            return ids
+        asked = set(ids)
+        answered = self.record_selector.extractor.ids_answered(response, self._id_field)
+        not_asked = [record_id for record_id in answered if not (is_record_id(record_id) and record_id in asked)]
+        if not_asked:
+            _LOGGER.warning(
+                f"{self.name}: Brightpearl answered an ID-set GET with records for IDs not asked for "
+                f"({_listed(not_asked)}); they are dropped."
+            )
+        for record in self._parse_records(response, records_schema, part):
+            record_id = record.data.get(self._id_field)
+            if is_record_id(record_id) and record_id in asked:
+                # Records must point to the partition the cursor knows, not to the half they came from.
+                yield self._reassociate_with_original_slice(record, stream_slice)
+        returned = asked.intersection(record_id for record_id in answered if is_record_id(record_id))
+        return [record_id for record_id in ids if record_id not in returned]
 
-    def _parse_response(
+    def _request_headers(
         self,
-        response: Optional[requests.Response],
-        records_schema: Mapping[str, Any],
         stream_slice: Optional[StreamSlice] = None,
         next_page_token: Optional[Mapping[str, Any]] = None,
-    ) -> Iterable[Record]:
-        if response is not None and response.status_code == 400:
-            raise IdSetRejected()
-        yield from super()._parse_response(response, records_schema, stream_slice, next_page_token)
+        page_size_override: Optional[int] = None,
+    ) -> Mapping[str, Any]:
+        headers = super()._request_headers(stream_slice, next_page_token, page_size_override)
+        if stream_slice is not None and stream_slice.extra_fields.get(ASKED_AGAIN):
+            # Asked of Brightpearl, not of the response cache, which may hold the first answer (and
+            # keeps this one, for the stream that reads the same GETs).
+            return {**headers, "Cache-Control": "no-cache"}
+        return headers
+
+    def _skip(self, record_id: int, outcome: _IdSetOutcome) -> None:
+        if not self._ids.was_carried(record_id):
+            outcome.newly_skipped += 1
+            if outcome.newly_skipped > outcome.tolerated_skips:
+                raise AirbyteTracedException(
+                    message=(
+                        f"Brightpearl rejected (HTTP 400) more {self.name} records of one ID-set GET than the "
+                        f"{outcome.tolerated_skips} of {outcome.size} that are skipped as bad records: that is "
+                        "Brightpearl failing, so the stream stops instead. This is usually temporary: run the sync again."
+                    ),
+                    internal_message=f"Rejected one by one: {_listed(outcome.skipped + [record_id])}",
+                    failure_type=FailureType.transient_error,
+                )
+        _LOGGER.warning(
+            f"Skipping {self.name} record {record_id}: Brightpearl fails every GET that includes it (HTTP 400)."
+        )
+        outcome.skipped.append(record_id)
 
 
 @dataclass
