@@ -187,7 +187,7 @@ class BrightpearlSearchRetriever(SimpleRetriever):
     starts after it means rows before it were removed, and positions between the two pages are asked
     until a page starts at or before that row again: one call more per such event, never a position
     asked before (the search's cached answer would be the old one). A page whose `lastResult` does
-    not advance, or that claims more pages than `resultsAvailable` leaves, ends the read.
+    not advance, or that is not full and claims more pages than `resultsAvailable` leaves, ends the read.
 
     `filter_columns` (by default the stream's `cursor_field`) are the PERIOD columns an incremental
     search is filtered on from the cursor (the manifest's URL puts the token's `filter_column` in),
@@ -288,7 +288,9 @@ class BrightpearlSearchRetriever(SimpleRetriever):
         if not isinstance(last_result, int) or last_result <= highest_asked:
             raise self._paging_error(
                 f"says more pages follow but its lastResult ({last_result}) does not advance", page)
-        if last_result >= page.results_available:
+        # A full page past `resultsAvailable` is read on: supplier-payment-search is known to report
+        # 500 whatever it holds, while its later pages do answer (the public record of a peer).
+        if last_result >= page.results_available and page.meta.get("resultsReturned") != SEARCH_PAGE_SIZE:
             raise self._paging_error(
                 f"says more pages follow past lastResult {last_result}, but resultsAvailable is "
                 f"{page.meta.get('resultsAvailable')}", page)
@@ -305,11 +307,14 @@ class BrightpearlSearchRetriever(SimpleRetriever):
 
     def _sorted_keys(self, records: List[Record], first_result: int) -> List[tuple]:
         keys = [tuple(record.get(column) for column in self._key_columns) for record in records]
-        try:
-            if all(key <= following for key, following in zip(keys, keys[1:])):
-                return keys
-        except TypeError:  # a row without its key
-            pass
+        kinds = {type(value) for key in keys for value in key}
+        if len(kinds) > 1:  # a row without its key, or with a path where its ID should be
+            odd = next(key for key in keys if {type(value) for value in key} != {int})
+            raise self._paging_error(
+                f"answered a row whose {', '.join(self._key_columns)} is {_excerpt(odd[0] if len(odd) == 1 else odd)}, "
+                "unlike its other rows", _SearchPage(first_result, [], [], {}))
+        if all(key <= following for key, following in zip(keys, keys[1:])):
+            return keys
         raise self._paging_error(
             f"did not sort its rows on {', '.join(self._key_columns)} as asked (or sent rows without it)",
             _SearchPage(first_result, [], [], {}), FailureType.system_error)
