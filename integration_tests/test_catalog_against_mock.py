@@ -50,6 +50,8 @@ def expected_records(mock: MockBrightpearl, full_read: Dict[str, Any], name: str
     if name == "product_availability":
         return _children(mock, "warehouse-service/product-availability",
                          lambda body: sum(len(figures["warehouses"]) for figures in body.values()))
+    if name == "product_availability_totals":
+        return _children(mock, "warehouse-service/product-availability", len)
     if name == "product_availability_by_location":
         return _children(mock, "warehouse-service/product-availability",
                          lambda body: sum(len(locations) for figures in body.values()
