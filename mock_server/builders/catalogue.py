@@ -57,7 +57,7 @@ def build_products(world: World) -> Iterator[Record]:
         yield {
             "id": product_id, "brandId": world.rng.randint(1, len(BRANDS)),
             "productTypeId": 4 if not tracked else world.rng.randint(1, 3),
-            "identity": {"sku": sku, "ean": barcode, "barcode": barcode, "mpn": f"MPN{product_id}"},
+            "identity": {"sku": sku, "isbn": "", "ean": barcode, "upc": "", "mpn": f"MPN{product_id}", "barcode": barcode},
             "productGroupId": product_id - product_id % 5 or product_id, "featured": world.chance(0.1),
             "stock": {"stockTracked": tracked, "weight": {"magnitude": round(world.rng.uniform(0.1, 3.0), 4)},
                       "dimensions": {"length": 30.0, "height": 2.0, "width": 20.0, "volume": 1200.0}},
