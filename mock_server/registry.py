@@ -1,7 +1,9 @@
 """Every resource the mock serves, declared once: search columns, ID-set GET, OPTIONS and builder.
 
 Order matters: resources are built top to bottom, so a builder can read what an earlier one made.
-Column lists follow brightpearl-api.md §8 (real column order, reportDataType, reference tables).
+Column lists follow brightpearl-api.md §8 (real column order, reportDataType, reference tables) and,
+where a recorded search exists (order, product, contact, customer-payment), its metaData: types and
+sortable flags as the real service declares them.
 """
 
 from __future__ import annotations
@@ -45,11 +47,14 @@ def _custom_field_metadata(name: str, service: str, path: str, kind: str) -> Res
                     get=f"{path}/custom-field-meta-data", get_all=True)
 
 
-# supplier-payment-search's columns; the customer search adds transactionCode, amountAuthorized, expires
+# supplier-payment-search's columns; the customer search adds transactionCode, amountAuthorized, expires.
+# Types and sortable flags as a recorded customer-payment search (2026) declares them.
 _payment_columns = (
-    Column("paymentId", IDSET), Column("transactionRef", STRING), Column("paymentMethodCode", STRING),
-    Column("paymentType", STRING), Column("orderId", IDSET), Column("currencyId", INTEGER), Column("currencyCode", STRING),
-    Column("amountPaid", STRING), Column("paymentDate", PERIOD), Column("createdOn", PERIOD), Column("journalId", INTEGER),
+    Column("paymentId", IDSET), Column("transactionRef", STRING, sortable=False),
+    Column("paymentMethodCode", STRING, sortable=False), Column("paymentType", STRING, sortable=False),
+    Column("orderId", IDSET, sortable=False), Column("currencyId", IDSET, sortable=False),
+    Column("currencyCode", STRING, sortable=False), Column("amountPaid", STRING, sortable=False),
+    Column("paymentDate", PERIOD), Column("createdOn", PERIOD), Column("journalId", IDSET),
 )
 
 RESOURCES: list[Resource] = [
@@ -88,7 +93,7 @@ RESOURCES: list[Resource] = [
              get="price-list", get_all=True),
     Resource(name="channel", service="product", id_field="id", build=reference.build_channels,
              get="channel", get_all=True),
-    Resource(name="channel-brand", service="product", id_field="id", build=reference.build_channel_brands,
+    Resource(name="channel-brand", service="product", id_field="channelBrandId", build=reference.build_channel_brands,
              get="channel-brand", get_all=True),
     Resource(name="brand", service="product", id_field="id", build=catalogue.build_brands, search="brand-search",
              columns=(Column("brandId", IDSET, "id"), Column("name", SEARCH_STRING), Column("description", SEARCH_STRING)),
@@ -116,16 +121,18 @@ RESOURCES: list[Resource] = [
             Column("contactId", IDSET), Column("primaryEmail", SEARCH_STRING, _email("PRI")),
             Column("secondaryEmail", SEARCH_STRING, _email("SEC")), Column("tertiaryEmail", SEARCH_STRING, _email("TER")),
             Column("firstName", SEARCH_STRING), Column("lastName", SEARCH_STRING),
-            Column("isSupplier", BOOLEAN, "relationshipToAccount.isSupplier"),
+            Column("isSupplier", BOOLEAN, "relationshipToAccount.isSupplier", sortable=False),
             Column("companyName", SEARCH_STRING, "organisation.name"),
-            Column("isStaff", BOOLEAN, "relationshipToAccount.isStaff"),
+            Column("isStaff", BOOLEAN, "relationshipToAccount.isStaff", sortable=False),
             Column("isCustomer", BOOLEAN, lambda c: not c["relationshipToAccount"]["isSupplier"]
-                   and not c["relationshipToAccount"]["isStaff"]),
+                   and not c["relationshipToAccount"]["isStaff"], sortable=False),
             Column("createdOn", PERIOD), Column("updatedOn", PERIOD, _updated_since_creation),
             Column("lastContactedOn", PERIOD),
             Column("lastOrderedOn", PERIOD), Column("nominalCode", INTEGER, lambda c: int(c["financialDetails"]["nominalCode"])),
-            Column("isPrimary", BOOLEAN, "isPrimaryContact"), Column("pri", STRING, "communication.telephones.PRI"),
-            Column("sec", STRING, "communication.telephones.SEC"), Column("mob", STRING, "communication.telephones.MOB"),
+            Column("isPrimary", BOOLEAN, "isPrimaryContact"),
+            Column("pri", STRING, "communication.telephones.PRI", sortable=False),
+            Column("sec", STRING, "communication.telephones.SEC", sortable=False),
+            Column("mob", STRING, "communication.telephones.MOB", sortable=False),
             Column("exactCompanyName", STRING, "organisation.name"), Column("title", STRING, "salutation"),
         ),
         get="contact", missing=NotFound("No Contact Found"),
@@ -141,7 +148,7 @@ RESOURCES: list[Resource] = [
             Column("stockTracked", BOOLEAN, "stock.stockTracked"),
             Column("salesChannelName", STRING, lambda p: p["salesChannels"][0]["salesChannelName"], filterable=False),
             Column("createdOn", PERIOD), Column("updatedOn", PERIOD),
-            Column("brightpearlCategoryCode", IDSET, _first_category), Column("productGroupId", INTEGER),
+            Column("brightpearlCategoryCode", IDSET, _first_category, sortable=False), Column("productGroupId", INTEGER),
             Column("brandId", IDSET), Column("productTypeId", IDSET), Column("productStatus", STRING, "status"),
             Column("primarySupplierId", IDSET),
         ),
@@ -253,9 +260,9 @@ RESOURCES: list[Resource] = [
     ),
     Resource(name="customer-payment", service="accounting", id_field="paymentId",
              build=accounting.build_customer_payments, search="customer-payment-search",
-             columns=(*_payment_columns[:2], Column("transactionCode", STRING), *_payment_columns[2:7],
-                      Column("amountAuthorized", STRING), _payment_columns[7], Column("expires", PERIOD),
-                      *_payment_columns[8:])),
+             columns=(*_payment_columns[:2], Column("transactionCode", STRING, sortable=False), *_payment_columns[2:7],
+                      Column("amountAuthorized", STRING, sortable=False), _payment_columns[7],
+                      Column("expires", PERIOD, sortable=False), *_payment_columns[8:])),
     Resource(name="supplier-payment", service="accounting", id_field="paymentId",
              build=accounting.build_supplier_payments, search="supplier-payment-search", columns=_payment_columns),
     Resource(name="webhook", service="integration", id_field="id", build=integration.build_webhooks,
@@ -319,8 +326,11 @@ REGISTRY: dict[str, Resource] = {resource.name: resource for resource in RESOURC
 NAME_TABLES = {
     "orderTypeNames": reference.ORDER_TYPES,
     "orderStatusNames": {status[0]: status[1] for status in reference.ORDER_STATUSES},
-    "orderStockStatusNames": {status_id: code for status_id, code, _ in reference.ORDER_STOCK_STATUSES},
-    "orderShippingStatusNames": {status_id: code for status_id, code, _ in reference.ORDER_SHIPPING_STATUSES},
+    # the status descriptions, not codes: a recorded order search names shipping status 1 "No stock tracked
+    # products on order"
+    "orderStockStatusNames": {status_id: description for status_id, _, description in reference.ORDER_STOCK_STATUSES},
+    "orderShippingStatusNames": {status_id: description
+                                 for status_id, _, description in reference.ORDER_SHIPPING_STATUSES},
     "orderPaymentStatusNames": reference.ORDER_PAYMENT_STATUSES,
 }
 

@@ -620,12 +620,15 @@ def config_error(message: str) -> AirbyteTracedException:
 
 
 # How each Brightpearl custom-field type arrives in a record (values are keyed by field code).
+# A DATE is a plain string, as sent: real answers are not always RFC 3339 (`2023-03-06 17:22:26 -0600`
+# is on record), so `format: date-time` would have destinations reject or null such values, and a
+# normaliser would have to guess every other form; the warehouse can parse what it holds.
 CUSTOM_FIELD_VALUE_SCHEMAS: Mapping[str, Mapping[str, Any]] = {
     "TEXT": {"type": ["null", "string"]},
     "TEXTAREA": {"type": ["null", "string"]},
     "INTEGER": {"type": ["null", "integer"]},
     "YESNO": {"type": ["null", "boolean"]},
-    "DATE": {"type": ["null", "string"], "format": "date-time"},
+    "DATE": {"type": ["null", "string"]},
     "SELECT": {
         "type": ["null", "object"],
         "properties": {"id": {"type": ["null", "integer"]}, "value": {"type": ["null", "string"]}},

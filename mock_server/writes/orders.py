@@ -229,7 +229,7 @@ def post_order(call: WriteCall) -> int:
     status_id = next(status[0] for status in ORDER_STATUSES if status[2] == type_code)
     order: Record = {
         "id": order_id, "parentOrderId": parent_id, "orderTypeCode": type_code,
-        "reference": f"{type_code}-{order_id}", "version": 1, "state": {"tax": "NOT_INVOICED"},
+        "reference": f"{type_code}-{order_id}", "version": 1, "state": {"tax": "READY"},
         "orderStatus": {"orderStatusId": status_id}, "tax": {"errors": []}, "orderPaymentStatus": "UNPAID",
         "stockStatusCode": "NON", "allocationStatusCode": "ANR", "shippingStatusCode": "NST",
         "placedOn": call.now, "createdOn": call.now, "updatedOn": call.now, "createdById": 1,
