@@ -10,8 +10,10 @@ from collections.abc import Callable, Container, Iterable, Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import jsonpatch
 import orjson
 
+from .errors import ApiError
 from .resources import Record, Resource
 
 WITH_NULLS = "nullCustomFields"
@@ -31,6 +33,16 @@ def deep_merge(target: dict, changes: dict) -> None:
             deep_merge(target[key], value)
         else:
             target[key] = value
+
+
+def patched(record: Record, operations: Any) -> Record:
+    """A copy of `record` with an RFC 6902 JSON Patch applied; a bad operation is CMNC-044 as recorded."""
+    if not isinstance(operations, list):
+        raise ApiError(500, "CMNC-044", "A PATCH body must be a JSON Patch array of operations")
+    try:
+        return jsonpatch.apply_patch(record, operations)
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError) as error:
+        raise ApiError(500, "CMNC-044", f"The PATCH operation could not be applied: {error}") from None
 
 
 class Table:

@@ -16,10 +16,10 @@ from ..builders.orders import TAX_RATE, order_address, order_row, order_totals, 
 from ..builders.reference import BASE_CURRENCY, CHANNELS, ORDER_STATUSES
 from ..builders.sales import flat_order
 from ..resources import Record
-from ..store import Dataset, deep_merge
+from ..store import Dataset, deep_merge, patched
 from ..world import World
 from .framework import (WriteCall, existing, invalid, json_object, local_stamp, new_id, parse_decimal, parse_moment,
-                        patched, text_field, true_or_false)
+                        text_field, true_or_false)
 
 PARTY_OF_TYPE = {"SO": "customer", "SC": "customer", "PO": "supplier", "PC": "supplier"}
 STATUS_OF = {status[0]: status for status in ORDER_STATUSES}

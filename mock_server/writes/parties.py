@@ -6,8 +6,8 @@ import re
 
 from .. import errors
 from ..resources import Record
-from ..store import Dataset, deep_merge
-from .framework import WriteCall, existing, id_number, invalid, json_object, new_id, patched, text_field, true_or_false
+from ..store import Dataset, deep_merge, patched
+from .framework import WriteCall, existing, id_number, invalid, json_object, new_id, text_field, true_or_false
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
