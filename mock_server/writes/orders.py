@@ -296,8 +296,10 @@ def post_order_row(call: WriteCall) -> int:
     return row_id
 
 
-def patch_order_row(call: WriteCall) -> None:
-    """JSON Patch on one row in its GET shape; net and tax follow quantity and price unless patched too."""
+def patch_order_row(call: WriteCall) -> Record:
+    """JSON Patch on one row in its GET shape; net and tax follow quantity and price unless patched too.
+
+    Answers the patched row, as recorded."""
     order = find_order(call.dataset, call.ids["orderId"])
     row_key = str(call.ids["rowId"])
     if row_key not in order["orderRows"]:
@@ -334,6 +336,7 @@ def patch_order_row(call: WriteCall) -> None:
     order["orderRows"][row_key] = row
     save_order(call, order)
     call.publish("order.modified", [order["id"]])
+    return row
 
 
 def put_order_status(call: WriteCall) -> None:

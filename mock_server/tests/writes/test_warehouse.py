@@ -11,7 +11,7 @@ from .conftest import (availability_of, error_of, new_sales_order, new_supplier,
 def test_given_a_stock_correction_when_posted_then_availability_and_the_movement_search_show_it(client):
     product_id = client.created("product-service/product", product_body())
 
-    note_id = client.created("warehouse-service/warehouse/2/stock-correction",
+    [note_id] = client.created("warehouse-service/warehouse/2/stock-correction",
                              {"corrections": [{"productId": product_id, "quantity": 7, "reason": "Found in count",
                                                "locationId": 205}]})
 
@@ -112,9 +112,8 @@ def test_given_a_purchase_order_received_in_full_when_posted_then_stock_rises_an
     product_id = client.created("product-service/product", product_body())
     order_id, row_id = _purchase_order(client, product_id, 20)
 
-    note_id = client.created("warehouse-service/goods-note/goods-in",
-                             {"purchaseOrderId": order_id, "goodsMoved": [{"purchaseOrderRowId": row_id,
-                                                                          "quantity": 20}]})
+    note_id = client.created(f"warehouse-service/order/{order_id}/goods-note/goods-in",
+                             {"goodsMoved": [{"purchaseOrderRowId": row_id, "quantity": 20}]})
 
     assert availability_of(client, product_id)["total"]["inStock"] == 20
     assert client.get_one(f"order-service/order/{order_id}")["stockStatusCode"] == "POR"
@@ -126,8 +125,8 @@ def test_given_a_part_receipt_when_posted_then_the_order_is_still_not_received(c
     product_id = client.created("product-service/product", product_body())
     order_id, row_id = _purchase_order(client, product_id, 20)
 
-    client.created("warehouse-service/goods-note/goods-in",
-                   {"purchaseOrderId": order_id, "goodsMoved": [{"purchaseOrderRowId": row_id, "quantity": 5}]})
+    client.created(f"warehouse-service/order/{order_id}/goods-note/goods-in",
+                   {"goodsMoved": [{"purchaseOrderRowId": row_id, "quantity": 5}]})
 
     assert client.get_one(f"order-service/order/{order_id}")["stockStatusCode"] == "PON"
 
@@ -136,8 +135,8 @@ def test_given_more_than_is_outstanding_when_receiving_then_400_whsc_112(client)
     product_id = client.created("product-service/product", product_body())
     order_id, row_id = _purchase_order(client, product_id, 5)
 
-    response = client.send("POST", "warehouse-service/goods-note/goods-in",
-                           {"purchaseOrderId": order_id, "goodsMoved": [{"purchaseOrderRowId": row_id, "quantity": 6}]})
+    response = client.send("POST", f"warehouse-service/order/{order_id}/goods-note/goods-in",
+                           {"goodsMoved": [{"purchaseOrderRowId": row_id, "quantity": 6}]})
 
     assert error_of(response) == (400, "WHSC-112")
 
