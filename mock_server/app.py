@@ -38,7 +38,7 @@ from .replies import json_response
 from .state import MockState
 from .writes import find_write
 from .writes.framework import Write, decode_body, perform
-from .writes.journal import WriteJournal
+from .writes.journal import JournalWriteError, WriteJournal
 
 log = logging.getLogger("brightpearl-mock")
 
@@ -122,7 +122,7 @@ def create_app(state: MockState, journal: WriteJournal | None = None) -> Starlet
 
     return Starlette(routes=[
         Route("/public-api/{account}/{path:path}", api, methods=API_METHODS),
-        *control_routes(state),
+        *control_routes(state, journal),
         *oauth_routes(state),
     ], middleware=[Middleware(SingleSlashes)], exception_handlers={404: _no_route, 405: _no_route},
         lifespan=lifespan)
@@ -165,12 +165,20 @@ def _resolve(state: MockState, journal: WriteJournal | None, request: Request, p
 
 def _write(state: MockState, journal: WriteJournal | None, write: Write, ids: dict[str, int], path: str,
            raw_body: bytes) -> Response:
-    """Serve a write, keep it in the journal (`--data-file`), then raise its webhook events."""
+    """Serve a write, keep it in the journal (`--data-file`), then raise its webhook events.
+
+    The write is kept only once its journal line is: a refused body or a line that cannot be
+    written leaves the account as it was (the transaction puts back every record and ID).
+    """
     body = decode_body(raw_body)
-    call = perform(state, write, ids, body, state.now_stamp())
-    if journal is not None:
-        # decoded afresh: a handler may have merged parts of the body into records it went on to change
-        journal.append(write.method, path, decode_body(raw_body), call.now)
+    try:
+        with state.dataset.transaction():
+            call = perform(state, write, ids, body, state.now_stamp())
+            if journal is not None:
+                # decoded afresh: a handler may have merged parts of the body into records it went on to change
+                journal.append_write(write.method, path, decode_body(raw_body), call.now)
+    except JournalWriteError as error:
+        raise ApiError(500, "CMNU-003", f"Internal Server Error: {error}") from None
     with state.webhooks.batch():
         for full_event, event_ids in call.events:
             state.webhooks.publish(full_event, event_ids)

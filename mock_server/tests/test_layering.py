@@ -21,7 +21,8 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("HTTP app", {"app"}),
     ("handlers", {"reads", "writes", "control_api", "oauth", "faults", "replies"}),
     ("state", {"state", "webhooks"}),
-    ("data", {"search", "seed", "registry", "resources", "store", "world", "idsets", "errors", "builders"}),
+    ("data", {"search", "seed", "registry", "resources", "store", "world", "idsets", "errors", "builders",
+              "custom_fields"}),
 ]
 
 
