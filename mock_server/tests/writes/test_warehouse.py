@@ -23,6 +23,20 @@ def test_given_a_stock_correction_when_posted_then_availability_and_the_movement
     assert client.get_one(f"warehouse-service/warehouse/2/stock-correction/{note_id}")["reason"] == "Found in count"
 
 
+def test_given_two_corrections_when_posted_then_the_answer_is_the_array_of_one_note_id_each(client):
+    first, second = (client.created("product-service/product", product_body()) for _ in range(2))
+
+    response = client.send("POST", "warehouse-service/warehouse/1/stock-correction", {"corrections": [
+        {"productId": first, "quantity": 3, "reason": "Opening stock"},
+        {"productId": second, "quantity": 5, "reason": "Found in count"}]})
+
+    note_ids = response.json()["response"]
+    notes = [client.get_one(f"warehouse-service/warehouse/1/stock-correction/{note_id}") for note_id in note_ids]
+    assert response.status_code == 200 and len(set(note_ids)) == 2 and all(type(i) is int for i in note_ids)
+    assert [(note["reason"], [line["productId"] for line in note["goodsMoved"]]) for note in notes] == [
+        ("Opening stock", [first]), ("Found in count", [second])]
+
+
 @pytest.mark.parametrize(("line", "code"), [
     ({"quantity": -11, "reason": "Damaged"}, "WHSC-108"),
     ({"quantity": 0, "reason": "Nothing"}, "WHSC-122"),
