@@ -1,4 +1,4 @@
-"""Runs every benchmark (calls, budget, throughput, memory) and prints one table of figures and goals.
+"""Runs every benchmark (calls, budget, throughput, mock abuse, memory) and prints one table of figures and goals.
 
 The table gives each figure, its goal, met or missed, and the machine it ran on.
 
