@@ -83,9 +83,9 @@ class MockServer:
                 self._process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self._process.kill()
-        if self._process and self._process.stdout:
+        if self._process and self._process.stdout and not self._process.stdout.closed:
+            # what is left: a caller may be draining the pipe as it comes (bench/read_calls.py does)
             self.output = self._process.stdout.read()
-            self._process.stdout.close()
         self.session.close()
         if self._tls_dir:
             shutil.rmtree(self._tls_dir, ignore_errors=True)
