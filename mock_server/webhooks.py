@@ -242,12 +242,11 @@ class Webhooks:
         self.deliveries[delivery.id] = delivery
         host = urlsplit(delivery.url).hostname or ""
         queue = self._queues.setdefault(delivery.webhook_id, [])
-        if host.endswith(RESERVED_SUFFIXES) or len(queue) >= MAX_QUEUED:
-            delivery.outcome = "undeliverable" if host.endswith(RESERVED_SUFFIXES) else "dropped"
-            reason = (f"{host} is a reserved name that never resolves (RFC 6761)" if delivery.outcome == "undeliverable"
-                      else f"{MAX_QUEUED} calls to this subscriber are already waiting")
-            self._log(delivery, None, reason, 0.0)
-            self._retire(delivery)
+        if host.endswith(RESERVED_SUFFIXES):
+            self._refuse(delivery, "undeliverable", f"{host} is a reserved name that never resolves (RFC 6761)")
+            return
+        if len(queue) >= MAX_QUEUED:
+            self._refuse(delivery, "dropped", f"{MAX_QUEUED} calls to this subscriber are already waiting")
             return
         self._pending += 1
         heapq.heappush(queue, (delivery.due, delivery.id, delivery))
@@ -355,6 +354,12 @@ class Webhooks:
         self._pending -= 1
         self._retire(delivery)
         self._condition.notify_all()
+
+    def _refuse(self, delivery: Delivery, outcome: str, reason: str) -> None:
+        """Log a delivery that is never attempted."""
+        delivery.outcome = outcome
+        self._log(delivery, None, reason, 0.0)
+        self._retire(delivery)
 
     def _retire(self, delivery: Delivery) -> None:
         """Count a finished delivery against the log's bound, forgetting the oldest past it."""
