@@ -13,7 +13,7 @@ from decimal import Decimal
 from ..resources import Record
 from ..world import HISTORY_END, HISTORY_START, World
 from .catalogue import cost_price, retail_price
-from .history import note_order
+from .history import note_order, orders
 from .parties import STAFF_COUNT, city_of
 from .reference import (CHANNELS, COUNTRIES, CURRENCIES, ORDER_STATUSES, ORDER_TYPE_CODES, SHIPPING_METHODS, TAX_CODES,
                         custom_field_values)
@@ -150,6 +150,31 @@ def build_orders(world: World) -> Iterator[Record]:
             sales_orders.append(order_id)
         note_order(world, order)
         yield order
+
+
+def build_landed_costs(world: World) -> Iterator[Record]:
+    """One row per purchase-order row with a product: what `purchase-order-lc-search` lists.
+
+    Landed costs (freight, duty) are a share of the row's unit cost drawn from a random source of
+    their own, so adding them changed none of the records seeded after them.
+    """
+    shares = world.offshoot("landed-costs")
+    suppliers = {contact["contactId"]: contact["organisation"].get("name", "") for contact in world.records("contact")
+                 if contact["relationshipToAccount"]["isSupplier"]}
+    products = {product["id"]: (product["identity"]["sku"], product["salesChannels"][0]["productName"],
+                                product["stock"]["weight"]["magnitude"], product["stock"]["dimensions"]["volume"])
+                for product in world.records("product")}
+    for order in orders(world, "PO"):
+        for row in order.rows:
+            if row.product_id not in products:
+                continue
+            sku, name, weight, volume = products[row.product_id]
+            share = Decimal(shares.rng.randint(2, 12)) / 100
+            yield {"orderRowId": row.row_id, "supplierName": suppliers.get(order.contact_id, ""),
+                   "weight": World.money(weight), "sku": sku, "productName": name,
+                   "quantity": World.money(row.quantity), "volume": World.money(volume),
+                   "productPrice": World.money(row.unit_cost), "orderId": order.id, "productId": row.product_id,
+                   "currentLandedCosts": World.money(row.unit_cost * share)}
 
 
 def _reference(type_id: int, channel_id: int, order_id: int) -> str:

@@ -67,6 +67,11 @@ def stock_location(warehouse_id: int, product_id: int) -> int:
     return warehouse_id * 100 + 1 + product_id % PICK_FACE_LOCATIONS
 
 
+def default_location(warehouse_id: int) -> int:
+    """The warehouse's own default location (`warehouse/{id}/location/default`): its first bin."""
+    return warehouse_id * 100 + 1
+
+
 CHANNELS = [(1, "Brightpearl", 1, 1, 2), (2, "Shopify US", 2, 1, 2), (3, "Amazon US", 3, 2, 2),
             (4, "Wholesale", 4, 1, 3), (5, "Shopify EU", 2, 3, 4)]  # id, name, channel type, warehouse, price list
 CHANNEL_BRANDS = [(1, "Acme Outfitters"), (2, "Acme Trade")]  # channelBrandId, name
