@@ -709,7 +709,7 @@ class BrightpearlBudgetPacer(APIBudget):
         with self._lock:
             wait = self._wait_for_a_call()
         if wait > 0:
-            log = _LOGGER.info if wait >= 5 else _LOGGER.debug
+            log = LOGGER.info if wait >= 5 else LOGGER.debug
             log(f"Brightpearl budget down to its reserve of {self.reserve} calls; waiting {wait:.1f} s.")
             time.sleep(wait)
 
@@ -734,8 +734,6 @@ class BrightpearlBudgetPacer(APIBudget):
                 wait = capped_server_wait(period_milliseconds / 1000, THROTTLE_PERIOD_HEADER)
                 self._resume_at = time.monotonic() + wait
 
-
-_LOGGER = logging.getLogger("airbyte")
 
 # Far above the largest real answer (an ID set of 200 orders with their rows is a few MB), far below what
 # would exhaust a worker's memory.
@@ -1105,7 +1103,7 @@ class BrightpearlIdSetRetriever(SimpleRetriever):
         if missing:
             gone = yield from self._read_ids(records_schema, stream_slice, missing, outcome, asked_again=True)
             if gone:
-                _LOGGER.warning(
+                LOGGER.warning(
                     f"{self.name}: {len(gone)} of {len(ids)} records asked for were not returned, twice: "
                     f"deleted since the search found them ({_listed(gone)})."
                 )
@@ -1141,7 +1139,7 @@ class BrightpearlIdSetRetriever(SimpleRetriever):
         answered = self.record_selector.extractor.ids_answered(response, self._id_field)
         not_asked = [record_id for record_id in answered if not (is_record_id(record_id) and record_id in asked)]
         if not_asked:
-            _LOGGER.warning(
+            LOGGER.warning(
                 f"{self.name}: Brightpearl answered an ID-set GET with records for IDs not asked for "
                 f"({_listed(not_asked)}); they are dropped."
             )
@@ -1179,7 +1177,7 @@ class BrightpearlIdSetRetriever(SimpleRetriever):
                     internal_message=f"Rejected one by one: {_listed(outcome.skipped + [record_id])}",
                     failure_type=FailureType.transient_error,
                 )
-        _LOGGER.warning(
+        LOGGER.warning(
             f"Skipping {self.name} record {record_id}: Brightpearl fails every GET that includes it (HTTP 400)."
         )
         outcome.skipped.append(record_id)
