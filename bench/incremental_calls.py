@@ -2,7 +2,9 @@
 changed, then a third after the mock changes 37 orders and deletes 5 (and `order_ids` after it).
 
 With nothing changed, each incremental stream should send exactly one search (categories: its one
-GET, filtered client-side) plus the ID-set GETs of the records inside the lookback window.
+GET, filtered client-side; the six whose search has `createdOn`, orders, sales orders and credits,
+products, contacts and companies, a second one from the cursor on it, for records never updated,
+whose `updatedOn` cell is empty) plus the ID-set GETs of the records inside the lookback window.
 
     python bench/incremental_calls.py [--orders 10000] [--rate-limit 200]
 """

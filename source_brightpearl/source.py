@@ -6,8 +6,11 @@ import difflib
 import json
 import logging
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Set, Tuple
+from urllib.parse import urlsplit
 
+import orjson
 import requests
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError
@@ -36,17 +39,21 @@ from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import (
     ModelToComponentFactory,
 )
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
+from airbyte_cdk.sources.streams.call_rate import APIBudget
 from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.utils.datetime_helpers import ab_datetime_now, ab_datetime_try_parse
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_brightpearl.components import BrightpearlBudgetPacer, config_error
+from source_brightpearl.components import BrightpearlBudgetPacer, BrightpearlTransportGuard, config_error
 
 CHECK_REQUESTER_NAME = "check_connection"
 # The internal message of the error the CDK's concurrent read ends with when streams failed.
 FAILED_STREAMS_SUMMARY = "Concurrent read failure"
 # Calls of each rolling minute left to the account's other apps unless the config says otherwise.
 DEFAULT_RATE_LIMIT_RESERVE = 20
+# `check` makes one small call, and a host that never answers must be reported within half a minute,
+# whatever the (longer) request timeout of a read.
+CHECK_TIMEOUT_SECONDS = 15
 # A failed read ends with the most serious class among its streams' failures: one that needs the
 # user (a config error) outranks a bug, which outranks what a retry may cure.
 FAILURE_TYPES_BY_SEVERITY = (FailureType.config_error, FailureType.system_error, FailureType.transient_error)
@@ -65,16 +72,22 @@ class SourceBrightpearl(YamlDeclarativeSource):
         state: Optional[List[AirbyteStateMessage]] = None,
         **kwargs: Any,
     ) -> None:
+        # The config is checked against the spec only when a command runs, before any request, so
+        # until then its values may be any JSON: a wrong one is reported then, and ignored here.
+        # (Kept before the parent's constructor, which reads the manifest.)
+        self._configured_request_timeout = _positive_number((config or {}).get("request_timeout_seconds"))
+        # The package's manifest by absolute path: the CDK opens a relative one in the current directory first.
         super().__init__(
-            path_to_yaml="manifest.yaml", catalog=catalog, config=config, state=state, **kwargs
+            path_to_yaml=str(Path(__file__).with_name("manifest.yaml")), catalog=catalog, config=config,
+            state=state, **kwargs,
         )
         # Every requester the factory builds shares this one budget (HttpRequester.api_budget); the
-        # manifest's `api_budget` can only describe the CDK's own policies (see the pacer's docstring).
-        # The config is checked against the spec only when a command runs, before any request, so
-        # until then the reserve may be any JSON value: a wrong one is reported then, not here.
+        # manifest's `api_budget` can only describe the CDK's own policies (see the pacer's and the
+        # guard's docstrings).
         reserve = self._config.get("rate_limit_reserve")
-        self._constructor._api_budget = BrightpearlBudgetPacer(
-            reserve=reserve if isinstance(reserve, int) else DEFAULT_RATE_LIMIT_RESERVE
+        self._constructor._api_budget = BrightpearlTransportGuard(
+            pacer=BrightpearlBudgetPacer(reserve=reserve if isinstance(reserve, int) else DEFAULT_RATE_LIMIT_RESERVE),
+            body_timeout_seconds=self._request_timeout_seconds,
         )
         self.logger.addFilter(CONFIG_ERROR_TRACEBACK_FILTER)
         self._cursors = StreamCursors(self.resolved_manifest, self._config)
@@ -103,6 +116,18 @@ class SourceBrightpearl(YamlDeclarativeSource):
                 warnings += [f"The state of stream '{descriptor.name}' has {path} {value}, which is in the future; "
                              f"reading from now ({self._cursors.format(now)}) instead." for path, value, _ in moved]
         return warnings
+
+    def _read_and_parse_yaml_file(self, path_to_yaml_file: str) -> Dict[str, Any]:
+        """The manifest, with the config's `request_timeout_seconds` (if any) as every requester's read
+        timeout: the CDK takes an HttpRequester's timeouts as plain numbers, never from the config."""
+        manifest = super()._read_and_parse_yaml_file(path_to_yaml_file)
+        if self._configured_request_timeout is not None:
+            manifest["definitions"]["base_requester"]["read_timeout_in_seconds"] = self._configured_request_timeout
+        return manifest
+
+    @property
+    def _request_timeout_seconds(self) -> float:
+        return self.resolved_manifest["definitions"]["base_requester"]["read_timeout_in_seconds"]
 
     def read(
         self,
@@ -199,27 +224,45 @@ class SourceBrightpearl(YamlDeclarativeSource):
             )
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
-        """One `GET integration-service/account-configuration`, sent once.
+        """One `GET integration-service/account-configuration`, sent once, whose answer must be the
+        account's configuration.
 
         Replaces the manifest's stream check because that one retries throttling and network
-        errors for minutes and reports every failure as "stream not available".
+        errors for minutes, reports every failure as "stream not available", and takes any 200 (a
+        captive portal's page, a proxy's `{}`) for Brightpearl.
         """
         try:
             if self._spec_component:
                 self._spec_component.validate_config(self._config)
-            self._build_check_requester().send_request()
+            response = self._build_check_requester().send_request()
         except AirbyteTracedException as error:
             return _failed(self._describe_check_failure(error))
+        if not _is_account_configuration(response):
+            return _failed(
+                f"{self._config.get('base_url')} does not answer like Brightpearl: {_describe_answer(response)} is "
+                "not the account's configuration. Check the datacenter and api_domain settings, and any proxy or "
+                "captive portal between this machine and Brightpearl."
+            )
         return AirbyteConnectionStatus(status=Status.SUCCEEDED)
 
+    @property
+    def _check_timeout_seconds(self) -> float:
+        return min(self._request_timeout_seconds, CHECK_TIMEOUT_SECONDS)
+
     def _build_check_requester(self) -> Any:
-        definition = self.resolved_manifest["definitions"]["account_configuration_requester"]
+        definition = {
+            **self.resolved_manifest["definitions"]["account_configuration_requester"],
+            "read_timeout_in_seconds": self._check_timeout_seconds,
+        }
         # The check reports its outcome itself; the HTTP client's "retries exhausted" log line
         # would only add a stack trace to it.
         logging.getLogger(f"airbyte.HttpRequester.{CHECK_REQUESTER_NAME}").setLevel(logging.CRITICAL)
-        return ModelToComponentFactory(disable_retries=True).create_component(
-            HttpRequesterModel, definition, self._config, name=CHECK_REQUESTER_NAME
+        factory = ModelToComponentFactory(disable_retries=True)
+        # One call: nothing to pace, but the same guard on its answer as every read's.
+        factory._api_budget = BrightpearlTransportGuard(
+            pacer=APIBudget(policies=[]), body_timeout_seconds=self._check_timeout_seconds
         )
+        return factory.create_component(HttpRequesterModel, definition, self._config, name=CHECK_REQUESTER_NAME)
 
     def _describe_check_failure(self, error: AirbyteTracedException) -> str:
         retried = _find_backoff_exception(error)
@@ -227,7 +270,8 @@ class SourceBrightpearl(YamlDeclarativeSource):
             return error.message or "The connection check failed."
         if retried.response is None:
             return (
-                f"Could not connect to {self._config.get('base_url')}. Check the datacenter "
+                f"Could not connect to {self._config.get('base_url')}, or it did not answer within "
+                f"{self._check_timeout_seconds:g} s. Check the datacenter "
                 "(or api_domain) setting and that this host can reach Brightpearl."
             )
         response = retried.response
@@ -364,6 +408,28 @@ def _quote(value: Any) -> str:
 def _close_matches(name: str, known: List[str]) -> str:
     matches = difflib.get_close_matches(name, known, n=3)
     return f" (did you mean {' or '.join(repr(match) for match in matches)}?)" if matches else ""
+
+
+def _positive_number(value: Any) -> Optional[float]:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else None
+
+
+def _is_account_configuration(response: Optional[requests.Response]) -> bool:
+    """Whether an answer is Brightpearl's `{"response": {"configuration": {...}}}` (brightpearl-api.md §1)."""
+    try:
+        body = orjson.loads(response.content) if response is not None else None
+    except orjson.JSONDecodeError:
+        return False
+    answer = body.get("response") if isinstance(body, dict) else None
+    configuration = answer.get("configuration") if isinstance(answer, dict) else None
+    return isinstance(configuration, dict) and bool(configuration)
+
+
+def _describe_answer(response: Optional[requests.Response]) -> str:
+    if response is None:
+        return "the empty answer"
+    content_type = response.headers.get("Content-Type") or "no content type"
+    return f"its answer to {urlsplit(response.url).path} (HTTP {response.status_code}, {content_type})"
 
 
 def _find_backoff_exception(error: BaseException) -> Optional[BaseBackoffException]:

@@ -28,6 +28,15 @@ def test_given_a_posted_contact_when_searching_by_its_email_then_the_search_sees
     assert [row["contactId"] for row in rows] == [contact_id]
 
 
+def test_given_a_posted_contact_never_changed_when_searched_then_its_updated_on_cell_is_null(client):
+    contact_id = client.created("contact-service/contact", CUSTOMER)
+
+    [row] = client.rows("contact-service/contact-search", contactId=contact_id, columns="contactId,createdOn,updatedOn")
+
+    assert row["updatedOn"] is None
+    assert client.get_one(f"contact-service/contact/{contact_id}")["updatedOn"] == row["createdOn"]
+
+
 def test_given_a_supplier_with_an_organisation_when_posted_then_its_company_is_created_and_linked(client):
     body = {"firstName": "Lin", "lastName": "Wu", "relationshipToAccount": {"isSupplier": True},
             "organisation": {"name": "Wu Textiles Ltd"}}
@@ -75,7 +84,7 @@ def test_given_a_json_patch_when_a_contact_is_patched_then_the_field_changes_and
                            [{"op": "replace", "path": "/lastName", "value": "Lovelace"}])
 
     after = client.get_one(f"contact-service/contact/{contact_id}")
-    assert (response.status_code, response.json()) == (200, {})
+    assert (response.status_code, response.json()) == (200, {"response": after})
     assert after["lastName"] == "Lovelace"
     assert datetime.fromisoformat(after["updatedOn"]) > datetime.fromisoformat(before["updatedOn"])
     assert client.rows("contact-service/contact-search", lastName="Lovelace")[0]["contactId"] == contact_id
