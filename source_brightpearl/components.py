@@ -533,6 +533,14 @@ class BrightpearlOAuthAuthenticator(DeclarativeSingleUseRefreshTokenOauth2Authen
             refresh_token_error_values=tuple(self.refresh_token_error_values),
         )
 
+    def get_token_expiry_date(self) -> AirbyteDateTime:
+        """The stored expiry; one that is not a date-time (a hand-edited config) counts as passed, so
+        the token is refreshed and a good expiry saved, where the CDK crashes."""
+        try:
+            return super().get_token_expiry_date()
+        except ValueError:
+            return ab_datetime_now() - timedelta(days=1)
+
     def refresh_access_token(self) -> Tuple[str, AirbyteDateTime, Optional[str]]:
         answer = TokenAnswer.from_body(self._make_handled_request(), self.get_token_refresh_endpoint())
         if answer.lifetime is None:
