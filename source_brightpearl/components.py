@@ -353,7 +353,7 @@ def without_password(text: str) -> str:
     scheme, separator, rest = text.partition("://")
     if not separator:
         scheme, rest = "", text
-    user_info, at, host = rest.rpartition("@")
+    _, at, host = rest.rpartition("@")
     return f"{scheme}{separator}***@{host}" if at else text
 
 
@@ -568,9 +568,9 @@ class BrightpearlOAuthAuthenticator(DeclarativeSingleUseRefreshTokenOauth2Authen
         error = body.get(self._refresh_token_error_key) if isinstance(body, Mapping) else None
         if status in self._refresh_token_error_status_codes and error in self._refresh_token_error_values:
             raise config_error(
-                f"Brightpearl refused the OAuth refresh token of app '{self.get_client_id()}' ({error}): it has "
-                "expired, been revoked or been used already. Re-authenticate in the connector settings (or run "
-                "`source-brightpearl oauth` again)."
+                f"Brightpearl refused to refresh the OAuth token of app '{self.get_client_id()}' ({error}): the "
+                "refresh token has expired, been revoked or been used already, or the client secret is wrong. "
+                "Re-authenticate in the connector settings (or run `source-brightpearl oauth` again)."
             )
         raise config_error(
             f"The OAuth token endpoint {url} answered HTTP {status}. Check the OAuth server setting "
