@@ -25,8 +25,7 @@ STREAMS = [("orders", "id"), ("products", "id"), ("contacts", "contactId")]
 
 
 def sync(mock: MockServer, workdir: Path, state: list | None) -> tuple[int, list]:
-    config = {"account_code": mock.account, "api_domain": mock.base_url,
-              "credentials": {"auth_type": "account_token", "app_ref": mock.app_ref, "account_token": mock.account_token}}
+    config = mock.connector_config()
     catalog = {"streams": [{"stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["incremental"]},
                             "sync_mode": "incremental", "destination_sync_mode": "append_dedup",
                             "cursor_field": ["updatedOn"], "primary_key": [[key]]} for name, key in STREAMS]}

@@ -2,7 +2,9 @@
 changed, then a third after the mock changes 37 orders and deletes 5 (and `order_ids` after it).
 
 With nothing changed, each incremental stream should send exactly one search (categories: its one
-GET, filtered client-side) plus the ID-set GETs of the records inside the lookback window.
+GET, filtered client-side; the six whose search has `createdOn`, orders, sales orders and credits,
+products, contacts and companies, a second one from the cursor on it, for records never updated,
+whose `updatedOn` cell is empty) plus the ID-set GETs of the records inside the lookback window.
 
     python bench/incremental_calls.py [--orders 10000] [--rate-limit 200]
 """
@@ -27,10 +29,7 @@ class Connector:
     def __init__(self, mock: MockServer, workdir: Path) -> None:
         self.mock, self.workdir = mock, workdir
         self.command = str(Path(sys.executable).with_name("source-brightpearl"))
-        config = {"account_code": mock.account, "api_domain": mock.base_url,
-                  "credentials": {"auth_type": "account_token", "app_ref": mock.app_ref,
-                                  "account_token": mock.account_token}}
-        (workdir / "config.json").write_text(json.dumps(config))
+        (workdir / "config.json").write_text(json.dumps(mock.connector_config()))
         discovered = subprocess.run([self.command, "discover", "--config", str(workdir / "config.json")],
                                     capture_output=True, text=True, check=True).stdout
         self.streams = next(json.loads(line)["catalog"] for line in discovered.splitlines() if '"CATALOG"' in line)["streams"]

@@ -25,9 +25,7 @@ def read_peak_rss_mb(orders: int) -> tuple[float, int, float]:
     """Peak RSS (MB) of one read in a child process, the records it emitted and its wall time."""
     # Seeding 100k orders takes about 45 s alone, longer on a busy machine.
     with MockServer(orders=orders, rate_limit=0, startup_timeout=300) as mock, tempfile.TemporaryDirectory() as workdir:
-        config = {"account_code": mock.account, "api_domain": mock.base_url, "rate_limit_reserve": 0,
-                  "credentials": {"auth_type": "account_token", "app_ref": mock.app_ref,
-                                  "account_token": mock.account_token}}
+        config = mock.connector_config(rate_limit_reserve=0)
         catalog = {"streams": [{"stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
                                 "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}
                                for name in STREAMS]}

@@ -1,15 +1,23 @@
 """API calls, records and wall time of a full `read` of every stream, next to the fewest calls possible.
 
 Per stream, the minimum is what Brightpearl cannot do with less:
-- search then ID-set GET: ceil(search rows / 500) pages asking only the ID column, then
-  ceil(IDs / 200) GETs (500 for goods-out notes);
-- search only (the search row is the record): ceil(rows / 500) pages;
+- search then ID-set GET: the search's pages asking only the ID column, then ceil(IDs / 200) GETs
+  (500 for goods-out notes);
+- search only (the search row is the record): the search's pages;
+- a search's pages: 1 for its first 500 rows, then one per 499: each page after the first is asked
+  from the last row read, the one row of overlap that shows whether records deleted meanwhile moved
+  rows past it (plain offset paging, ceil(rows / 500), would lose them); at most one call more per
+  search below 250,000 rows, which the last line counts;
+- with `--start-date` (one before the seeded history, so every record is still read) the searches
+  are filtered, and the six whose search has `createdOn` (orders, sales orders and credits,
+  products, contacts, companies) search a second time, from the start date on `createdOn`, for the
+  records never updated, whose `updatedOn` cell is empty;
 - small reference resources: one GET without an ID set;
 - child rows (order rows, prices per price list, availability per warehouse or location): no call
   beyond their parent's, whose search is counted once even when two streams share it.
 Calls are attributed to streams by the request line the mock logs (`--log-requests`).
 
-    python bench/read_calls.py [--orders 10000] [--rate-limit 200]
+    python bench/read_calls.py [--orders 10000] [--rate-limit 200] [--start-date 2020-01-01T00:00:00Z]
 """
 
 from __future__ import annotations
@@ -45,6 +53,8 @@ class Stream:
     get_all: Optional[str] = None
     child_of: Optional[str] = None
     records: Optional[Callable[["Mock"], int]] = None
+    # With a start date, the search runs again from it on `createdOn`.
+    created_pass: bool = False
 
 
 def _search(path: str, **filters: str) -> tuple:
@@ -53,13 +63,14 @@ def _search(path: str, **filters: str) -> tuple:
 
 STREAMS: dict[str, Stream] = {
     "orders": Stream(r"order-service/order-search\?(?!.*orderTypeId).*updatedOn|order-service/order/\d",
-                     search=_search("order-service/order-search"), get=("order-service/order", 200, "order")),
+                     search=_search("order-service/order-search"), get=("order-service/order", 200, "order"),
+                     created_pass=True),
     "order_rows": Stream(r"^$", child_of="orders"),
     "sales_orders": Stream(r"sales-order-search|sales-order/", search=_search("order-service/sales-order-search"),
-                           get=("order-service/sales-order", 200, "sales-order")),
+                           get=("order-service/sales-order", 200, "sales-order"), created_pass=True),
     "sales_credits": Stream(r"order-search\?.*orderTypeId=3|sales-credit/",
                             search=_search("order-service/order-search", orderTypeId="3"),
-                            get=("order-service/sales-credit", 200, "sales-credit")),
+                            get=("order-service/sales-credit", 200, "sales-credit"), created_pass=True),
     "order_notes": Stream(r"order-note-search", search=_search("order-service/order-note-search")),
     "order_types": Stream(r"order-type\b", get_all="order-service/order-type"),
     "order_statuses": Stream(r"order-status\b", get_all="order-service/order-status"),
@@ -86,7 +97,8 @@ STREAMS: dict[str, Stream] = {
     "zones": Stream(r"zone-search", search=_search("warehouse-service/zone-search")),
     "shipping_methods": Stream(r"shipping-method", get_all="warehouse-service/shipping-method"),
     "products": Stream(r"product-service/product-search\?.*updatedOn|product-service/product/\d",
-                       search=_search("product-service/product-search"), get=("product-service/product", 200, "product")),
+                       search=_search("product-service/product-search"), get=("product-service/product", 200, "product"),
+                       created_pass=True),
     # Shares the product search with `product_ids` (cached): only its price GETs are its own.
     "product_prices": Stream(r"product-price/", get=("product-service/product-price", 200, "product-price")),
     "price_lists": Stream(r"price-list", get_all="product-service/price-list"),
@@ -101,9 +113,9 @@ STREAMS: dict[str, Stream] = {
     "channel_brands": Stream(r"channel-brand", get_all="product-service/channel-brand"),
     "product_custom_fields": Stream(r"product/custom-field", get_all="product-service/product/custom-field-meta-data"),
     "contacts": Stream(r"contact-search\?.*updatedOn|contact-service/contact/\d", search=_search("contact-service/contact-search"),
-                       get=("contact-service/contact", 200, "contact")),
+                       get=("contact-service/contact", 200, "contact"), created_pass=True),
     "companies": Stream(r"company", search=_search("contact-service/company-search"),
-                        get=("contact-service/company", 200, "company")),
+                        get=("contact-service/company", 200, "company"), created_pass=True),
     "contact_groups": Stream(r"contact-group-search", search=_search("contact-service/contact-group-search")),
     "contact_group_members": Stream(r"contact-group-member-search",
                                     search=_search("contact-service/contact-group-member-search")),
@@ -149,21 +161,35 @@ class Mock:
         return self.get(f"{path}?{query}")["metaData"]["resultsAvailable"]
 
 
-def minimum_calls(stream: Stream, mock: Mock) -> int:
+PAGE_SIZE = 500
+
+
+def search_pages(rows: int, overlap: int = 1) -> int:
+    """Calls of a search of `rows` rows, each page after the first asked from the last row read."""
+    return 1 if rows <= PAGE_SIZE else 1 + math.ceil((rows - PAGE_SIZE) / (PAGE_SIZE - overlap))
+
+
+def minimum_calls(stream: Stream, mock: Mock, start_date: Optional[str], overlap: int = 1) -> int:
     if stream.child_of:
         return 0
     if stream.get_all:
         return 1
-    calls = math.ceil(mock.search_rows(*stream.search) / 500) if stream.search else 0
+    calls = 0
+    if stream.search:
+        passes = 2 if stream.created_pass and start_date else 1
+        calls = passes * search_pages(mock.search_rows(*stream.search), overlap)
     if stream.get:
         _, batch, resource = stream.get
         calls += math.ceil(mock.counts[resource] / batch)
     return calls
 
 
-def run_read(mock: MockServer, workdir: Path, request_lines: list[str]) -> tuple[Counter, float]:
+def run_read(mock: MockServer, workdir: Path, request_lines: list[str],
+             start_date: Optional[str]) -> tuple[Counter, float]:
     config = {"account_code": mock.account, "api_domain": mock.base_url,
               "credentials": {"auth_type": "account_token", "app_ref": mock.app_ref, "account_token": mock.account_token}}
+    if start_date:
+        config["start_date"] = start_date
     (workdir / "config.json").write_text(json.dumps(config))
     connector = str(Path(sys.executable).with_name("source-brightpearl"))
     discovered = subprocess.run([connector, "discover", "--config", str(workdir / "config.json")],
@@ -218,19 +244,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=10000)
     parser.add_argument("--rate-limit", type=int, default=0, help="the mock's calls a minute (Brightpearl: 200); 0 is off")
+    parser.add_argument("--start-date", help="the config's start_date, before 2024 (the seeded history); default: none")
     args = parser.parse_args()
     with MockServer(orders=args.orders, rate_limit=args.rate_limit, startup_timeout=300, extra_args=["--log-requests"]) as mock, \
             tempfile.TemporaryDirectory() as tmp:
         request_lines = collect_request_lines(mock)
-        records, wall = run_read(mock, Path(tmp), request_lines)
+        records, wall = run_read(mock, Path(tmp), request_lines, args.start_date)
         time.sleep(0.5)  # the last log lines
         read_lines = list(request_lines)
         mock_view = Mock(mock)
-        minimum = {name: minimum_calls(stream, mock_view) for name, stream in STREAMS.items()}
+        minimum = {name: minimum_calls(stream, mock_view, args.start_date) for name, stream in STREAMS.items()}
+        offset_paging = sum(minimum_calls(stream, mock_view, args.start_date, overlap=0) for stream in STREAMS.values())
     throttled = [line for line in read_lines if line.endswith(THROTTLED)]
     calls, unattributed = calls_per_stream([line for line in read_lines if not line.endswith(THROTTLED)])
     limit = f"{args.rate_limit}/min" if args.rate_limit else "off"
-    print(f"read of every stream against --orders {args.orders} (rate limit {limit}): {wall:.1f} s, "
+    start = f", start date {args.start_date}" if args.start_date else ""
+    print(f"read of every stream against --orders {args.orders} (rate limit {limit}{start}): {wall:.1f} s, "
           f"{sum(records.values())} records ({sum(records.values()) / wall:.0f}/s)")
     print(f"  {'stream':<34} {'records':>8} {'calls':>6} {'minimum':>8}")
     for name in STREAMS:
@@ -241,6 +270,8 @@ def main() -> None:
     total, least = len(read_lines) - len(throttled), sum(minimum.values())
     print(f"API calls {total}, minimum {least}, ratio {total / least:.2f}; "
           f"throttled answers (sent again, not counted above) {len(throttled)}")
+    print(f"paging overlap: minimum {least} against {offset_paging} with plain offset paging "
+          f"(+{least - offset_paging} calls, {100 * (least - offset_paging) / offset_paging:.1f} %)")
 
 
 if __name__ == "__main__":

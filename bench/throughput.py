@@ -28,9 +28,7 @@ ID_SET = 200
 
 def connector_read(mock: MockServer, workdir: Path) -> tuple[int, float, float]:
     """Records, the wall time of the whole `read` process, and that of the read after start-up."""
-    config = {"account_code": mock.account, "api_domain": mock.base_url, "rate_limit_reserve": 0,
-              "credentials": {"auth_type": "account_token", "app_ref": mock.app_ref,
-                              "account_token": mock.account_token}}
+    config = mock.connector_config(rate_limit_reserve=0)
     catalog = {"streams": [{"stream": {"name": "orders", "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
                             "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}]}
     (workdir / "config.json").write_text(json.dumps(config))

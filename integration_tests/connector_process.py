@@ -52,8 +52,7 @@ def catalog() -> Dict[str, Any]:
 
 def account_token_config(mock: MockServer) -> Dict[str, Any]:
     # No lookback: a resumed sync must not lean on re-reading the last hour to find what it missed.
-    return {"account_code": mock.account, "api_domain": mock.base_url, "lookback_minutes": 0,
-            "credentials": {"auth_type": "account_token", "app_ref": mock.app_ref, "account_token": mock.account_token}}
+    return mock.connector_config(lookback_minutes=0)
 
 
 def no_keys() -> Keys:

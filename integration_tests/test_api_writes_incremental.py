@@ -28,14 +28,9 @@ ORDERS_CATALOG = {"streams": [{
     "cursor_field": ["updatedOn"], "primary_key": [["id"]]}]}
 
 
-def _config(mock: MockServer) -> Dict[str, Any]:
-    return {"account_code": mock.account, "api_domain": mock.base_url, "start_date": START_DATE,
-            "credentials": {"auth_type": "account_token", "app_ref": mock.app_ref, "account_token": mock.account_token}}
-
-
 def _sync(mock: MockServer, tmp_path: Path, state: List[Any]) -> Tuple[List[Dict], List[Any]]:
     """One incremental sync of `orders` from `state`: its records and the state to start the next one from."""
-    result = run_connector(tmp_path, "read", config=_config(mock), catalog=ORDERS_CATALOG, state=state)
+    result = run_connector(tmp_path, "read", config=mock.connector_config(start_date=START_DATE), catalog=ORDERS_CATALOG, state=state)
     assert result.returncode == 0, result.stderr[-3000:]
     states = messages(result, "STATE")
     return [message["record"]["data"] for message in messages(result, "RECORD")], [states[-1]["state"]]

@@ -13,12 +13,11 @@ import jsonschema
 import pytest
 
 from bench.read_calls import STREAMS
-from integration_tests.conftest import ACCOUNT_TOKEN, APP_REF, MockBrightpearl
+from integration_tests.conftest import MockBrightpearl
 
 
 def _api(mock: MockBrightpearl, path: str) -> Any:
-    request = urllib.request.Request(f"{mock.base_url}/public-api/acme/{path}",
-                                     headers={"brightpearl-app-ref": APP_REF, "brightpearl-account-token": ACCOUNT_TOKEN})
+    request = urllib.request.Request(mock.server.api_url(path), headers=mock.server.auth_headers())
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())["response"]
 
@@ -30,8 +29,7 @@ def _search_rows(mock: MockBrightpearl, path: str, filters: Dict[str, str]) -> i
 
 
 def _option_ids(mock: MockBrightpearl, path: str) -> list:
-    request = urllib.request.Request(f"{mock.base_url}/public-api/acme/{path}", method="OPTIONS",
-                                     headers={"brightpearl-app-ref": APP_REF, "brightpearl-account-token": ACCOUNT_TOKEN})
+    request = urllib.request.Request(mock.server.api_url(path), method="OPTIONS", headers=mock.server.auth_headers())
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())["response"]["getUris"]
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from integration_tests.conftest import ACCOUNT_TOKEN, APP_REF, STAFF_TOKEN, messages, run_connector
+from integration_tests.conftest import messages, run_connector
+from mock_server.state import DEFAULT_ACCOUNT_TOKEN, DEFAULT_APP_REF, DEFAULT_STAFF_TOKEN
 
 
 
@@ -15,8 +16,8 @@ def test_when_spec_then_one_spec_message_and_exit_0(tmp_path):
 
 
 @pytest.mark.parametrize("credentials", [
-    {"auth_type": "account_token", "app_ref": APP_REF, "account_token": ACCOUNT_TOKEN},
-    {"auth_type": "staff_token", "app_ref": APP_REF, "staff_token": STAFF_TOKEN},
+    {"auth_type": "account_token", "app_ref": DEFAULT_APP_REF, "account_token": DEFAULT_ACCOUNT_TOKEN},
+    {"auth_type": "staff_token", "app_ref": DEFAULT_APP_REF, "staff_token": DEFAULT_STAFF_TOKEN},
 ])
 def test_given_valid_credentials_when_check_then_succeeded(mock_brightpearl, tmp_path, credentials):
     result = run_connector(tmp_path, "check", config=mock_brightpearl.config(credentials=credentials))
@@ -26,7 +27,7 @@ def test_given_valid_credentials_when_check_then_succeeded(mock_brightpearl, tmp
 
 @pytest.mark.parametrize("overrides, expected", [
     ({"account_code": "nobody"}, "no account 'nobody'"),
-    ({"credentials": {"auth_type": "account_token", "app_ref": APP_REF, "account_token": "wrong-token-123456"}},
+    ({"credentials": {"auth_type": "account_token", "app_ref": DEFAULT_APP_REF, "account_token": "wrong-token-123456"}},
      "rejected the credentials"),
 ])
 def test_given_wrong_account_or_token_when_check_then_failed_with_actionable_message(
@@ -64,4 +65,4 @@ def test_when_read_then_orders_are_fetched_once_in_id_sets_of_at_most_200(mock_b
 
 def test_when_read_then_no_secret_appears_in_output(full_read):
     output = full_read["result"].stdout + full_read["result"].stderr
-    assert ACCOUNT_TOKEN not in output
+    assert DEFAULT_ACCOUNT_TOKEN not in output

@@ -23,22 +23,17 @@ def mock() -> MockServer:
         yield server
 
 
-def _config(mock: MockServer) -> Dict[str, Any]:
-    return {"account_code": mock.account, "api_domain": mock.base_url,
-            "credentials": {"auth_type": "account_token", "app_ref": mock.app_ref, "account_token": mock.account_token}}
-
-
 def _read(mock: MockServer, stream: str, mode: SyncMode, state: Optional[List[Any]] = None) -> EntrypointOutput:
     catalog = CatalogBuilder().with_stream(
         ConfiguredAirbyteStreamBuilder().with_name(stream).with_sync_mode(mode)
         .with_primary_key([["id"]] if stream == "orders" else [[f"{stream[:-4]}Id"]])).build()
-    config = _config(mock)
+    config = mock.connector_config()
     source = SourceBrightpearl(config=config, catalog=catalog, state=state)
     return read(source, config, catalog, state=state)
 
 
 def _read_every_incremental_stream(mock: MockServer, state: Optional[List[Any]] = None) -> EntrypointOutput:
-    config = _config(mock)
+    config = mock.connector_config()
     streams = SourceBrightpearl(config=config, catalog=None, state=None).discover(logging.getLogger("discover"), config).streams
     catalog = CatalogBuilder()
     for stream in streams:
@@ -81,12 +76,13 @@ def _final_state(output: EntrypointOutput) -> List[Any]:
     return StateBuilder().with_stream_state(state.stream_descriptor.name, state.stream_state.__dict__).build()
 
 
-def test_given_orders_synced_when_nothing_changed_then_one_search_and_only_the_lookback_overlap_is_read(mock):
+def test_given_orders_synced_when_nothing_changed_then_one_search_per_date_and_only_the_lookback_overlap_is_read(mock):
     first = _read(mock, "orders", SyncMode.incremental)
     mock.reset_stats()
     second = _read(mock, "orders", SyncMode.incremental, _final_state(first))
     assert len(first.records) == ORDERS
-    assert _calls(mock, "order-search") == 1
+    # From `updatedOn`, then from `createdOn` (a never-updated order has no `updatedOn` in the search).
+    assert _calls(mock, "order-search") == 2
     assert len(second.records) < 200  # only records updated within the lookback of the cursor
 
 
@@ -134,14 +130,19 @@ def test_given_bad_ids_in_a_set_of_200_when_read_orders_then_they_are_skipped_an
                                       for bad_id in bad_ids)
 
 
-def test_given_every_incremental_stream_synced_when_nothing_changed_then_each_search_runs_once(two_syncs):
+def test_given_every_incremental_stream_synced_when_nothing_changed_then_each_search_runs_once_per_date(two_syncs):
     searches = {route: sum(statuses.values()) for route, statuses in two_syncs["routes"].items() if "-search" in route}
     # Every incremental stream has one search, but for `order_rows` (read from its orders) and
-    # `categories` (one GET filtered client-side); two searches serve two streams each: the order
-    # search (orders, credits) and the goods-movement search (movements, stock corrections).
-    assert sum(searches.values()) == len(two_syncs["streams"]) - 2, str(sorted(searches.items()))
+    # `categories` (one GET filtered client-side); the six whose search has `createdOn` search again
+    # from the cursor on it (a never-updated record has no `updatedOn` in the search); two searches
+    # serve two streams each: the order search (orders, credits) and the goods-movement search
+    # (movements, stock corrections).
+    created_passes = ["orders", "sales_credits", "sales_orders", "products", "contacts", "companies"]
+    assert sum(searches.values()) == len(two_syncs["streams"]) - 2 + len(created_passes), str(sorted(searches.items()))
     assert {route: calls for route, calls in searches.items() if calls > 1} == {
-        "GET order-service/order-search": 2, "GET warehouse-service/goods-movement-search": 2}
+        "GET order-service/order-search": 4, "GET warehouse-service/goods-movement-search": 2,
+        "GET order-service/sales-order-search": 2, "GET product-service/product-search": 2,
+        "GET contact-service/contact-search": 2, "GET contact-service/company-search": 2}
 
 
 def test_given_every_incremental_stream_synced_when_nothing_changed_then_each_returns_only_its_lookback_overlap(two_syncs):

@@ -47,10 +47,8 @@ def mock() -> Iterator[MockServer]:
 
 @pytest.fixture(scope="module")
 def source(airbyte, mock: MockServer):
-    config = {"account_code": mock.account, "api_domain": mock.base_url,
-              "credentials": {"auth_type": "account_token", "app_ref": mock.app_ref,
-                              "account_token": mock.account_token}}
-    return airbyte.get_source("source-brightpearl", config=config, local_executable=_connector_executable())
+    return airbyte.get_source("source-brightpearl", config=mock.connector_config(),
+                              local_executable=_connector_executable())
 
 
 def test_given_a_local_executable_when_pyairbyte_checks_then_the_connection_succeeds(source):

@@ -9,22 +9,18 @@ from pathlib import Path
 
 import uvicorn
 
-from .app import MockState, create_app
-from .control import FAULT_KINDS, Credentials, Fault
+from .app import create_app
 from .seed import seed_dataset
-from .writes import JournalError, WriteJournal
-
-DEFAULT_APP_REF = "acme-analytics"
-DEFAULT_ACCOUNT_TOKEN = "acme-account-token-7f3a9c2e"
-DEFAULT_STAFF_TOKEN = "acme-staff-token-5b21d4f0"
-DEFAULT_DEV_REF = "acme-dev"
+from .state import (DEFAULT_ACCOUNT, DEFAULT_ACCOUNT_TOKEN, DEFAULT_APP_REF, DEFAULT_DEV_REF, DEFAULT_STAFF_TOKEN,
+                    FAULT_KINDS, Credentials, Fault, MockState)
+from .writes.journal import JournalError, WriteJournal
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="brightpearl-mock", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8787)
-    parser.add_argument("--account", default="acme", help="account code in /public-api/{account}/...")
+    parser.add_argument("--account", default=DEFAULT_ACCOUNT, help="account code in /public-api/{account}/...")
     parser.add_argument("--seed", type=int, default=1, help="the same seed always gives the same data")
     parser.add_argument("--orders", type=int, default=1000, help="data scale; every other resource follows it")
     parser.add_argument("--timezone", default="America/Chicago", help="the account's time zone (timestamp offsets)")
@@ -68,12 +64,12 @@ def main(argv: list[str] | None = None) -> None:
         rate_limit=args.rate_limit, latency_ms=args.latency_ms, log_requests=args.log_requests, faults=args.faults,
         oauth_auto_approve=args.oauth_auto_approve, webhook_retry_ms=args.webhook_retry_ms,
     )
-    replayed = 0
+    journal, replayed = None, 0
     if args.data_file is not None:
-        state.journal = WriteJournal(args.data_file, {"seed": args.seed, "orders": args.orders,
-                                                      "account": args.account, "timezone": args.timezone})
+        journal = WriteJournal(args.data_file, {"seed": args.seed, "orders": args.orders,
+                                                "account": args.account, "timezone": args.timezone})
         try:
-            replayed = state.journal.replay(state)
+            replayed = journal.replay(state)
         except (JournalError, OSError) as error:
             sys.exit(f"brightpearl-mock: error: --data-file: {error}")
     print(f"brightpearl-mock ready in {time.perf_counter() - started:.1f}s: "
@@ -81,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
           f"account_token={args.account_token} staff_token={args.staff_token} dev_ref={args.dev_ref} "
           f"orders={args.orders} rate_limit={args.rate_limit or 'off'}"
           + (f" data_file={args.data_file} writes_replayed={replayed}" if args.data_file else ""), flush=True)
-    uvicorn.run(create_app(state), host=args.host, port=args.port, log_level="warning", access_log=False)
+    uvicorn.run(create_app(state, journal), host=args.host, port=args.port, log_level="warning", access_log=False)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Brightpearl's OAuth 2.0 authorization-code flow for instance apps (brightpearl-api.md §2a).
+"""Brightpearl's OAuth 2.0 authorization-code flow for instance apps: the authorize page and the token endpoint.
 
 - `GET /authorize/{account}?response_type=code&client_id=…&redirect_uri=…&state=…`: the page where a
   user approves the app; it redirects to `redirect_uri` with `code` and `state` after a click on
@@ -8,7 +8,7 @@
   in the body ({dc}.brightpearlconnect.com). Form-encoded `authorization_code` and `refresh_token`
   grants; snake_case JSON answers; the real `invalid_client` / `invalid_grant` bodies.
 
-Issued tokens live in `Credentials` (control.py), so the API accepts them until they expire on the
+Issued tokens live in `Credentials` (state.py), so the API accepts them until they expire on the
 mock's clock. Each refresh token is single-use: a refresh answers a new one and retires the old.
 """
 
@@ -18,17 +18,15 @@ import html
 import secrets
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import orjson
-
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-if TYPE_CHECKING:
-    from .app import MockState
+from .replies import JSON_TYPE
+from .state import MockState
 
 ACCESS_TOKEN_SECONDS = 604800  # 7 days, on the code grant and on refresh
 CODE_SECONDS = 600
@@ -167,7 +165,7 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 def _token_json(body: dict, status: int) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json;charset=UTF-8",
+    return Response(orjson.dumps(body), status_code=status, media_type=JSON_TYPE,
                     headers={"cache-control": "no-store", "pragma": "no-cache"})
 
 

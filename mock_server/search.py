@@ -148,6 +148,12 @@ def _sort_key(index: int, column: Column) -> Callable[[tuple], Any]:
     return lambda row: (0, None) if row[index] is None else (1, row[index])
 
 
+def _sorted(rows: list[tuple], order: list[tuple[int, Column, str]]) -> list[tuple]:
+    for index, column, direction in reversed(order):
+        rows = sorted(rows, key=_sort_key(index, column), reverse=direction == "DESC")
+    return rows
+
+
 def run_search(
     table: Table, params: Mapping[str, str], account_tz: tzinfo, reference: ReferenceBuilder
 ) -> dict:
@@ -183,12 +189,13 @@ def run_search(
     if "pageSize" in params and int(params["pageSize"]) > MAX_PAGE_SIZE:
         raise bad_request(f"pageSize must be {MAX_PAGE_SIZE} or less, not {params['pageSize']}")
 
-    rows = table.search_rows()
+    if order == [(0, all_columns[0], "ASC")]:
+        rows = table.search_rows()
+    else:
+        rows = table.sorted_search_rows(tuple((index, direction) for index, _, direction in order),
+                                        lambda unsorted: _sorted(unsorted, order))
     for test in predicates:
         rows = [row for row in rows if test(row)]
-    if order != [(0, all_columns[0], "ASC")]:
-        for index, column, direction in reversed(order):
-            rows = sorted(rows, key=_sort_key(index, column), reverse=direction == "DESC")
 
     total = len(rows)
     page = [] if params.get("countOnly") == "true" else rows[first_result - 1 : first_result - 1 + page_size]

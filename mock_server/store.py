@@ -6,7 +6,7 @@ with its search rows as tuples in column order. A mutation decodes, changes and 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterable, Iterator
+from collections.abc import Callable, Container, Hashable, Iterable, Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -42,6 +42,8 @@ class Table:
         self._rows: dict[int, list[tuple]] = {}
         self._parents: dict[int, Any] = {}
         self._flat_rows: list[tuple] | None = None
+        # sort order -> search rows in that order, until a record changes
+        self._sorted_rows: dict[Hashable, list[tuple]] = {}
 
     def __len__(self) -> int:
         return len(self._bodies)
@@ -58,7 +60,7 @@ class Table:
         record = dict(record)
         record_id = record[resource.id_field]
         if resource.columns:
-            self._flat_rows = None
+            self._flat_rows, self._sorted_rows = None, {}
             explode = resource.search_rows or (lambda whole: (whole,))
             self._rows[record_id] = [resource.search_row(row) for row in explode(record)]
         if resource.parent_field:
@@ -97,7 +99,7 @@ class Table:
 
     def delete(self, record_id: int) -> None:
         del self._bodies[record_id]
-        self._flat_rows = None
+        self._flat_rows, self._sorted_rows = None, {}
         for index in (self._optional, self._rows, self._parents):
             index.pop(record_id, None)
 
@@ -124,6 +126,13 @@ class Table:
         if self._flat_rows is None:
             self._flat_rows = [row for rows in self._rows.values() for row in rows]
         return self._flat_rows
+
+    def sorted_search_rows(self, order: Hashable, sort: Callable[[list[tuple]], list[tuple]]) -> list[tuple]:
+        """`search_rows()` put in `order` by `sort`, once until a record changes: a client paging a
+        search sorted on another column than the ID asks the same order for every page."""
+        if order not in self._sorted_rows:
+            self._sorted_rows[order] = sort(self.search_rows())
+        return self._sorted_rows[order]
 
 
 class Dataset:

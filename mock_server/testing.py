@@ -3,6 +3,7 @@
     with MockServer(orders=300, rate_limit=0) as mock:
         requests.get(mock.api_url("order-service/order-search"), headers=mock.auth_headers())
         mock.add_fault(kind="429", count=2)
+        config = mock.connector_config(lookback_minutes=0)  # a source-brightpearl config for this mock
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import requests
 
-from .cli import DEFAULT_ACCOUNT_TOKEN, DEFAULT_APP_REF, DEFAULT_DEV_REF, DEFAULT_STAFF_TOKEN
+from .state import DEFAULT_ACCOUNT, DEFAULT_ACCOUNT_TOKEN, DEFAULT_APP_REF, DEFAULT_DEV_REF, DEFAULT_STAFF_TOKEN
 
 
 def free_port() -> int:
@@ -25,7 +26,9 @@ def free_port() -> int:
 
 
 class MockServer:
-    def __init__(self, orders: int = 300, rate_limit: int = 0, seed: int = 1, account: str = "acme",
+    """`brightpearl-mock` in a subprocess with the default credentials, and clients for its API and control API."""
+
+    def __init__(self, orders: int = 300, rate_limit: int = 0, seed: int = 1, account: str = DEFAULT_ACCOUNT,
                  extra_args: list[str] | None = None, startup_timeout: float = 60.0):
         self.port = free_port()
         self.account = account
@@ -75,6 +78,13 @@ class MockServer:
 
     def auth_headers(self) -> dict[str, str]:
         return {"brightpearl-app-ref": self.app_ref, "brightpearl-account-token": self.account_token}
+
+    def connector_config(self, **overrides: Any) -> dict[str, Any]:
+        """A source-brightpearl config that reads this mock with its account token; `overrides` replace keys."""
+        return {"account_code": self.account, "api_domain": self.base_url,
+                "credentials": {"auth_type": "account_token", "app_ref": self.app_ref,
+                                "account_token": self.account_token},
+                **overrides}
 
     # the control API ---------------------------------------------------------------------------
     def control(self, method: str, path: str, payload: Any = None) -> Any:

@@ -1,10 +1,11 @@
-"""Webhooks (brightpearl-api.md §9): subscriptions, the events writes raise, and their delivery.
+"""Webhook delivery: the account's subscriptions, the events changes raise, and the calls that carry them.
 
 Subscriptions live in the account's `webhook` table, so `GET integration-service/webhook[/{idset}]`
-serves them like any other resource. `publish` matches an event against them and queues thin
-deliveries built from each subscription's templates; a background thread sends them with retries.
-Delivery is at-least-once, as for real: a receiver that answers 500 after acting on a call gets it
-again, so receivers must deduplicate.
+serves them like any other resource; the subscription writes (`writes/integration.py`) check their
+bodies. `publish` matches an event against them and queues thin deliveries built from each
+subscription's templates; a background thread sends them with retries. Delivery is at-least-once,
+as for real: a receiver that answers 500 after acting on a call gets it again, so receivers must
+deduplicate.
 """
 
 from __future__ import annotations
@@ -14,39 +15,19 @@ import itertools
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
 
-from . import errors
-from .control import Clock
-from .errors import ApiError
-from .idsets import IdSetError, format_id_set, parse_id_set
+from .idsets import format_id_set
+from .resources import Record
 from .store import Table
 
-if TYPE_CHECKING:
-    from .writes import WriteCall
-
-# Brightpearl's documented events plus the three RSM found subscribable (`order.modified`,
-# `product.modified`, `goods-out-note.modified`); a prefix of any of them subscribes to all it covers.
-SUBSCRIBABLE_EVENTS = frozenset({
-    "drop-ship-note.created", "drop-ship-note.destroyed", "drop-ship-note.modified.shipped",
-    "goods-in-note.created", "quarantine-release.created",
-    "goods-out-note.created", "goods-out-note.destroyed", "goods-out-note.modified",
-    *(f"goods-out-note.modified.{specifier}" for specifier in
-      ("printed", "picked", "packed", "un-printed", "un-picked", "un-packed", "shipped")),
-    "order.modified", "order.modified.fully-shipped", "order.modified.order-status",
-    "sales-order.created",
-    "product.created", "product.destroyed", "product.modified", "product.modified.on-hand-modified",
-})
-HTTP_METHODS = ("GET", "POST", "PUT", "DELETE")
 BRIGHTPEARL_VERSION = "5.12.0"
-SIMULATE_MAX_IDS = 10
 # RFC 6761 names that never resolve: the seeded subscriptions point there, so they are logged, not sent
 RESERVED_SUFFIXES = (".example", ".invalid")
 SEND_TIMEOUT_SECONDS = 5.0
@@ -56,10 +37,6 @@ TEMPLATE_VARIABLE = re.compile(r"\$\{([a-z-]+)\}")
 def covers(pattern: str, event: str) -> bool:
     """Whether a subscription to `pattern` receives `event` (`product` covers `product.modified.x`)."""
     return event == pattern or event.startswith(pattern + ".")
-
-
-def subscribable(pattern: str) -> bool:
-    return any(covers(pattern, event) for event in SUBSCRIBABLE_EVENTS)
 
 
 def _utc_stamp(seconds: float) -> str:
@@ -115,12 +92,13 @@ class Webhooks:
     """The account's subscriptions, the delivery queue and its log, and the worker that drains it.
 
     A failed attempt is retried after `retry_ms`, doubling each time, up to `max_attempts` in all:
-    quality of service 1 retries on anything but a 4xx, 0 only on a 503 (brightpearl-api.md §9).
+    quality of service 1 retries on anything but a 4xx, 0 only on a 503, as Brightpearl documents
+    for `qualityOfService`. `now` is the mock's clock, which stamps `${raised-on}`.
     """
 
     table: Table
     account: str
-    clock: Clock
+    now: Callable[[], float]
     retry_ms: int = 250
     max_attempts: int = 6
     attempts: list[Attempt] = field(default_factory=list)
@@ -140,42 +118,24 @@ class Webhooks:
         self._webhook_ids = itertools.count(max(self.table.ids(), default=0) + 1)
 
     # subscriptions ---------------------------------------------------------------------------
-    def subscribe(self, body: Any) -> int:
-        record = _validated_subscription(body)
-        record["id"] = next(self._webhook_ids)
-        self.table.put(record)
-        return record["id"]
+    def subscribe(self, subscription: Record) -> int:
+        """Store a checked subscription under a new ID."""
+        subscription["id"] = next(self._webhook_ids)
+        self.table.put(subscription)
+        return subscription["id"]
 
     def unsubscribe(self, webhook_id: int) -> None:
         """Remove a subscription; its queued deliveries are dropped too."""
-        if webhook_id not in self.table:
-            raise errors.not_found(f"Cannot find webhook: {webhook_id}")
         self.table.delete(webhook_id)
         with self._condition:
             self._cancelled.add(webhook_id)
 
-    def simulate(self, webhook_id: int, body: Any) -> None:
-        """Send the subscription one call with `testData` standing in for the event's variables."""
-        if webhook_id not in self.table:
-            raise errors.not_found(f"Cannot find webhook: {webhook_id}")
-        test_data = body.get("testData", {}) if isinstance(body, dict) else None
-        if not isinstance(test_data, dict):
-            raise errors.bad_request("testData must be an object of template variables, e.g. "
-                                     '{"testData": {"${resource-id}": "1-5"}}')
-        subscription = self.table.record(webhook_id)
-        ids_text = str(test_data.get("${resource-id}", "1"))
-        try:
-            ids = parse_id_set(ids_text)
-        except IdSetError as error:
-            raise errors.bad_request(f"'{ids_text}' is not a valid ID set: {error}") from None
-        if len(ids) > SIMULATE_MAX_IDS:
-            raise errors.bad_request(f"A simulation takes at most {SIMULATE_MAX_IDS} IDs, not {len(ids)}")
-        event = str(test_data.get("${full-event}", subscription["subscribeTo"]))
-        overrides = {key[2:-1]: str(value) for key, value in test_data.items() if TEMPLATE_VARIABLE.fullmatch(key)}
+    def simulate(self, subscription: Record, event: str, resource_ids: str, overrides: dict[str, str]) -> None:
+        """Send the subscription one call for `event`, with `overrides` standing in for template variables."""
         if self._thread is None:
             return  # a simulation replayed from `--data-file` before the server starts was sent the first time
         with self._condition:
-            self._enqueue(subscription, event, format_id_set(ids), overrides)
+            self._enqueue(subscription, event, resource_ids, overrides)
 
     # events ----------------------------------------------------------------------------------
     def publish(self, full_event: str, ids: Iterable[int]) -> None:
@@ -215,7 +175,7 @@ class Webhooks:
         lifecycle_event, _, specifier = rest.partition(".")
         variables = {"account-code": self.account, "resource-type": resource_type, "resource-id": resource_ids,
                      "lifecycle-event": lifecycle_event, "full-event": event, "resource-specifier": specifier,
-                     "raised-on": _utc_stamp(self.clock.now()), "brightpearl-version": BRIGHTPEARL_VERSION,
+                     "raised-on": _utc_stamp(self.now()), "brightpearl-version": BRIGHTPEARL_VERSION,
                      **(overrides or {})}
         method = subscription["httpMethod"]
         body_template = subscription.get("bodyTemplate")
@@ -337,48 +297,3 @@ class Webhooks:
             self.attempts.clear()
             self.deliveries = {key: value for key, value in self.deliveries.items() if value.outcome == "pending"}
 
-
-# The subscription calls, served from `writes.WRITES` like every other write ----------------------
-
-def post_webhook(call: WriteCall) -> int:
-    return call.state.webhooks.subscribe(call.body)
-
-
-def delete_webhook(call: WriteCall) -> None:
-    call.state.webhooks.unsubscribe(call.ids["webhookId"])
-
-
-def simulate_webhook(call: WriteCall) -> None:
-    call.state.webhooks.simulate(call.ids["webhookId"], call.body)
-
-
-def _validated_subscription(body: Any) -> dict:
-    """The stored subscription for a `POST integration-service/webhook` body, or the 400 the real one answers."""
-    if not isinstance(body, dict):
-        raise errors.bad_request("The request body must be a JSON object describing the webhook")
-    event = body.get("subscribeTo")
-    if not isinstance(event, str) or not event:
-        raise errors.bad_request("subscribeTo is required: the event to subscribe to, e.g. order.modified")
-    if not subscribable(event):
-        raise ApiError(400, "INTC-064", f"{event} either does not exist or cannot be subscribed too")
-    method = body.get("httpMethod")
-    if method not in HTTP_METHODS:
-        raise errors.bad_request(f"httpMethod must be one of {', '.join(HTTP_METHODS)}, not {method!r}")
-    uri = body.get("uriTemplate")
-    if not isinstance(uri, str) or urlsplit(uri).scheme not in ("http", "https") or not urlsplit(uri).netloc:
-        raise errors.bad_request(f"uriTemplate must be an absolute http(s) URL, not {uri!r}")
-    if method in ("POST", "PUT"):
-        for name in ("bodyTemplate", "contentType"):
-            if not isinstance(body.get(name), str) or not body[name]:
-                raise errors.bad_request(f"{name} is required when httpMethod is {method}")
-    id_set_accepted = body.get("idSetAccepted", False)
-    if not isinstance(id_set_accepted, bool):
-        raise errors.bad_request(f"idSetAccepted must be true or false, not {id_set_accepted!r}")
-    quality = body.get("qualityOfService", 0)
-    if quality not in (0, 1) or isinstance(quality, bool):
-        raise errors.bad_request(f"qualityOfService must be 0 (at most once) or 1 (at least once), not {quality!r}")
-    record = {"subscribeTo": event, "httpMethod": method, "uriTemplate": uri, "idSetAccepted": id_set_accepted,
-              "qualityOfService": quality}
-    if method in ("POST", "PUT"):
-        record.update(bodyTemplate=body["bodyTemplate"], contentType=body["contentType"])
-    return record

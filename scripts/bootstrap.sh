@@ -11,4 +11,5 @@ done
 [ -n "$python" ] || { echo "Python 3.11 or newer is needed" >&2; exit 1; }
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$extras]"
+# The connector's own dependencies at the versions the image ships (constraints.txt); the extras' resolve freely.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[$extras]"

@@ -50,10 +50,8 @@ def main() -> None:
 
     print(f"Starting the mock Brightpearl account 'acme' with {args.orders} orders...", flush=True)
     with MockServer(orders=args.orders, rate_limit=200) as mock:
-        config = {"account_code": mock.account, "api_domain": mock.base_url,
-                  "credentials": {"auth_type": "account_token", "app_ref": mock.app_ref,
-                                  "account_token": mock.account_token}}
-        source = airbyte.get_source("source-brightpearl", config=config, local_executable=connector_executable())
+        source = airbyte.get_source("source-brightpearl", config=mock.connector_config(),
+                                    local_executable=connector_executable())
         source.check()
         source.select_all_streams()
         started = time.perf_counter()

@@ -5,8 +5,12 @@ from __future__ import annotations
 import difflib
 import json
 import logging
-from typing import Any, Dict, Iterator, List, Mapping, Optional
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Set, Tuple
+from urllib.parse import urlsplit
 
+import orjson
 import requests
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError
@@ -14,6 +18,8 @@ from airbyte_cdk.models import (
     AirbyteConnectionStatus,
     AirbyteLogMessage,
     AirbyteMessage,
+    AirbyteRecordMessage,
+    AirbyteStateBlob,
     AirbyteStateMessage,
     AirbyteStreamStatus,
     ConfiguredAirbyteCatalog,
@@ -23,6 +29,8 @@ from airbyte_cdk.models import (
     TraceType,
     Type,
 )
+from airbyte_cdk.sources.declarative.datetime.datetime_parser import DatetimeParser
+from airbyte_cdk.sources.declarative.interpolation import InterpolatedString
 from airbyte_cdk.sources.declarative.models.declarative_component_schema import (
     HttpRequester as HttpRequesterModel,
 )
@@ -30,17 +38,29 @@ from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import (
     ModelToComponentFactory,
 )
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
+from airbyte_cdk.sources.streams.call_rate import APIBudget
 from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.utils.datetime_helpers import ab_datetime_now, ab_datetime_try_parse
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_brightpearl.components import BrightpearlBudgetPacer, config_error
+from source_brightpearl.components import BrightpearlBudgetPacer, BrightpearlTransportGuard, config_error
 
 CHECK_REQUESTER_NAME = "check_connection"
 # The internal message of the error the CDK's concurrent read ends with when streams failed.
 FAILED_STREAMS_SUMMARY = "Concurrent read failure"
 # Calls of each rolling minute left to the account's other apps unless the config says otherwise.
 DEFAULT_RATE_LIMIT_RESERVE = 20
+# `check` makes one small call, and a host that never answers must be reported within half a minute,
+# whatever the (longer) request timeout of a read.
+CHECK_TIMEOUT_SECONDS = 15
+# A failed read ends with the most serious class among its streams' failures: one that needs the
+# user (a config error) outranks a bug, which outranks what a retry may cure.
+FAILURE_TYPES_BY_SEVERITY = (FailureType.config_error, FailureType.system_error, FailureType.transient_error)
+# Records with a cursor in the future named in warnings, per stream.
+FUTURE_RECORDS_NAMED = 10
+# How far a cursor may lie ahead of this host's clock before it is called a date in the future: a
+# record changed during the sync, on a server whose clock runs a little ahead, is not a typo.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 class SourceBrightpearl(YamlDeclarativeSource):
@@ -51,18 +71,62 @@ class SourceBrightpearl(YamlDeclarativeSource):
         state: Optional[List[AirbyteStateMessage]] = None,
         **kwargs: Any,
     ) -> None:
+        # The config is checked against the spec only when a command runs, before any request, so
+        # until then its values may be any JSON: a wrong one is reported then, and ignored here.
+        # (Kept before the parent's constructor, which reads the manifest.)
+        self._configured_request_timeout = _positive_number((config or {}).get("request_timeout_seconds"))
+        # The package's manifest by absolute path: the CDK opens a relative one in the current directory first.
         super().__init__(
-            path_to_yaml="manifest.yaml", catalog=catalog, config=config, state=state, **kwargs
+            path_to_yaml=str(Path(__file__).with_name("manifest.yaml")), catalog=catalog, config=config,
+            state=state, **kwargs,
         )
         # Every requester the factory builds shares this one budget (HttpRequester.api_budget); the
-        # manifest's `api_budget` can only describe the CDK's own policies (see the pacer's docstring).
-        # The config is checked against the spec only when a command runs, before any request, so
-        # until then the reserve may be any JSON value: a wrong one is reported then, not here.
+        # manifest's `api_budget` can only describe the CDK's own policies (see the pacer's and the
+        # guard's docstrings).
         reserve = self._config.get("rate_limit_reserve")
-        self._constructor._api_budget = BrightpearlBudgetPacer(
-            reserve=reserve if isinstance(reserve, int) else DEFAULT_RATE_LIMIT_RESERVE
+        self._constructor._api_budget = BrightpearlTransportGuard(
+            pacer=BrightpearlBudgetPacer(reserve=reserve if isinstance(reserve, int) else DEFAULT_RATE_LIMIT_RESERVE),
+            body_timeout_seconds=self._request_timeout_seconds,
         )
         self.logger.addFilter(CONFIG_ERROR_TRACEBACK_FILTER)
+        self._cursors = StreamCursors(self.resolved_manifest, self._config)
+        self._incoming_state_warnings = self._clamp_incoming_state(state or [])
+
+    def _clamp_incoming_state(self, state: List[AirbyteStateMessage]) -> List[str]:
+        """Checks each stream's `--state` cursors before the CDK reads them (an odd format would end
+        in a traceback there) and moves a cursor in the future back to now (from there every later
+        sync would find nothing new); returns a warning for each one moved."""
+        now = ab_datetime_now()
+        warnings: List[str] = []
+        for message in state:
+            if not message.stream:
+                continue
+            descriptor = message.stream.stream_descriptor
+            stream_state = self._connector_state_manager.get_stream_state(descriptor.name, descriptor.namespace)
+            try:
+                clamped, moved = self._cursors.bounded(stream_state, now)
+            except ValueError as error:
+                raise config_error(
+                    f"The state of stream '{descriptor.name}' has {error}, which is not a date-time like "
+                    f"{self._cursors.example}. Correct it, or leave that stream out of the state to read it in full."
+                ) from None
+            if moved:
+                self._connector_state_manager.update_state_for_stream(descriptor.name, descriptor.namespace, clamped)
+                warnings += [f"The state of stream '{descriptor.name}' has {path} {value}, which is in the future; "
+                             f"reading from now ({self._cursors.format(now)}) instead." for path, value, _ in moved]
+        return warnings
+
+    def _read_and_parse_yaml_file(self, path_to_yaml_file: str) -> Dict[str, Any]:
+        """The manifest, with the config's `request_timeout_seconds` (if any) as every requester's read
+        timeout: the CDK takes an HttpRequester's timeouts as plain numbers, never from the config."""
+        manifest = super()._read_and_parse_yaml_file(path_to_yaml_file)
+        if self._configured_request_timeout is not None:
+            manifest["definitions"]["base_requester"]["read_timeout_in_seconds"] = self._configured_request_timeout
+        return manifest
+
+    @property
+    def _request_timeout_seconds(self) -> float:
+        return self.resolved_manifest["definitions"]["base_requester"]["read_timeout_in_seconds"]
 
     def read(
         self,
@@ -71,31 +135,73 @@ class SourceBrightpearl(YamlDeclarativeSource):
         catalog: ConfiguredAirbyteCatalog,
         state: Optional[List[AirbyteStateMessage]] = None,
     ) -> Iterator[AirbyteMessage]:
-        """The declarative read, plus one log line per incremental stream when it is done: its new
-        cursor and how far that is behind now (how stale the destination is). The concurrent reader
-        sends a stream's final state just after its COMPLETE status, so the line follows that state.
+        """The declarative read, plus:
+
+        - one log line per incremental stream when it is done: its new cursor and how far that is
+          behind now (how stale the destination is). The concurrent reader sends a stream's final
+          state just after its COMPLETE status, so the line follows that state;
+        - no state past the sync's start: a record whose cursor lies in the future (a mistyped date)
+          is delivered with a warning, but a state there would make every later sync skip what
+          changes until that date, so each state's cursors are capped at the start.
         """
         self._check_catalog_streams(catalog)
+        sync_start = ab_datetime_now()
+        for warning in self._incoming_state_warnings:
+            yield _log(Level.WARN, warning)
+        future_records: Dict[str, int] = {}
+        capped_streams: Set[str] = set()
         cursors: Dict[str, str] = {}
         completed: List[str] = []
         for message in _with_plain_stream_errors(super().read(logger, config, catalog, state)):
-            yield message
+            if message.type == Type.RECORD:
+                yield message
+                warning = self._future_record_warning(message.record, sync_start, future_records)
+                if warning:
+                    yield _log(Level.WARN, warning)
+                continue
             if message.type == Type.STATE and message.state.stream:
                 name = message.state.stream.stream_descriptor.name
                 stream_state = message.state.stream.stream_state
-                cursor = _cursor_value(stream_state.__dict__ if stream_state else {})
+                capped, moved = self._cursors.bounded(stream_state.__dict__ if stream_state else {}, sync_start)
+                if moved:
+                    message.state.stream.stream_state = AirbyteStateBlob(capped)
+                    future = [value for _, value, moment in moved if moment > datetime.now(timezone.utc) + CLOCK_SKEW]
+                    if future and name not in capped_streams:
+                        capped_streams.add(name)
+                        yield _log(Level.WARN, f"Stream '{name}' state stops at this sync's start "
+                                               f"({self._cursors.format(sync_start)}), not at {future[0]}: "
+                                               "changes made after the start are read by the next sync.")
+                yield message
+                cursor = _cursor_value(capped)
                 if cursor:
                     cursors[name] = cursor
                 if name in completed and name in cursors:
                     completed.remove(name)
                     yield _cursor_lag_log(name, cursors[name])
-            elif message.type == Type.TRACE and message.trace.type == TraceType.STREAM_STATUS:
+                continue
+            yield message
+            if message.type == Type.TRACE and message.trace.type == TraceType.STREAM_STATUS:
                 status = message.trace.stream_status
                 if status.status == AirbyteStreamStatus.COMPLETE:
                     completed.append(status.stream_descriptor.name)
         for name in completed:
             if name in cursors:
                 yield _cursor_lag_log(name, cursors[name])
+
+    def _future_record_warning(
+        self, record: AirbyteRecordMessage, sync_start: datetime, future_records: Dict[str, int]
+    ) -> Optional[str]:
+        """A warning for a record whose cursor lies in the future (the first few of each stream)."""
+        found = self._cursors.beyond(record.stream, record.data, datetime.now(timezone.utc) + CLOCK_SKEW)
+        if found is None:
+            return None
+        record_id, field, value = found
+        seen = future_records[record.stream] = future_records.get(record.stream, 0) + 1
+        if seen > FUTURE_RECORDS_NAMED:
+            return None
+        more = " Further ones are not listed." if seen == FUTURE_RECORDS_NAMED else ""
+        return (f"Stream '{record.stream}' record {record_id} has {field} {value}, in the future: it is delivered, "
+                f"and the stream's state stops at this sync's start ({self._cursors.format(sync_start)}).{more}")
 
     def _check_catalog_streams(self, catalog: ConfiguredAirbyteCatalog) -> None:
         """Fails on a catalog that selects nothing or names a stream this connector lacks: the CDK
@@ -112,27 +218,45 @@ class SourceBrightpearl(YamlDeclarativeSource):
             )
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
-        """One `GET integration-service/account-configuration`, sent once.
+        """One `GET integration-service/account-configuration`, sent once, whose answer must be the
+        account's configuration.
 
         Replaces the manifest's stream check because that one retries throttling and network
-        errors for minutes and reports every failure as "stream not available".
+        errors for minutes, reports every failure as "stream not available", and takes any 200 (a
+        captive portal's page, a proxy's `{}`) for Brightpearl.
         """
         try:
             if self._spec_component:
                 self._spec_component.validate_config(self._config)
-            self._build_check_requester().send_request()
+            response = self._build_check_requester().send_request()
         except AirbyteTracedException as error:
             return _failed(self._describe_check_failure(error))
+        if not _is_account_configuration(response):
+            return _failed(
+                f"{self._config.get('base_url')} does not answer like Brightpearl: {_describe_answer(response)} is "
+                "not the account's configuration. Check the datacenter and api_domain settings, and any proxy or "
+                "captive portal between this machine and Brightpearl."
+            )
         return AirbyteConnectionStatus(status=Status.SUCCEEDED)
 
+    @property
+    def _check_timeout_seconds(self) -> float:
+        return min(self._request_timeout_seconds, CHECK_TIMEOUT_SECONDS)
+
     def _build_check_requester(self) -> Any:
-        definition = self.resolved_manifest["definitions"]["account_configuration_requester"]
+        definition = {
+            **self.resolved_manifest["definitions"]["account_configuration_requester"],
+            "read_timeout_in_seconds": self._check_timeout_seconds,
+        }
         # The check reports its outcome itself; the HTTP client's "retries exhausted" log line
         # would only add a stack trace to it.
         logging.getLogger(f"airbyte.HttpRequester.{CHECK_REQUESTER_NAME}").setLevel(logging.CRITICAL)
-        return ModelToComponentFactory(disable_retries=True).create_component(
-            HttpRequesterModel, definition, self._config, name=CHECK_REQUESTER_NAME
+        factory = ModelToComponentFactory(disable_retries=True)
+        # One call: nothing to pace, but the same guard on its answer as every read's.
+        factory._api_budget = BrightpearlTransportGuard(
+            pacer=APIBudget(policies=[]), body_timeout_seconds=self._check_timeout_seconds
         )
+        return factory.create_component(HttpRequesterModel, definition, self._config, name=CHECK_REQUESTER_NAME)
 
     def _describe_check_failure(self, error: AirbyteTracedException) -> str:
         retried = _find_backoff_exception(error)
@@ -140,7 +264,8 @@ class SourceBrightpearl(YamlDeclarativeSource):
             return error.message or "The connection check failed."
         if retried.response is None:
             return (
-                f"Could not connect to {self._config.get('base_url')}. Check the datacenter "
+                f"Could not connect to {self._config.get('base_url')}, or it did not answer within "
+                f"{self._check_timeout_seconds:g} s. Check the datacenter "
                 "(or api_domain) setting and that this host can reach Brightpearl."
             )
         response = retried.response
@@ -170,6 +295,7 @@ def _with_plain_stream_errors(messages: Iterator[AirbyteMessage]) -> Iterator[Ai
     closing error for failed streams (which quotes each exception's internal repr) saying instead
     what each stream's error said."""
     failures: Dict[str, List[str]] = {}
+    failure_types: Set[FailureType] = set()
     try:
         for message in messages:
             if message.type == Type.TRACE and message.trace.type == TraceType.ERROR:
@@ -178,6 +304,7 @@ def _with_plain_stream_errors(messages: Iterator[AirbyteMessage]) -> Iterator[Ai
                     error.stack_trace = None
                 stream = error.stream_descriptor.name if error.stream_descriptor else "(no stream)"
                 failures.setdefault(error.message, []).append(stream)
+                failure_types.add(error.failure_type or FailureType.system_error)
             yield message
     except AirbyteTracedException as summary:
         if summary.internal_message != FAILED_STREAMS_SUMMARY or not failures:
@@ -186,7 +313,8 @@ def _with_plain_stream_errors(messages: Iterator[AirbyteMessage]) -> Iterator[Ai
         raise AirbyteTracedException(
             message=f"Streams failed. {described}",
             internal_message=summary.internal_message,
-            failure_type=summary.failure_type,
+            # The CDK's summary is always a config_error; the platform retries a transient failure.
+            failure_type=next(kind for kind in FAILURE_TYPES_BY_SEVERITY if kind in failure_types),
         ) from None
 
 
@@ -276,6 +404,28 @@ def _close_matches(name: str, known: List[str]) -> str:
     return f" (did you mean {' or '.join(repr(match) for match in matches)}?)" if matches else ""
 
 
+def _positive_number(value: Any) -> Optional[float]:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else None
+
+
+def _is_account_configuration(response: Optional[requests.Response]) -> bool:
+    """Whether an answer is Brightpearl's `{"response": {"configuration": {...}}}` (brightpearl-api.md §1)."""
+    try:
+        body = orjson.loads(response.content) if response is not None else None
+    except orjson.JSONDecodeError:
+        return False
+    answer = body.get("response") if isinstance(body, dict) else None
+    configuration = answer.get("configuration") if isinstance(answer, dict) else None
+    return isinstance(configuration, dict) and bool(configuration)
+
+
+def _describe_answer(response: Optional[requests.Response]) -> str:
+    if response is None:
+        return "the empty answer"
+    content_type = response.headers.get("Content-Type") or "no content type"
+    return f"its answer to {urlsplit(response.url).path} (HTTP {response.status_code}, {content_type})"
+
+
 def _find_backoff_exception(error: BaseException) -> Optional[BaseBackoffException]:
     """The retryable HTTP failure behind an AirbyteTracedException, if any."""
     seen: Optional[BaseException] = error
@@ -284,6 +434,100 @@ def _find_backoff_exception(error: BaseException) -> Optional[BaseBackoffExcepti
             return seen
         seen = getattr(seen, "_exception", None) or seen.__cause__ or seen.__context__
     return None
+
+
+class StreamCursors:
+    """The date-time cursors of the manifest's streams and of their hidden search parents: the keys
+    that hold one in a state, the formats they are read in and written in, and each stream's
+    cursor field and primary key (to name a record)."""
+
+    def __init__(self, manifest: Mapping[str, Any], config: Mapping[str, Any]) -> None:
+        self._formats: Dict[str, List[str]] = {}
+        self._output_format = ""
+        for definition in _datetime_cursor_definitions(manifest["streams"]):
+            self._output_format = definition["datetime_format"]
+            self._formats[self._field(definition, config)] = [
+                *definition.get("cursor_datetime_formats", []), definition["datetime_format"]]
+        self._cursor_field_and_key = {
+            stream["name"]: (self._field(stream["incremental_sync"], config), _key_fields(stream.get("primary_key")))
+            for stream in manifest["streams"] if stream.get("incremental_sync")
+        }
+        self.example = self.format(datetime(2024, 1, 31, tzinfo=timezone.utc))
+
+    @staticmethod
+    def _field(definition: Mapping[str, Any], config: Mapping[str, Any]) -> str:
+        field = InterpolatedString.create(definition["cursor_field"], parameters=definition.get("$parameters", {}))
+        return str(field.eval(config))
+
+    def format(self, moment: datetime) -> str:
+        return DatetimeParser().format(moment.astimezone(timezone.utc), self._output_format)
+
+    def bounded(self, state: Any, limit: datetime, path: str = "") -> Tuple[Any, List[Tuple[str, str, datetime]]]:
+        """`state` with each cursor later than `limit` replaced by `limit`, and the path, value and
+        moment of each one replaced. A cursor in no format of its stream raises ValueError naming it."""
+        moved: List[Tuple[str, str, datetime]] = []
+        if isinstance(state, Mapping):
+            bounded_state = {}
+            for key, value in state.items():
+                where = f"{path}.{key}" if path else key
+                if key in self._formats:
+                    moment = self._parse(key, value)
+                    if moment is None:
+                        raise ValueError(f"{where} {_quote(value)}")
+                    if moment > limit:
+                        moved.append((where, value, moment))
+                        value = self.format(limit)
+                else:
+                    value, moved_inside = self.bounded(value, limit, where)
+                    moved += moved_inside
+                bounded_state[key] = value
+            return bounded_state, moved
+        if isinstance(state, list):
+            items = [self.bounded(item, limit, f"{path}[{index}]") for index, item in enumerate(state)]
+            return [item for item, _ in items], [each for _, moved_inside in items for each in moved_inside]
+        return state, moved
+
+    def _parse(self, field: str, value: Any) -> Optional[datetime]:
+        for datetime_format in self._formats[field]:
+            try:
+                return DatetimeParser().parse(value, datetime_format)
+            except (TypeError, ValueError):
+                continue
+        return None
+
+    def beyond(self, stream: str, data: Mapping[str, Any], limit: datetime) -> Optional[Tuple[str, str, str]]:
+        """The ID, cursor field and value of a record of `stream` whose cursor is later than `limit`."""
+        if stream not in self._cursor_field_and_key:
+            return None
+        field, key_fields = self._cursor_field_and_key[stream]
+        value = data.get(field)
+        # Most cursors are days old: their date alone says so, without parsing them.
+        if not isinstance(value, str) or value[:10] < (limit - timedelta(days=1)).strftime("%Y-%m-%d"):
+            return None
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        if (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)) <= limit:
+            return None
+        return "/".join(str(data.get(key)) for key in key_fields), field, value
+
+
+def _datetime_cursor_definitions(node: Any) -> Iterator[Mapping[str, Any]]:
+    if isinstance(node, Mapping):
+        if node.get("type") == "DatetimeBasedCursor":
+            yield node
+        for value in node.values():
+            yield from _datetime_cursor_definitions(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _datetime_cursor_definitions(item)
+
+
+def _key_fields(primary_key: Any) -> List[str]:
+    if isinstance(primary_key, str):
+        return [primary_key]
+    return [key if isinstance(key, str) else key[0] for key in primary_key or []]
 
 
 def _cursor_value(stream_state: Mapping[str, Any]) -> Optional[str]:
@@ -295,10 +539,14 @@ def _cursor_value(stream_state: Mapping[str, Any]) -> Optional[str]:
 
 
 def _cursor_lag_log(stream: str, cursor: str) -> AirbyteMessage:
-    behind = ab_datetime_now() - ab_datetime_try_parse(cursor)
-    minutes = max(int(behind.total_seconds() // 60), 0)
-    message = f"Stream '{stream}' cursor is now {cursor}, {minutes // 60} h {minutes % 60:02d} min behind now."
-    return AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=Level.INFO, message=message))
+    behind = int((ab_datetime_now() - ab_datetime_try_parse(cursor)).total_seconds() // 60)
+    minutes = abs(behind)
+    lag = f"{minutes // 60} h {minutes % 60:02d} min {'behind' if behind >= 0 else 'ahead of'} now"
+    return _log(Level.INFO, f"Stream '{stream}' cursor is now {cursor}, {lag}.")
+
+
+def _log(level: Level, message: str) -> AirbyteMessage:
+    return AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=level, message=message))
 
 
 def _failed(message: str) -> AirbyteConnectionStatus:

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import json
 import re
+import subprocess
+import sys
 import tomllib
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -18,7 +22,11 @@ import yaml
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import get_declarative_component_schema
 from airbyte_cdk.sources.declarative.parsers.manifest_component_transformer import ManifestComponentTransformer
 from airbyte_cdk.sources.declarative.parsers.manifest_reference_resolver import ManifestReferenceResolver
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
+import source_brightpearl
+from source_brightpearl.source import SourceBrightpearl
 from unit_tests.builders import run_command
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -137,11 +145,87 @@ def test_given_metadata_when_compared_with_the_package_then_image_tag_version_an
     assert data["documentationUrl"] == spec.documentationUrl
 
 
+def test_given_metadata_documentation_url_when_read_then_it_names_a_page_of_this_repository():
+    url = _metadata()["data"]["documentationUrl"]
+    page = re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+/blob/main/(.+)", url)
+    assert page is not None, f"{url} is not a page of a GitHub repository's main branch"
+    assert (REPO_ROOT / page.group(1)).is_file()
+
+
+def test_given_metadata_icon_when_read_then_it_is_an_svg_drawing_in_the_repository():
+    root = ElementTree.parse(REPO_ROOT / _metadata()["data"]["icon"]).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg" and root.get("viewBox"), root.attrib
+    assert len(root) > 1
+
+
+def test_given_metadata_docker_repository_when_read_then_it_is_outside_airbytes_own_namespace():
+    assert not _metadata()["data"]["dockerRepository"].startswith(("airbyte/", "docker.io/airbyte/"))
+
+
+@pytest.mark.parametrize("document", ["README.md", "Dockerfile"])
+def test_given_metadata_image_when_build_instructions_are_read_then_they_tag_it(document):
+    data = _metadata()["data"]
+    assert f"docker build -t {data['dockerRepository']}:{data['dockerImageTag']} ." in (REPO_ROOT / document).read_text()
+
+
 def test_given_dockerfile_when_compared_with_metadata_then_it_builds_from_the_declared_base_image():
     dockerfile = (REPO_ROOT / "Dockerfile").read_text()
     default_base = re.search(r"^ARG BASE_IMAGE=(\S+)$", dockerfile, re.MULTILINE)
     assert default_base is not None, "Dockerfile must default BASE_IMAGE"
     assert default_base.group(1) == _metadata()["data"]["connectorBuildOptions"]["baseImage"]
+
+
+def _constraints() -> Dict[str, str]:
+    pins = [line.split("==") for line in (REPO_ROOT / "constraints.txt").read_text().splitlines()
+            if line and not line.startswith("#")]
+    return {canonicalize_name(name): version for name, version in pins}
+
+
+def _declared_requirements() -> List[Requirement]:
+    """The connector's dependencies and every extra's, but the extras' references to the project itself."""
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    declared = [Requirement(text) for text in project["dependencies"]]
+    declared += [Requirement(text) for extra in project["optional-dependencies"].values() for text in extra]
+    return [requirement for requirement in declared if canonicalize_name(requirement.name) != project["name"]]
+
+
+def test_given_constraints_txt_when_compared_with_pyproject_then_it_pins_each_dependency_within_its_range():
+    pins = _constraints()
+    unmet = {str(requirement): pins.get(canonicalize_name(requirement.name)) for requirement in _declared_requirements()
+             if pins.get(canonicalize_name(requirement.name)) not in requirement.specifier}
+    assert unmet == {}, "run scripts/constraints.sh"
+
+
+def _run_entry_point(*args: str, prelude: str = "", cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess:
+    """The console script `source-brightpearl ARGS`, in a new interpreter after `prelude`."""
+    code = f"{prelude}\nimport sys\nfrom source_brightpearl.run import run\nsys.argv[1:] = {list(args)!r}\nrun()"
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def _spec_messages(result: subprocess.CompletedProcess) -> List[Dict[str, Any]]:
+    return [message for line in result.stdout.splitlines() if line.startswith("{")
+            for message in [json.loads(line)] if message["type"] == "SPEC"]
+
+
+def test_given_a_folder_holding_another_manifest_when_spec_runs_there_then_it_prints_the_packages_spec(tmp_path):
+    impostor = {"version": "7.0.0", "type": "DeclarativeSource", "streams": [],
+                "spec": {"type": "Spec", "connection_specification": {"title": "Not Brightpearl", "type": "object"}}}
+    (tmp_path / "manifest.yaml").write_text(yaml.safe_dump(impostor))
+    result = _run_entry_point("spec", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    spec = _spec_messages(result)[0]["spec"]["connectionSpecification"]
+    assert spec == run_command("spec").spec_messages[0].spec.connectionSpecification
+
+
+def test_given_the_mock_server_and_its_web_stack_cannot_be_imported_when_spec_runs_then_it_succeeds():
+    blocked = "import sys\nsys.modules.update(dict.fromkeys(['mock_server', 'starlette', 'uvicorn', 'jsonpatch']))"
+    result = _run_entry_point("spec", prelude=blocked)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(_spec_messages(result)) == 1
+
+
+def test_given_the_package_when_imported_then_it_exports_the_source_class():
+    assert source_brightpearl.SourceBrightpearl is SourceBrightpearl
 
 
 @pytest.mark.parametrize("document", ["CHANGELOG.md", "docs/brightpearl.md"])

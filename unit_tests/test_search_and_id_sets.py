@@ -23,6 +23,30 @@ def _paged_search(mocked, url, id_column, ids, page_size):
     mocked.add_callback(responses.GET, url, callback=callback)
 
 
+def _live_search(mocked, url, id_column, ids, page_size, changes):
+    """`_paged_search` over an account that changes: `changes[n](ids)` edits the rows before the n-th call."""
+    calls = 0
+
+    def callback(request):
+        nonlocal calls
+        calls += 1
+        changes.get(calls, lambda rows: None)(ids)
+        first = int(parse_qs(urlsplit(request.url).query)["firstResult"][0])
+        page = ids[first - 1 : first - 1 + page_size]
+        return 200, {}, json.dumps(search_body(id_column, page, first, len(ids)))
+
+    mocked.add_callback(responses.GET, url, callback=callback)
+
+
+def _search_error(output):
+    """The order search's error (the read's closing error repeats it)."""
+    return next(message.trace.error for message in output.errors if "order-search" in message.trace.error.message)
+
+
+def _delete(*deleted):
+    return lambda ids: ids.__setitem__(slice(None), [i for i in ids if i not in deleted])
+
+
 def _order_get(mocked, rows_per_order=0):
     def callback(request):
         ids = [int(i) for i in urlsplit(request.url).path.rsplit("/", 1)[1].split(",")]
@@ -40,25 +64,105 @@ def _calls_to(mocked, prefix):
     return [call for call in mocked.calls if call.request.url.startswith(prefix)]
 
 
-def test_given_search_when_read_orders_then_first_page_asks_500_rows_from_first_result_1_for_the_id_column():
+def test_given_search_when_read_orders_then_first_page_asks_500_rows_sorted_by_id_from_first_result_1():
     with responses.RequestsMock() as mocked:
         _paged_search(mocked, ORDER_SEARCH, "orderId", [1, 2, 3], page_size=500)
         _order_get(mocked)
         run_read(ConfigBuilder().build(), "orders")
         first_search = _calls_to(mocked, ORDER_SEARCH)[0]
-    # `updatedOn` feeds the search's own incremental state; no filter without a start date or state.
-    assert _query(first_search) == {"pageSize": "500", "firstResult": "1", "columns": "orderId,updatedOn"}
+    # `updatedOn` (or, never updated, `createdOn`) feeds the search's own incremental state; no
+    # filter without a start date or state.
+    assert _query(first_search) == {"pageSize": "500", "firstResult": "1", "sort": "orderId.ASC",
+                                    "columns": "orderId,updatedOn,createdOn"}
 
 
-def test_given_two_search_pages_when_read_orders_then_second_request_starts_at_last_result_plus_one():
+def test_given_two_search_pages_when_read_orders_then_the_second_starts_at_the_last_row_read_and_none_repeats():
     ids = list(range(1, 8))
     with responses.RequestsMock() as mocked:
         _paged_search(mocked, ORDER_SEARCH, "orderId", ids, page_size=5)
         _order_get(mocked)
         output = run_read(ConfigBuilder().build(), "orders")
         searches = _calls_to(mocked, ORDER_SEARCH)
-    assert [_query(call)["firstResult"] for call in searches] == ["1", "6"]
+    assert [_query(call)["firstResult"] for call in searches] == ["1", "5"]
     assert sorted(record.record.data["id"] for record in output.records) == ids
+
+
+def test_given_rows_deleted_ahead_of_the_second_page_when_read_orders_then_it_steps_back_once_and_all_survivors_arrive():
+    ids = list(range(1, 13))
+    with responses.RequestsMock() as mocked:
+        _live_search(mocked, ORDER_SEARCH, "orderId", ids, page_size=5, changes={2: _delete(2, 3)})
+        _order_get(mocked)
+        output = run_read(ConfigBuilder().build(), "orders")
+        searches = _calls_to(mocked, ORDER_SEARCH)
+    # The page from row 5 starts at 7: two rows moved up past it; from row 3 it starts at 5 again.
+    assert [_query(call)["firstResult"] for call in searches] == ["1", "5", "3", "7"]
+    assert {record.record.data["id"] for record in output.records} >= set(ids)
+
+
+def test_given_the_end_moved_below_the_second_page_when_read_orders_then_the_rows_moved_up_still_arrive():
+    ids = list(range(1, 15))
+    with responses.RequestsMock() as mocked:
+        _live_search(mocked, ORDER_SEARCH, "orderId", ids, page_size=10, changes={2: _delete(1, 2, 3, 4, 5, 6)})
+        _order_get(mocked)
+        output = run_read(ConfigBuilder().build(), "orders")
+        searches = _calls_to(mocked, ORDER_SEARCH)
+    assert [_query(call)["firstResult"] for call in searches] == ["1", "10", "4"]
+    assert {record.record.data["id"] for record in output.records} >= {11, 12, 13, 14}
+
+
+def test_given_rows_added_ahead_of_the_second_page_when_read_order_notes_then_no_extra_call_and_no_row_twice():
+    ids = [1, 2, 4, 5, 6, 7, 8, 9, 10]
+    with responses.RequestsMock() as mocked:
+        _live_search(mocked, api_url("order-service/order-note-search"), "noteId", ids, page_size=5,
+                     changes={2: lambda rows: rows.insert(2, 3)})
+        output = run_read(ConfigBuilder().build(), "order_notes")
+        searches = _calls_to(mocked, api_url("order-service/order-note-search"))
+    assert [_query(call)["firstResult"] for call in searches] == ["1", "5", "9"]
+    assert [_query(call)["sort"] for call in searches] == ["noteId.ASC"] * 3
+    assert sorted(record.record.data["noteId"] for record in output.records) == [1, 2, 4, 5, 6, 7, 8, 9, 10]
+
+
+def test_given_more_rows_deleted_ahead_than_a_page_holds_when_read_orders_then_it_fails_as_transient():
+    ids = list(range(1, 13))
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        _live_search(mocked, ORDER_SEARCH, "orderId", ids, page_size=5, changes={2: _delete(1, 2, 3, 4)})
+        _order_get(mocked)
+        output = run_read(ConfigBuilder().build(), "orders", expect_failure=True)
+        searches = _calls_to(mocked, ORDER_SEARCH)
+    error = _search_error(output)
+    assert error.failure_type.value == "transient_error"
+    assert "lost more rows ahead of the page being read than one page holds" in error.message
+    assert [_query(call)["firstResult"] for call in searches] == ["1", "5", "2"]
+
+
+def test_given_rows_not_sorted_on_their_id_when_read_orders_then_it_fails_as_a_system_error():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        mocked.get(ORDER_SEARCH, json=search_body("orderId", [3, 1, 2], 1, 3))
+        _order_get(mocked)
+        output = run_read(ConfigBuilder().build(), "orders", expect_failure=True)
+    error = _search_error(output)
+    assert error.failure_type.value == "system_error"
+    assert "did not sort its rows on orderId" in error.message
+
+
+def test_given_a_search_answer_without_metadata_when_read_orders_then_it_fails_as_transient():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        mocked.get(ORDER_SEARCH, json={"response": None})
+        _order_get(mocked)
+        output = run_read(ConfigBuilder().build(), "orders", expect_failure=True)
+    error = _search_error(output)
+    assert error.failure_type.value == "transient_error"
+    assert "not a search page" in error.message
+
+
+def test_given_a_start_date_when_read_orders_then_it_searches_from_it_on_updated_on_then_on_created_on():
+    with responses.RequestsMock() as mocked:
+        _paged_search(mocked, ORDER_SEARCH, "orderId", [1, 2], page_size=500)
+        _order_get(mocked)
+        run_read(ConfigBuilder().with_fields(start_date="2024-05-01T00:00:00Z").build(), "orders")
+        searches = _calls_to(mocked, ORDER_SEARCH)
+    assert [urlsplit(call.request.url).query.split("&")[0] for call in searches] == [
+        "updatedOn=2024-05-01T00:00:00Z/", "createdOn=2024-05-01T00:00:00Z/"]
 
 
 def test_given_empty_search_without_first_and_last_result_when_read_orders_then_no_records_and_no_get():

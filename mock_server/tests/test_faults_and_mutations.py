@@ -154,6 +154,49 @@ def test_given_a_create_when_applied_then_a_new_highest_id_appears_in_search_and
     assert _order(mock, created["id"])["reference"] == "NEW-1"
 
 
+def _search_row(mock, order_id, **filters):
+    rows = _get(mock, orderId=str(order_id), columns="orderId,createdOn,updatedOn", **filters).json()
+    return [dict(zip(("orderId", "createdOn", "updatedOn"), row)) for row in rows["response"]["results"]]
+
+
+def test_given_an_order_created_and_never_changed_when_searched_then_its_updated_on_cell_is_null_but_its_get_has_it(mock):
+    created = mock.mutate(resource="order", action="create", template_id=100001)
+
+    [row] = _search_row(mock, created["id"])
+
+    assert row["updatedOn"] is None and row["createdOn"]
+    assert _order(mock, created["id"])["updatedOn"] == row["createdOn"]
+
+
+def test_given_a_never_updated_order_when_searching_updated_on_from_before_its_creation_then_it_is_left_out(mock):
+    created = mock.mutate(resource="order", action="create", template_id=100001)
+    since = f"{created['updatedOn'][:10]}T00:00:00Z/"
+
+    assert _search_row(mock, created["id"], updatedOn=since) == []
+    assert [row["orderId"] for row in _search_row(mock, created["id"], createdOn=since)] == [created["id"]]
+
+
+def test_given_a_never_updated_order_when_changed_then_its_search_cell_carries_the_change_date(mock):
+    created = mock.mutate(resource="order", action="create", template_id=100001)
+    mock.advance_clock(60)
+
+    changed = mock.mutate(resource="order", action="update", id=created["id"], changes={"reference": "EDITED"})
+
+    [row] = _search_row(mock, created["id"], updatedOn=f"{created['updatedOn'][:10]}T00:00:00Z/")
+    assert row["updatedOn"] == changed["updatedOn"] != row["createdOn"]
+
+
+def test_given_a_search_sorted_on_another_column_when_a_record_changes_then_the_next_search_sorts_it_anew(mock):
+    def latest():
+        return _get(mock, sort="updatedOn.DESC", columns="orderId", pageSize=1).json()["response"]["results"]
+    before = latest()
+    mock.advance_clock(366 * 24 * 3600)
+
+    mock.mutate(resource="order", action="update", id=100005, changes={"reference": "LATEST"})
+
+    assert before != [[100005]] and latest() == [[100005]]
+
+
 def test_given_a_delete_when_applied_then_the_record_leaves_search_get_and_options(mock):
     mock.mutate(resource="order", action="delete", id=100007)
 

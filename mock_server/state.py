@@ -1,6 +1,6 @@
-"""The mock's moving parts apart from data: clock, rate limit, credentials, faults and call counts.
+"""The running mock's state apart from HTTP: dataset, clock, rate limit, credentials, faults, counts, webhooks.
 
-Tests drive all of them through the control API under `/_mock/` (see `app.py`).
+Handlers read and change it; tests drive it through the control API under `/_mock/` (`control_api.py`).
 """
 
 from __future__ import annotations
@@ -11,6 +11,11 @@ import secrets
 import time
 from collections import Counter, defaultdict, deque
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+
+from .store import Dataset
+from .webhooks import Webhooks
+from .world import format_stamp
 
 WINDOW_SECONDS = 60.0
 
@@ -74,6 +79,14 @@ class RateLimiter:
         self._calls.clear()
 
 
+# What `brightpearl-mock` accepts unless told otherwise; `testing.MockServer` sends the same.
+DEFAULT_ACCOUNT = "acme"
+DEFAULT_APP_REF = "acme-analytics"
+DEFAULT_ACCOUNT_TOKEN = "acme-account-token-7f3a9c2e"
+DEFAULT_STAFF_TOKEN = "acme-staff-token-5b21d4f0"
+DEFAULT_DEV_REF = "acme-dev"
+
+
 @dataclass
 class Credentials:
     account: str
@@ -122,6 +135,8 @@ FAULT_KINDS = ("throttle", "429", "token_expired", "expire_tokens", "500", "502"
 @dataclass
 class Fault:
     """One injected fault. It lets `after` matching requests through, then hits `count` (None: every one).
+
+    This says which calls a fault hits; `faults.py` says what each kind does to them.
 
     `path` is a regular expression searched in the request path after the account
     (`order-service/order-search`); `ids` are the bad IDs of `bad_id`; `delay_ms` the pause of
@@ -195,3 +210,28 @@ class Stats:
 
     def reset(self) -> None:
         self.routes.clear()
+
+
+@dataclass
+class MockState:
+    """One account being served: its data and every moving part a call may read or change."""
+
+    dataset: Dataset
+    credentials: Credentials
+    rate_limit: int = 200
+    latency_ms: int = 0
+    log_requests: bool = False
+    oauth_auto_approve: bool = False
+    clock: Clock = field(default_factory=Clock)
+    faults: list[Fault] = field(default_factory=list)
+    stats: Stats = field(default_factory=Stats)
+    webhook_retry_ms: int = 250
+    webhooks: Webhooks = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.limiter = RateLimiter(self.clock, self.rate_limit)
+        self.webhooks = Webhooks(self.dataset["webhook"], self.credentials.account, self.clock.now,
+                                 self.webhook_retry_ms)
+
+    def now_stamp(self) -> str:
+        return format_stamp(datetime.fromtimestamp(self.clock.now(), timezone.utc), self.dataset.account_tz)
