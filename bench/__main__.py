@@ -1,4 +1,4 @@
-"""Runs every benchmark (calls, budget, throughput, memory) and prints one table of figures and goals.
+"""Runs every benchmark (calls, budget, throughput, mock abuse, memory) and prints one table of figures and goals.
 
 The table gives each figure, its goal, met or missed, and the machine it ran on.
 
@@ -59,6 +59,14 @@ BENCHES = [
         Figure("read / bare loop", r"ratio connector / bare: ([\d.]+)", ">= 0.5", lambda x: x >= 0.5),
         Figure("whole read process incl. start-up (records/s)", r"connector total: .* = ([\d,]+) records/s", "-", None),
         Figure("start-up, spec median (s)", r"median ([\d.]+) s", "-", None),
+    ]),
+    Bench("mock_abuse.py", ["--repeats", "50"], ["--repeats", "20"], [
+        Figure("oversized ID set answered, worst (ms)", r"400 in median [\d.]+ ms, worst ([\d.]+) ms", "< 100",
+               lambda x: x < 100),
+        Figure("search beside oversized ID sets, worst (ms)", r"nonstop: median [\d.]+ ms, worst ([\d.]+) ms", "-",
+               None),
+        Figure("healthy webhook beside a hanging one (ms)", r"healthy receiver served (\d+) ms", "< 1000",
+               lambda x: x < 1000),
     ]),
     Bench("memory.py", ["--small", "10000", "--large", "100000"], ["--small", "2000", "--large", "10000"], [
         Figure("peak RSS, smaller account (MB)", r"^--orders \d+: peak RSS (\d+) MB", "<= 250", lambda x: x <= 250),

@@ -91,6 +91,7 @@ STREAMS: dict[str, Stream] = {
     "product_availability": Stream(r"product-search\?.*stockTracked|product-availability",
                                    search=_search("product-service/product-search", stockTracked="true"),
                                    get=("warehouse-service/product-availability", 200, "product-availability")),
+    "product_availability_totals": Stream(r"^$", child_of="product_availability"),
     "product_availability_by_location": Stream(r"^$", child_of="product_availability"),
     "warehouses": Stream(r"warehouse-service/warehouse/?(\?|$)", get_all="warehouse-service/warehouse"),
     "locations": Stream(r"location-search", search=_search("warehouse-service/location-search")),

@@ -194,7 +194,6 @@ def test_given_a_search_id_that_is_a_url_path_when_a_sync_runs_then_it_never_rea
     delivered = _fails_as_transient_then_resumes(proxy, mock, tmp_path, rule)
 
     assert missing_and_extra(clean, delivered) == {}
-    first = read(tmp_path / "again", _through(proxy, mock)) if False else None  # noqa: F841 - one run is enough
     assert not [seen.path_qs for seen in proxy.seen if "webhook" in seen.path_qs]
 
 

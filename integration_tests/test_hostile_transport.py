@@ -8,7 +8,6 @@ misbehaviour (two minutes) would end; `check` uses the default, since it must fa
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -102,7 +101,9 @@ def requests_to(proxy: HostileServer, path: str) -> int:
 
 class ConnectorProcess:
     """`source-brightpearl read` as its own interpreter, stopped at the first line `stop_at` matches
-    (if any), with its peak resident memory from the kernel (wait4's rusage: the process alone)."""
+    (if any), with its peak resident memory: the kernel's high-water mark of the process (VmHWM), read
+    as each line arrives. (Not the rusage of wait4: Linux carries into it the memory of the test
+    process that forked the child before its exec.)"""
 
     def __init__(self, work_dir: Path, config: Dict[str, Any], stop_at: Optional[Callable[[str], bool]] = None):
         work_dir.mkdir(parents=True, exist_ok=True)
@@ -116,18 +117,17 @@ class ConnectorProcess:
         watchdog.start()
         self.lines: List[str] = []
         self.stopped = False
+        self.peak_rss_bytes = 0
         for line in process.stdout:
             self.lines.append(line.rstrip("\n"))
+            self.peak_rss_bytes = max(self.peak_rss_bytes, _memory_high_water_mark(process.pid))
             if stop_at and stop_at(line):
                 self.stopped = process.poll() is None
                 process.kill()
                 break
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
+        self.exit_code = process.wait()
         process.stdout.close()
         watchdog.cancel()
-        self.exit_code = process.returncode
-        self.peak_rss_bytes = usage.ru_maxrss * 1024  # kilobytes on Linux
         self.messages = [json.loads(line) for line in self.lines if line.startswith("{")]
 
     def errors(self) -> List[Dict[str, Any]]:
@@ -136,6 +136,16 @@ class ConnectorProcess:
 
     def logs(self) -> List[str]:
         return [message["log"]["message"] for message in self.messages if message["type"] == "LOG"]
+
+
+def _memory_high_water_mark(pid: int) -> int:
+    """Bytes; 0 once the process has let go of its memory (exiting)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    kilobytes = next((line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")), "0")
+    return int(kilobytes) * 1024
 
 
 # ---------------------------------------------------------------- stalls and trickles

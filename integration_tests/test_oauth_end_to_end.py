@@ -112,6 +112,25 @@ def test_given_tokens_expire_mid_sync_when_reading_then_no_order_is_lost(sync_ac
     assert len(ids) == len(set(ids)) == ORDERS
 
 
+def test_given_a_tls_mock_when_the_connector_connects_and_reads_trusting_its_ca_then_every_order_arrives(
+        tmp_path, monkeypatch):
+    with MockServer(orders=120, tls=True, extra_args=["--oauth-auto-approve"]) as mock:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(mock.ca_file))  # the helper and the read inherit it
+        config_path = tmp_path / "config.json"
+        run_helper(mock, config_path, _follow_redirects)
+        catalog_path = tmp_path / "catalog.json"
+        catalog_path.write_text(json.dumps(CATALOG))
+        result = subprocess.run([CONNECTOR, "read", "--config", str(config_path), "--catalog", str(catalog_path)],
+                                capture_output=True, text=True, timeout=300)
+        routes = mock.stats()["routes"]
+
+    messages = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    ids = [message["record"]["data"]["id"] for message in messages if message["type"] == "RECORD"]
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert json.loads(config_path.read_text())["credentials"]["api_domain"] == f"127.0.0.1:{mock.port}"
+    assert len(set(ids)) == 120 and routes["GET order-service/order-search"] == {"200": 1}
+
+
 def test_given_a_refresh_mid_sync_when_reading_then_the_control_message_carries_the_new_refresh_token(
         oauth_mock, sync_across_expiry):
     controls = _control_configs(sync_across_expiry["messages"])

@@ -3,6 +3,11 @@
 account -> rate limit -> injected faults -> auth -> route -> the write (`writes/`) or read
 (`reads.py`) handler -> the headers every real response carries, the call counted in the stats.
 The control API (`control_api.py`) and OAuth (`oauth.py`) routes sit beside it.
+
+Before any route is chosen, repeated slashes in the path are read as one, as the servlet container
+in front of Brightpearl's services reads them (clients that join a base ending in `/` to a path
+starting with one send `/public-api/acme//order-service/...`, and recorded real traffic answers
+200). A path no route takes, top-level ones included, answers the services' JSON 404.
 """
 
 from __future__ import annotations
@@ -10,15 +15,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import errors, faults
 from .control_api import control_routes
@@ -29,11 +38,34 @@ from .replies import json_response
 from .state import MockState
 from .writes import find_write
 from .writes.framework import Write, decode_body, perform
-from .writes.journal import WriteJournal
+from .writes.journal import JournalWriteError, WriteJournal
 
 log = logging.getLogger("brightpearl-mock")
 
 API_METHODS = ["GET", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
+_REPEATED_SLASHES = re.compile(r"/{2,}")
+
+
+class SingleSlashes:
+    """Reads `//` (or more) in a request path as one `/`, before routing."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "//" in scope["path"]:
+            scope = {**scope, "path": _REPEATED_SLASHES.sub("/", scope["path"]),
+                     "raw_path": re.sub(rb"/{2,}", b"/", scope.get("raw_path") or scope["path"].encode())}
+        await self.app(scope, receive, send)
+
+
+async def _no_route(request: Request, exception: HTTPException) -> Response:
+    """A path no route takes (404), or a method its route does not (405), in the services' error envelope."""
+    if exception.status_code == 405:
+        error = ApiError(405, "CMNC-405", f"{request.method} is not supported on {request.url.path}")
+    else:
+        error = errors.unknown_uri(request.url.path)
+    return json_response(error.body(), error.status)
 
 
 def create_app(state: MockState, journal: WriteJournal | None = None) -> Starlette:
@@ -90,9 +122,10 @@ def create_app(state: MockState, journal: WriteJournal | None = None) -> Starlet
 
     return Starlette(routes=[
         Route("/public-api/{account}/{path:path}", api, methods=API_METHODS),
-        *control_routes(state),
+        *control_routes(state, journal),
         *oauth_routes(state),
-    ], lifespan=lifespan)
+    ], middleware=[Middleware(SingleSlashes)], exception_handlers={404: _no_route, 405: _no_route},
+        lifespan=lifespan)
 
 
 def _authenticate(state: MockState, request: Request) -> None:
@@ -132,12 +165,20 @@ def _resolve(state: MockState, journal: WriteJournal | None, request: Request, p
 
 def _write(state: MockState, journal: WriteJournal | None, write: Write, ids: dict[str, int], path: str,
            raw_body: bytes) -> Response:
-    """Serve a write, keep it in the journal (`--data-file`), then raise its webhook events."""
+    """Serve a write, keep it in the journal (`--data-file`), then raise its webhook events.
+
+    The write is kept only once its journal line is: a refused body or a line that cannot be
+    written leaves the account as it was (the transaction puts back every record and ID).
+    """
     body = decode_body(raw_body)
-    call = perform(state, write, ids, body, state.now_stamp())
-    if journal is not None:
-        # decoded afresh: a handler may have merged parts of the body into records it went on to change
-        journal.append(write.method, path, decode_body(raw_body), call.now)
+    try:
+        with state.dataset.transaction():
+            call = perform(state, write, ids, body, state.now_stamp())
+            if journal is not None:
+                # decoded afresh: a handler may have merged parts of the body into records it went on to change
+                journal.append_write(write.method, path, decode_body(raw_body), call.now)
+    except JournalWriteError as error:
+        raise ApiError(500, "CMNU-003", f"Internal Server Error: {error}") from None
     with state.webhooks.batch():
         for full_event, event_ids in call.events:
             state.webhooks.publish(full_event, event_ids)

@@ -13,6 +13,7 @@ from .app import create_app
 from .seed import seed_dataset
 from .state import (DEFAULT_ACCOUNT, DEFAULT_ACCOUNT_TOKEN, DEFAULT_APP_REF, DEFAULT_DEV_REF, DEFAULT_STAFF_TOKEN,
                     FAULT_KINDS, Credentials, Fault, MockState)
+from .tls import make_certificates
 from .writes.journal import JournalError, WriteJournal
 
 
@@ -39,6 +40,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--log-requests", action="store_true", help="one line per API call on stderr, no tokens")
     parser.add_argument("--data-file", type=Path, default=None, metavar="PATH",
                         help="keep API writes in this journal and replay them at start-up (created if missing)")
+    parser.add_argument("--tls", action="store_true",
+                        help="serve https with a certificate from a CA made at start-up (its file is printed)")
+    parser.add_argument("--tls-ca-file", type=Path, default=None, metavar="PATH",
+                        help="with --tls, write the CA certificate here (default: a temporary file)")
     parser.add_argument("--webhook-retry-ms", type=int, default=250,
                         help="pause before a failed webhook delivery's first retry; it doubles on each retry")
     args = parser.parse_args(argv)
@@ -46,6 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--orders must be 1 or more")
     if args.webhook_retry_ms < 0:
         parser.error("--webhook-retry-ms must be 0 or more")
+    if args.tls_ca_file is not None and not args.tls:
+        parser.error("--tls-ca-file needs --tls")
     try:
         args.faults = [Fault.from_cli(text) for text in args.fault]
     except (TypeError, ValueError) as error:
@@ -72,12 +79,17 @@ def main(argv: list[str] | None = None) -> None:
             replayed = journal.replay(state)
         except (JournalError, OSError) as error:
             sys.exit(f"brightpearl-mock: error: --data-file: {error}")
+    tls = make_certificates(args.host, args.tls_ca_file) if args.tls else None
     print(f"brightpearl-mock ready in {time.perf_counter() - started:.1f}s: "
-          f"base_url=http://{args.host}:{args.port} account={args.account} app_ref={args.app_ref} "
+          f"base_url={'https' if tls else 'http'}://{args.host}:{args.port} account={args.account} app_ref={args.app_ref} "
           f"account_token={args.account_token} staff_token={args.staff_token} dev_ref={args.dev_ref} "
           f"orders={args.orders} rate_limit={args.rate_limit or 'off'}"
           + (f" data_file={args.data_file} writes_replayed={replayed}" if args.data_file else ""), flush=True)
-    uvicorn.run(create_app(state, journal), host=args.host, port=args.port, log_level="warning", access_log=False)
+    if tls:
+        print(tls.how_to_trust(), flush=True)
+    uvicorn.run(create_app(state, journal), host=args.host, port=args.port, log_level="warning", access_log=False,
+                **({"ssl_keyfile": str(tls.key_and_certificate_file), "ssl_certfile": str(tls.key_and_certificate_file)}
+                   if tls else {}))
 
 
 if __name__ == "__main__":

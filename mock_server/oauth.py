@@ -154,8 +154,15 @@ def oauth_routes(state: MockState) -> list[Route]:
 
 
 def _api_domain(request: Request) -> str:
-    """Where the API is: the mock itself. The real service answers a bare host
-    (`use1.brightpearlconnect.com`, reached over https); the mock speaks plain http, so it says so."""
+    """Where the API is: the mock itself, as the host the client reached it by.
+
+    Over https (`--tls`) a bare host as the real service answers (`use1.brightpearlconnect.com`):
+    clients build `https://{api_domain}/public-api/...`. It keeps its port (`127.0.0.1:8787`): the
+    mock cannot assume it owns port 443, and `host:port` is still a URL authority such clients
+    join unchanged. Over plain http it is the whole base URL, `http://127.0.0.1:8787`: a bare host
+    would send those clients to https, where nothing listens."""
+    if request.url.scheme == "https":
+        return request.url.netloc
     return str(request.base_url).rstrip("/")
 
 

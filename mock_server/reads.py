@@ -1,7 +1,8 @@
-"""Reads: the registry's searches, ID-set GETs and OPTIONS, and the account configuration.
+"""Reads: the registry's searches, ID-set GETs and OPTIONS, and the reads of one record's part.
 
 Every resource in `registry.RESOURCES` is served by the same three handlers; `find_read` turns a
-path into the one that serves it.
+path into the one that serves it. Besides them: the account configuration, a warehouse's default
+location and a record's custom fields (`custom_fields.py`).
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from functools import partial
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import errors
+from . import custom_fields, errors
+from .builders.reference import default_location
 from .errors import ApiError
 from .faults import check_ids
-from .idsets import IdSetError, chunks, format_id_set, parse_id_set
+from .idsets import IdRanges, IdSetError, IdSetTooLarge, chunks, format_id_set, id_ranges
 from .registry import RESOURCES, reference_table
 from .replies import json_response
 from .resources import Resource
@@ -53,6 +55,7 @@ def _routes_by_service(resources: list[Resource]) -> dict[str, list[ResourceRout
 
 
 ROUTES = _routes_by_service(RESOURCES)
+_DEFAULT_LOCATION = re.compile(r"^warehouse-service/warehouse/(?P<id>[1-9][0-9]{0,17})/location/default/?$")
 
 
 def find_read(state: MockState, request: Request, path: str) -> tuple[str, Callable[[], Response]]:
@@ -61,10 +64,11 @@ def find_read(state: MockState, request: Request, path: str) -> tuple[str, Calla
     A path no resource has is 404; a resource path asked with a method it does not take is 405.
     """
     method = request.method
+    if method == "GET":
+        found = _record_part(state, path)
+        if found is not None:
+            return found
     service, _, rest = path.partition("-service/")
-    if service == "integration" and rest.rstrip("/") == "account-configuration" and method == "GET":
-        return "integration-service/account-configuration", lambda: json_response(
-            {"response": state.dataset.account_configuration}, headers={"message-type": "get-account-configuration"})
     for route in ROUTES.get(service, []):
         match = route.pattern.match(rest)
         if not match:
@@ -81,6 +85,33 @@ def find_read(state: MockState, request: Request, path: str) -> tuple[str, Calla
     raise errors.unknown_uri(request.url.path)
 
 
+def _record_part(state: MockState, path: str) -> tuple[str, Callable[[], Response]] | None:
+    """The GETs that answer one thing rather than a resource's records, or None when `path` is none of them."""
+    if path.rstrip("/") == "integration-service/account-configuration":
+        return "integration-service/account-configuration", lambda: json_response(
+            {"response": state.dataset.account_configuration}, headers={"message-type": "get-account-configuration"})
+    match = _DEFAULT_LOCATION.match(path)
+    if match:
+        return "warehouse-service/warehouse/{id}/location/default", partial(_default_location, state, int(match["id"]))
+    owned = custom_fields.owner_of(path)
+    if owned:
+        owner, record_id = owned
+        return f"{owner.path}/{{id}}/custom-field", partial(_custom_fields, state, owner, record_id)
+    return None
+
+
+def _default_location(state: MockState, warehouse_id: int) -> Response:
+    """A bare location ID, as the clients that call it read the answer (brightpearl-api.md §8.7)."""
+    if warehouse_id not in state.dataset["warehouse"]:
+        raise errors.not_found(f"Warehouse {warehouse_id} not found")
+    return json_response({"response": default_location(warehouse_id)}, headers={"message-type": "get-default-location"})
+
+
+def _custom_fields(state: MockState, owner: custom_fields.Owner, record_id: int) -> Response:
+    record = custom_fields.record_of(state.dataset, owner, record_id)
+    return json_response({"response": custom_fields.set_values(record)}, headers={"message-type": "get-custom-fields"})
+
+
 def _search(state: MockState, resource: Resource, params: dict) -> Response:
     dataset = state.dataset
     body = run_search(dataset[resource.name], params, dataset.account_tz,
@@ -88,33 +119,38 @@ def _search(state: MockState, resource: Resource, params: dict) -> Response:
     return json_response(body, headers={"message-type": "bulk-data-search"})
 
 
-def _requested_ids(resource: Resource, text: str | None) -> list[int] | None:
+def _ranges(text: str | None) -> IdRanges | None:
+    """The ID set a path segment names; None for none or `*` (all)."""
     if not text or text == "*":
         return None
     try:
-        ids = parse_id_set(text)
+        return id_ranges(text)
     except IdSetError as error:
         raise errors.bad_request(f"'{text}' is not a valid ID set: {error}") from None
-    if len(ids) > resource.max_ids:
-        raise errors.bad_request(f"The ID set asks for {len(ids)} {resource.name} IDs; "
-                                 f"at most {resource.max_ids} can be requested at once")
-    return ids
 
 
 def _selected_ids(state: MockState, resource: Resource, match: re.Match, listing: bool = False) -> list[int]:
-    """The existing IDs a GET (or, with `listing`, an OPTIONS) names."""
+    """The existing IDs a GET (or, with `listing`, an OPTIONS) names.
+
+    A GET's set is sized before it is expanded (at most `max_ids`); an OPTIONS lists the existing
+    IDs a set of any size covers without expanding it.
+    """
     table = state.dataset[resource.name]
-    ids = _requested_ids(resource, match.group("ids"))
-    parent_text = match.groupdict().get("parent")
-    if ids is None:
+    requested = _ranges(match.group("ids"))
+    parents = _ranges(match.groupdict().get("parent"))
+    if requested is None:
         if not (listing or resource.get_all or resource.parent_field):
             raise errors.bad_request(f"An ID set of {resource.name} IDs is required")
         ids = table.ids()
-    if parent_text not in (None, "*"):
+    elif listing:
+        ids = [record_id for record_id in table.ids() if record_id in requested]
+    else:
         try:
-            parents = set(parse_id_set(parent_text))
-        except IdSetError as error:
-            raise errors.bad_request(f"'{parent_text}' is not a valid ID set: {error}") from None
+            ids = requested.ids(resource.max_ids)
+        except IdSetTooLarge as error:
+            raise errors.bad_request(f"The ID set asks for {error.size} {resource.name} IDs; "
+                                     f"at most {resource.max_ids} can be requested at once") from None
+    if parents is not None:
         ids = [record_id for record_id in ids if table.parent_of(record_id) in parents]
     return [record_id for record_id in ids if record_id in table]
 

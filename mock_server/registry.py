@@ -1,7 +1,9 @@
 """Every resource the mock serves, declared once: search columns, ID-set GET, OPTIONS and builder.
 
 Order matters: resources are built top to bottom, so a builder can read what an earlier one made.
-Column lists follow brightpearl-api.md §8 (real column order, reportDataType, reference tables).
+Column lists follow brightpearl-api.md §8 (real column order, reportDataType, reference tables) and,
+where a recorded search exists (order, product, contact, customer-payment), its metaData: types and
+sortable flags as the real service declares them.
 """
 
 from __future__ import annotations
@@ -45,11 +47,14 @@ def _custom_field_metadata(name: str, service: str, path: str, kind: str) -> Res
                     get=f"{path}/custom-field-meta-data", get_all=True)
 
 
-# supplier-payment-search's columns; the customer search adds transactionCode, amountAuthorized, expires
+# supplier-payment-search's columns; the customer search adds transactionCode, amountAuthorized, expires.
+# Types and sortable flags as a recorded customer-payment search (2026) declares them.
 _payment_columns = (
-    Column("paymentId", IDSET), Column("transactionRef", STRING), Column("paymentMethodCode", STRING),
-    Column("paymentType", STRING), Column("orderId", IDSET), Column("currencyId", INTEGER), Column("currencyCode", STRING),
-    Column("amountPaid", STRING), Column("paymentDate", PERIOD), Column("createdOn", PERIOD), Column("journalId", INTEGER),
+    Column("paymentId", IDSET), Column("transactionRef", STRING, sortable=False),
+    Column("paymentMethodCode", STRING, sortable=False), Column("paymentType", STRING, sortable=False),
+    Column("orderId", IDSET, sortable=False), Column("currencyId", IDSET, sortable=False),
+    Column("currencyCode", STRING, sortable=False), Column("amountPaid", STRING, sortable=False),
+    Column("paymentDate", PERIOD), Column("createdOn", PERIOD), Column("journalId", IDSET),
 )
 
 RESOURCES: list[Resource] = [
@@ -88,7 +93,7 @@ RESOURCES: list[Resource] = [
              get="price-list", get_all=True),
     Resource(name="channel", service="product", id_field="id", build=reference.build_channels,
              get="channel", get_all=True),
-    Resource(name="channel-brand", service="product", id_field="id", build=reference.build_channel_brands,
+    Resource(name="channel-brand", service="product", id_field="channelBrandId", build=reference.build_channel_brands,
              get="channel-brand", get_all=True),
     Resource(name="brand", service="product", id_field="id", build=catalogue.build_brands, search="brand-search",
              columns=(Column("brandId", IDSET, "id"), Column("name", SEARCH_STRING), Column("description", SEARCH_STRING)),
@@ -116,19 +121,21 @@ RESOURCES: list[Resource] = [
             Column("contactId", IDSET), Column("primaryEmail", SEARCH_STRING, _email("PRI")),
             Column("secondaryEmail", SEARCH_STRING, _email("SEC")), Column("tertiaryEmail", SEARCH_STRING, _email("TER")),
             Column("firstName", SEARCH_STRING), Column("lastName", SEARCH_STRING),
-            Column("isSupplier", BOOLEAN, "relationshipToAccount.isSupplier"),
+            Column("isSupplier", BOOLEAN, "relationshipToAccount.isSupplier", sortable=False),
             Column("companyName", SEARCH_STRING, "organisation.name"),
-            Column("isStaff", BOOLEAN, "relationshipToAccount.isStaff"),
+            Column("isStaff", BOOLEAN, "relationshipToAccount.isStaff", sortable=False),
             Column("isCustomer", BOOLEAN, lambda c: not c["relationshipToAccount"]["isSupplier"]
-                   and not c["relationshipToAccount"]["isStaff"]),
+                   and not c["relationshipToAccount"]["isStaff"], sortable=False),
             Column("createdOn", PERIOD), Column("updatedOn", PERIOD, _updated_since_creation),
             Column("lastContactedOn", PERIOD),
             Column("lastOrderedOn", PERIOD), Column("nominalCode", INTEGER, lambda c: int(c["financialDetails"]["nominalCode"])),
-            Column("isPrimary", BOOLEAN, "isPrimaryContact"), Column("pri", STRING, "communication.telephones.PRI"),
-            Column("sec", STRING, "communication.telephones.SEC"), Column("mob", STRING, "communication.telephones.MOB"),
+            Column("isPrimary", BOOLEAN, "isPrimaryContact"),
+            Column("pri", STRING, "communication.telephones.PRI", sortable=False),
+            Column("sec", STRING, "communication.telephones.SEC", sortable=False),
+            Column("mob", STRING, "communication.telephones.MOB", sortable=False),
             Column("exactCompanyName", STRING, "organisation.name"), Column("title", STRING, "salutation"),
         ),
-        get="contact", missing=NotFound("No Contact Found"),
+        get="contact", missing=NotFound("No Contact Found"), optional={"customFields": "customFields"},
     ),
     Resource(
         name="product", service="product", id_field="id", build=catalogue.build_products, search="product-search",
@@ -141,7 +148,7 @@ RESOURCES: list[Resource] = [
             Column("stockTracked", BOOLEAN, "stock.stockTracked"),
             Column("salesChannelName", STRING, lambda p: p["salesChannels"][0]["salesChannelName"], filterable=False),
             Column("createdOn", PERIOD), Column("updatedOn", PERIOD),
-            Column("brightpearlCategoryCode", IDSET, _first_category), Column("productGroupId", INTEGER),
+            Column("brightpearlCategoryCode", IDSET, _first_category, sortable=False), Column("productGroupId", INTEGER),
             Column("brandId", IDSET), Column("productTypeId", IDSET), Column("productStatus", STRING, "status"),
             Column("primarySupplierId", IDSET),
         ),
@@ -183,6 +190,13 @@ RESOURCES: list[Resource] = [
         get="sales-order",
     ),
     Resource(name="sales-credit", service="order", id_field="id", build=sales.build_sales_credits, get="sales-credit"),
+    # column types as tap-brightpearl's live discovery typed them (brightpearl-api.md §12)
+    Resource(name="purchase-order-landed-cost", service="order", id_field="orderRowId",
+             build=orders.build_landed_costs, search="purchase-order-lc-search",
+             columns=(Column("orderRowId", IDSET), Column("supplierName", SEARCH_STRING), Column("weight", STRING),
+                      Column("sku", STRING), Column("productName", SEARCH_STRING), Column("quantity", STRING),
+                      Column("volume", STRING), Column("productPrice", STRING), Column("orderId", IDSET),
+                      Column("productId", IDSET), Column("currentLandedCosts", STRING))),
     Resource(
         name="order-note", service="order", id_field="noteId", build=sales.build_order_notes,
         search="order-note-search",
@@ -196,13 +210,15 @@ RESOURCES: list[Resource] = [
     Resource(name="collection", service="product", id_field="id", build=catalogue.build_collections,
              search="collection-search",
              columns=(Column("collectionId", IDSET, "id"), Column("collectionName", SEARCH_STRING, "name"),
-                      Column("brandId", IDSET))),
+                      Column("brandId", IDSET)),
+             get="collection", get_all=True),
     Resource(name="option", service="product", id_field="id", build=catalogue.build_options, search="option-search",
-             columns=(Column("id", IDSET), Column("name", SEARCH_STRING))),
+             columns=(Column("id", IDSET), Column("name", SEARCH_STRING)), get="option", get_all=True),
     Resource(name="option-value", service="product", id_field="optionValueId", build=catalogue.build_option_values,
              search="option-value-search",
              columns=(Column("optionId", IDSET), Column("optionName", SEARCH_STRING), Column("optionValueId", IDSET),
-                      Column("optionValueName", SEARCH_STRING))),
+                      Column("optionValueName", SEARCH_STRING)),
+             get="option/{parent}/value", parent_field="optionId"),
     # companies, groups, lead sources, tags
     Resource(name="company", service="contact", id_field="id", build=parties.build_companies, search="company-search",
              columns=(Column("companyId", IDSET, "id"), Column("name", SEARCH_STRING), Column("createdOn", PERIOD),
@@ -217,7 +233,8 @@ RESOURCES: list[Resource] = [
     Resource(name="contact-group", service="contact", id_field="contactGroupId", build=parties.build_contact_groups,
              search="contact-group-search",
              columns=(Column("contactGroupId", IDSET), Column("name", SEARCH_STRING),
-                      Column("description", SEARCH_STRING), Column("numberOfMembers", INTEGER))),
+                      Column("description", SEARCH_STRING), Column("numberOfMembers", INTEGER)),
+             get="contact-group", get_all=True),
     Resource(name="lead-source", service="contact", id_field="id", build=parties.build_lead_sources,
              get="lead-source", get_all=True),
     Resource(name="tag", service="contact", id_field="id", build=parties.build_tags, get="tag", get_all=True,
@@ -235,7 +252,8 @@ RESOURCES: list[Resource] = [
     Resource(name="payment-method", service="accounting", id_field="id", build=accounting.build_payment_methods,
              search="payment-method-search",
              columns=(Column("id", IDSET), Column("code", STRING), Column("name", SEARCH_STRING),
-                      Column("bankAccountNominalCode", STRING), Column("installedIntegrationInstanceId", INTEGER))),
+                      Column("bankAccountNominalCode", STRING), Column("installedIntegrationInstanceId", INTEGER)),
+             get="payment-method", get_all=True),
     Resource(
         name="journal", service="accounting", id_field="id", build=accounting.build_journals, search="journal-search",
         search_rows=accounting.journal_lines,
@@ -253,9 +271,9 @@ RESOURCES: list[Resource] = [
     ),
     Resource(name="customer-payment", service="accounting", id_field="paymentId",
              build=accounting.build_customer_payments, search="customer-payment-search",
-             columns=(*_payment_columns[:2], Column("transactionCode", STRING), *_payment_columns[2:7],
-                      Column("amountAuthorized", STRING), _payment_columns[7], Column("expires", PERIOD),
-                      *_payment_columns[8:])),
+             columns=(*_payment_columns[:2], Column("transactionCode", STRING, sortable=False), *_payment_columns[2:7],
+                      Column("amountAuthorized", STRING, sortable=False), _payment_columns[7],
+                      Column("expires", PERIOD, sortable=False), *_payment_columns[8:])),
     Resource(name="supplier-payment", service="accounting", id_field="paymentId",
              build=accounting.build_supplier_payments, search="supplier-payment-search", columns=_payment_columns),
     Resource(name="webhook", service="integration", id_field="id", build=integration.build_webhooks,
@@ -266,7 +284,8 @@ RESOURCES: list[Resource] = [
     Resource(name="location", service="warehouse", id_field="id", build=warehouse.build_locations,
              search="location-search",
              columns=(Column("id", IDSET), Column("warehouseId", IDSET), Column("zoneId", IDSET),
-                      *(Column(f"grouping{part}", STRING) for part in "ABCD"), Column("barcode", STRING))),
+                      *(Column(f"grouping{part}", STRING) for part in "ABCD"), Column("barcode", STRING)),
+             get="warehouse/{parent}/location", parent_field="warehouseId"),
     Resource(
         name="goods-out-note", service="warehouse", id_field="goodsOutNoteId", build=warehouse.build_goods_out_notes,
         search="goods-note/goods-out-search",
@@ -319,8 +338,11 @@ REGISTRY: dict[str, Resource] = {resource.name: resource for resource in RESOURC
 NAME_TABLES = {
     "orderTypeNames": reference.ORDER_TYPES,
     "orderStatusNames": {status[0]: status[1] for status in reference.ORDER_STATUSES},
-    "orderStockStatusNames": {status_id: code for status_id, code, _ in reference.ORDER_STOCK_STATUSES},
-    "orderShippingStatusNames": {status_id: code for status_id, code, _ in reference.ORDER_SHIPPING_STATUSES},
+    # the status descriptions, not codes: a recorded order search names shipping status 1 "No stock tracked
+    # products on order"
+    "orderStockStatusNames": {status_id: description for status_id, _, description in reference.ORDER_STOCK_STATUSES},
+    "orderShippingStatusNames": {status_id: description
+                                 for status_id, _, description in reference.ORDER_SHIPPING_STATUSES},
     "orderPaymentStatusNames": reference.ORDER_PAYMENT_STATUSES,
 }
 

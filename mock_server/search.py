@@ -10,7 +10,7 @@ from typing import Any
 
 from . import resources as types
 from .errors import bad_request, unparseable_filter
-from .idsets import IdSetError, parse_id_set
+from .idsets import IdSetError, id_ranges
 from .resources import Column
 from .store import Table
 
@@ -87,7 +87,7 @@ def _predicate(column: Column, index: int, value: str, account_tz: tzinfo) -> Pr
         return _period_predicate(column, index, value, account_tz)
     if kind == types.IDSET:
         try:
-            wanted = frozenset(parse_id_set(value))
+            wanted = id_ranges(value)
         except IdSetError:
             raise unparseable_filter(column.name, value, kind) from None
         return lambda row: row[index] in wanted

@@ -230,8 +230,11 @@ class MockState:
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.clock, self.rate_limit)
-        self.webhooks = Webhooks(self.dataset["webhook"], self.credentials.account, self.clock.now,
-                                 self.webhook_retry_ms)
+        table = self.dataset["webhook"]
+        seeded = max(table.ids(), default=0)
+        # a dataset sequence, so a failed write gives its ID back; seeded once, so no deleted ID comes back
+        self.webhooks = Webhooks(table, self.credentials.account, self.clock.now,
+                                 lambda: self.dataset.next_id("webhook", lambda: seeded), self.webhook_retry_ms)
 
     def now_stamp(self) -> str:
         return format_stamp(datetime.fromtimestamp(self.clock.now(), timezone.utc), self.dataset.account_tz)

@@ -2,19 +2,27 @@
 
 Each record is stored serialised once (an ID-set GET of 200 orders then only joins bytes) together
 with its search rows as tuples in column order. A mutation decodes, changes and re-stores the record.
+
+A write runs in `Dataset.transaction()`: every record it stores or deletes, and every ID it draws,
+is put back as it was if the write fails, whether its body is refused halfway or its journal line
+cannot be kept, so a failed write changes nothing and takes no ID.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Container, Hashable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import jsonpatch
 import orjson
 
+from .errors import ApiError
 from .resources import Record, Resource
 
 WITH_NULLS = "nullCustomFields"
+_ABSENT = object()
 
 
 def compact_json(value: Any) -> bytes:
@@ -33,6 +41,16 @@ def deep_merge(target: dict, changes: dict) -> None:
             target[key] = value
 
 
+def patched(record: Record, operations: Any) -> Record:
+    """A copy of `record` with an RFC 6902 JSON Patch applied; a bad operation is CMNC-044 as recorded."""
+    if not isinstance(operations, list):
+        raise ApiError(500, "CMNC-044", "A PATCH body must be a JSON Patch array of operations")
+    try:
+        return jsonpatch.apply_patch(record, operations)
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError) as error:
+        raise ApiError(500, "CMNC-044", f"The PATCH operation could not be applied: {error}") from None
+
+
 class Table:
     def __init__(self, resource: Resource):
         self.resource = resource
@@ -44,6 +62,8 @@ class Table:
         self._flat_rows: list[tuple] | None = None
         # sort order -> search rows in that order, until a record changes
         self._sorted_rows: dict[Hashable, list[tuple]] = {}
+        # during a transaction: record id -> what it was before the transaction first touched it
+        self._undo: dict[int, tuple] | None = None
 
     def __len__(self) -> int:
         return len(self._bodies)
@@ -59,6 +79,7 @@ class Table:
         resource = self.resource
         record = dict(record)
         record_id = record[resource.id_field]
+        self._remember(record_id)
         if resource.columns:
             self._flat_rows, self._sorted_rows = None, {}
             explode = resource.search_rows or (lambda whole: (whole,))
@@ -98,10 +119,39 @@ class Table:
             yield self.record(record_id)
 
     def delete(self, record_id: int) -> None:
+        self._remember(record_id)
         del self._bodies[record_id]
         self._flat_rows, self._sorted_rows = None, {}
         for index in (self._optional, self._rows, self._parents):
             index.pop(record_id, None)
+
+    # transactions ------------------------------------------------------------------------------
+    def _remember(self, record_id: int) -> None:
+        if self._undo is not None and record_id not in self._undo:
+            self._undo[record_id] = (self._bodies.get(record_id, _ABSENT), self._optional.get(record_id, _ABSENT),
+                                     self._rows.get(record_id, _ABSENT), self._parents.get(record_id, _ABSENT))
+
+    def begin(self) -> None:
+        self._undo = {}
+
+    def commit(self) -> None:
+        self._undo = None
+
+    def rollback(self) -> None:
+        undo, self._undo = self._undo or {}, None
+        indexes = (self._bodies, self._optional, self._rows, self._parents)
+        reinserted = False
+        for record_id, before in undo.items():
+            reinserted |= record_id not in self._bodies and before[0] is not _ABSENT
+            for index, value in zip(indexes, before):
+                if value is _ABSENT:
+                    index.pop(record_id, None)
+                else:
+                    index[record_id] = value
+        if reinserted:  # a record deleted and put back goes to its place in ID order again
+            self._bodies, self._optional, self._rows, self._parents = (dict(sorted(index.items()))
+                                                                       for index in indexes)
+        self._flat_rows = None
 
     def parent_of(self, record_id: int) -> Any:
         return self._parents.get(record_id)
@@ -146,6 +196,26 @@ class Dataset:
 
     def __getitem__(self, name: str) -> Table:
         return self.tables[name]
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Keep every change made inside, or, if it raises, none of them (a nested one joins the outer)."""
+        tables = list(self.tables.values())
+        if tables[0]._undo is not None:
+            yield
+            return
+        last_ids = dict(self._last_ids)
+        for table in tables:
+            table.begin()
+        try:
+            yield
+        except BaseException:
+            for table in tables:
+                table.rollback()
+            self._last_ids = last_ids
+            raise
+        for table in tables:
+            table.commit()
 
     def next_id(self, sequence: str, highest_in_use: Callable[[], int], taken: Container[int] = ()) -> int:
         """A new ID in `sequence`, never one handed out before (Brightpearl never reuses IDs).

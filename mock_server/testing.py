@@ -4,14 +4,20 @@
         requests.get(mock.api_url("order-service/order-search"), headers=mock.auth_headers())
         mock.add_fault(kind="429", count=2)
         config = mock.connector_config(lookback_minutes=0)  # a source-brightpearl config for this mock
+
+`MockServer(tls=True)` serves https; `mock.ca_file` is the CA its certificate comes from, which the
+mock's own `session` already trusts.
 """
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -29,18 +35,25 @@ class MockServer:
     """`brightpearl-mock` in a subprocess with the default credentials, and clients for its API and control API."""
 
     def __init__(self, orders: int = 300, rate_limit: int = 0, seed: int = 1, account: str = DEFAULT_ACCOUNT,
-                 extra_args: list[str] | None = None, startup_timeout: float = 60.0):
+                 extra_args: list[str] | None = None, startup_timeout: float = 60.0, tls: bool = False):
         self.port = free_port()
         self.account = account
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        self._tls_dir = Path(tempfile.mkdtemp(prefix="brightpearl-mock-ca-")) if tls else None
+        self.ca_file = self._tls_dir / "ca.pem" if self._tls_dir else None
+        self.base_url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.app_ref, self.account_token = DEFAULT_APP_REF, DEFAULT_ACCOUNT_TOKEN
         self.staff_token, self.dev_ref = DEFAULT_STAFF_TOKEN, DEFAULT_DEV_REF
         self._command = [sys.executable, "-m", "mock_server", "--port", str(self.port), "--orders", str(orders),
                          "--rate-limit", str(rate_limit), "--seed", str(seed), "--account", account,
-                         *(extra_args or [])]
+                         *(["--tls", "--tls-ca-file", str(self.ca_file)] if tls else []), *(extra_args or [])]
         self._startup_timeout = startup_timeout
         self._process: subprocess.Popen | None = None
+        self.output = ""  # what the process printed, once it has stopped
         self.session = requests.Session()
+        # loopback only: no proxy, and a REQUESTS_CA_BUNDLE in the environment must not override `verify`
+        self.session.trust_env = False
+        if self.ca_file:
+            self.session.verify = str(self.ca_file)
 
     def __enter__(self) -> MockServer:
         self.start()
@@ -58,7 +71,7 @@ class MockServer:
             try:
                 if self.session.get(f"{self.base_url}/_mock/health", timeout=1).ok:
                     return
-            except requests.ConnectionError:
+            except OSError:  # not listening yet, or (with tls) its CA file not written yet
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"brightpearl-mock did not answer within {self._startup_timeout}s")
@@ -70,7 +83,12 @@ class MockServer:
                 self._process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self._process.kill()
+        if self._process and self._process.stdout and not self._process.stdout.closed:
+            # what is left: a caller may be draining the pipe as it comes (bench/read_calls.py does)
+            self.output = self._process.stdout.read()
         self.session.close()
+        if self._tls_dir:
+            shutil.rmtree(self._tls_dir, ignore_errors=True)
 
     # the API ---------------------------------------------------------------------------------
     def api_url(self, path: str) -> str:

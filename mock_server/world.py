@@ -32,9 +32,17 @@ def format_stamp(moment: datetime, account_tz: ZoneInfo) -> str:
 class World:
     def __init__(self, dataset: Dataset, seed: int, orders: int, timezone_name: str):
         self.dataset = dataset
+        self.seed = seed
         self.rng = random.Random(seed)
         self.orders = orders
         self.tz = ZoneInfo(timezone_name)
+
+    def offshoot(self, name: str) -> World:
+        """The same world drawing from a random source of its own: values added to the account later take
+        no draws from `rng`, so every record seeded before them stays as it was."""
+        branch = World(self.dataset, 0, self.orders, str(self.tz))
+        branch.rng = random.Random(f"{self.seed}/{name}")
+        return branch
 
     def scaled(self, per_thousand_orders: float, minimum: int, maximum: int | None = None) -> int:
         """A count that grows with the order count, within bounds."""

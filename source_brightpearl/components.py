@@ -196,7 +196,7 @@ class BrightpearlSearchRetriever(SimpleRetriever):
     starts after it means rows before it were removed, and positions between the two pages are asked
     until a page starts at or before that row again: one call more per such event, never a position
     asked before (the search's cached answer would be the old one). A page whose `lastResult` does
-    not advance, or that claims more pages than `resultsAvailable` leaves, ends the read.
+    not advance, or that is not full and claims more pages than `resultsAvailable` leaves, ends the read.
 
     `filter_columns` (by default the stream's `cursor_field`) are the PERIOD columns an incremental
     search is filtered on from the cursor (the manifest's URL puts the token's `filter_column` in),
@@ -297,7 +297,9 @@ class BrightpearlSearchRetriever(SimpleRetriever):
         if not isinstance(last_result, int) or last_result <= highest_asked:
             raise self._paging_error(
                 f"says more pages follow but its lastResult ({last_result}) does not advance", page)
-        if last_result >= page.results_available:
+        # A full page past `resultsAvailable` is read on: supplier-payment-search is known to report
+        # 500 whatever it holds, while its later pages do answer (the public record of a peer).
+        if last_result >= page.results_available and page.meta.get("resultsReturned") != SEARCH_PAGE_SIZE:
             raise self._paging_error(
                 f"says more pages follow past lastResult {last_result}, but resultsAvailable is "
                 f"{page.meta.get('resultsAvailable')}", page)
@@ -314,11 +316,14 @@ class BrightpearlSearchRetriever(SimpleRetriever):
 
     def _sorted_keys(self, records: List[Record], first_result: int) -> List[tuple]:
         keys = [tuple(record.get(column) for column in self._key_columns) for record in records]
-        try:
-            if all(key <= following for key, following in zip(keys, keys[1:])):
-                return keys
-        except TypeError:  # a row without its key
-            pass
+        kinds = {type(value) for key in keys for value in key}
+        if len(kinds) > 1:  # a row without its key, or with a path where its ID should be
+            odd = next(key for key in keys if {type(value) for value in key} != {int})
+            raise self._paging_error(
+                f"answered a row whose {', '.join(self._key_columns)} is {_excerpt(odd[0] if len(odd) == 1 else odd)}, "
+                "unlike its other rows", _SearchPage(first_result, [], [], {}))
+        if all(key <= following for key, following in zip(keys, keys[1:])):
+            return keys
         raise self._paging_error(
             f"did not sort its rows on {', '.join(self._key_columns)} as asked (or sent rows without it)",
             _SearchPage(first_result, [], [], {}), FailureType.system_error)
@@ -888,12 +893,15 @@ class BrightpearlOAuthAuthenticator(DeclarativeSingleUseRefreshTokenOauth2Authen
 
 
 # How each Brightpearl custom-field type arrives in a record (values are keyed by field code).
+# A DATE is a plain string, as sent: real answers are not always RFC 3339 (`2023-03-06 17:22:26 -0600`
+# is on record), so `format: date-time` would have destinations reject or null such values, and a
+# normaliser would have to guess every other form; the warehouse can parse what it holds.
 CUSTOM_FIELD_VALUE_SCHEMAS: Mapping[str, Mapping[str, Any]] = {
     "TEXT": {"type": ["null", "string"]},
     "TEXTAREA": {"type": ["null", "string"]},
     "INTEGER": {"type": ["null", "integer"]},
     "YESNO": {"type": ["null", "boolean"]},
-    "DATE": {"type": ["null", "string"], "format": "date-time"},
+    "DATE": {"type": ["null", "string"]},
     "SELECT": {
         "type": ["null", "object"],
         "properties": {"id": {"type": ["null", "integer"]}, "value": {"type": ["null", "string"]}},
@@ -974,7 +982,7 @@ class BrightpearlBudgetPacer(APIBudget):
         with self._lock:
             wait = self._wait_for_a_call()
         if wait > 0:
-            log = _LOGGER.info if wait >= 5 else _LOGGER.debug
+            log = LOGGER.info if wait >= 5 else LOGGER.debug
             log(f"Brightpearl budget down to its reserve of {self.reserve} calls; waiting {wait:.1f} s.")
             time.sleep(wait)
 
@@ -999,8 +1007,6 @@ class BrightpearlBudgetPacer(APIBudget):
                 wait = capped_server_wait(period_milliseconds / 1000, THROTTLE_PERIOD_HEADER)
                 self._resume_at = time.monotonic() + wait
 
-
-_LOGGER = logging.getLogger("airbyte")
 
 # Far above the largest real answer (an ID set of 200 orders with their rows is a few MB), far below what
 # would exhaust a worker's memory.
@@ -1370,7 +1376,7 @@ class BrightpearlIdSetRetriever(SimpleRetriever):
         if missing:
             gone = yield from self._read_ids(records_schema, stream_slice, missing, outcome, asked_again=True)
             if gone:
-                _LOGGER.warning(
+                LOGGER.warning(
                     f"{self.name}: {len(gone)} of {len(ids)} records asked for were not returned, twice: "
                     f"deleted since the search found them ({_listed(gone)})."
                 )
@@ -1406,7 +1412,7 @@ class BrightpearlIdSetRetriever(SimpleRetriever):
         answered = self.record_selector.extractor.ids_answered(response, self._id_field)
         not_asked = [record_id for record_id in answered if not (is_record_id(record_id) and record_id in asked)]
         if not_asked:
-            _LOGGER.warning(
+            LOGGER.warning(
                 f"{self.name}: Brightpearl answered an ID-set GET with records for IDs not asked for "
                 f"({_listed(not_asked)}); they are dropped."
             )
@@ -1444,7 +1450,7 @@ class BrightpearlIdSetRetriever(SimpleRetriever):
                     internal_message=f"Rejected one by one: {_listed(outcome.skipped + [record_id])}",
                     failure_type=FailureType.transient_error,
                 )
-        _LOGGER.warning(
+        LOGGER.warning(
             f"Skipping {self.name} record {record_id}: Brightpearl fails every GET that includes it (HTTP 400)."
         )
         outcome.skipped.append(record_id)

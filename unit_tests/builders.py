@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
+import jsonschema
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, _run_command
@@ -62,6 +63,25 @@ def search_body(id_column: str, ids: List[int], first: int, total: int) -> Dict[
     if ids:
         meta.update(firstResult=first, lastResult=first - 1 + len(ids))
     return {"response": {"results": [[record_id] for record_id in ids], "metaData": meta}, "reference": {}}
+
+
+def strict(schema: Any) -> Any:
+    """The schema with `additionalProperties: false` wherever it lists properties and says nothing else,
+    so a field the schema does not describe fails validation."""
+    if isinstance(schema, dict):
+        tightened = {key: strict(value) for key, value in schema.items()}
+        if "properties" in schema and "additionalProperties" not in schema:
+            tightened["additionalProperties"] = False
+        return tightened
+    if isinstance(schema, list):
+        return [strict(item) for item in schema]
+    return schema
+
+
+def schema_errors(schema: Mapping[str, Any], records: Iterable[Mapping[str, Any]]) -> List[str]:
+    """Where records break the `strict` schema, formats (`date-time`) included: `path: message` each."""
+    validator = jsonschema.Draft7Validator(strict(schema), format_checker=jsonschema.FormatChecker())
+    return [f"{list(error.path)}: {error.message}" for record in records for error in validator.iter_errors(record)]
 
 
 def order(order_id: int, row_ids: Iterable[int] = ()) -> Dict[str, Any]:

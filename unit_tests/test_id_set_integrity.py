@@ -155,7 +155,7 @@ def test_given_a_search_id_that_is_a_path_when_read_then_the_stream_fails_naming
 
     errors = _stream_errors(output)
     assert [error.failure_type.value for error in errors] == ["transient_error"]
-    assert "stream 'orders' returned \"../../integration-service/webhook\" as an ID" in errors[0].message
+    assert "whose orderId is \"../../integration-service/webhook\"" in errors[0].message
     assert calls == []
 
 

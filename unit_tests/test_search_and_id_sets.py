@@ -135,6 +135,24 @@ def test_given_more_rows_deleted_ahead_than_a_page_holds_when_read_orders_then_i
     assert [_query(call)["firstResult"] for call in searches] == ["1", "5", "2"]
 
 
+def test_given_full_pages_past_a_results_available_stuck_at_500_when_read_orders_then_every_row_arrives():
+    # supplier-payment-search's known quirk: resultsAvailable says 500 whatever the search holds.
+    ids = list(range(1, 701))
+
+    def callback(request):
+        first = int(parse_qs(urlsplit(request.url).query)["firstResult"][0])
+        body = search_body("orderId", ids[first - 1 : first - 1 + 500], first, len(ids))
+        body["response"]["metaData"]["resultsAvailable"] = 500
+        return 200, {}, json.dumps(body)
+
+    with responses.RequestsMock() as mocked:
+        mocked.add_callback(responses.GET, ORDER_SEARCH, callback=callback)
+        _order_get(mocked)
+        output = run_read(ConfigBuilder().build(), "orders")
+
+    assert sorted(record.record.data["id"] for record in output.records) == ids
+
+
 def test_given_rows_not_sorted_on_their_id_when_read_orders_then_it_fails_as_a_system_error():
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         mocked.get(ORDER_SEARCH, json=search_body("orderId", [3, 1, 2], 1, 3))

@@ -123,7 +123,7 @@ def test_given_product_custom_fields_of_each_type_when_discover_then_each_is_a_t
     assert {code: (schema["type"], schema.get("format")) for code, schema in typed.items()} == {
         "PCF_TEXT": (["null", "string"], None), "PCF_NOTE": (["null", "string"], None),
         "PCF_INT": (["null", "integer"], None), "PCF_YES": (["null", "boolean"], None),
-        "PCF_DATE": (["null", "string"], "date-time"), "PCF_PICK": (["null", "object"], None)}
+        "PCF_DATE": (["null", "string"], None), "PCF_PICK": (["null", "object"], None)}
 
 
 def test_given_order_custom_fields_of_sales_and_purchases_when_discover_then_orders_type_both():

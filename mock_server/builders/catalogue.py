@@ -57,28 +57,42 @@ def build_products(world: World) -> Iterator[Record]:
         yield {
             "id": product_id, "brandId": world.rng.randint(1, len(BRANDS)),
             "productTypeId": 4 if not tracked else world.rng.randint(1, 3),
-            "identity": {"sku": sku, "ean": barcode, "barcode": barcode, "mpn": f"MPN{product_id}"},
+            "identity": {"sku": sku, "isbn": "", "ean": barcode, "upc": "", "mpn": f"MPN{product_id}", "barcode": barcode},
             "productGroupId": product_id - product_id % 5 or product_id, "featured": world.chance(0.1),
             "stock": {"stockTracked": tracked, "weight": {"magnitude": round(world.rng.uniform(0.1, 3.0), 4)},
                       "dimensions": {"length": 30.0, "height": 2.0, "width": 20.0, "volume": 1200.0}},
             "financialDetails": {"taxable": tax[3] not in (None, "0.0000"), "taxCode": {"id": tax[0], "code": tax[1]}},
             "salesChannels": [{"salesChannelName": "Brightpearl", "productName": name, "productCondition": "new",
                                "categories": [{"categoryCode": str(code)} for code in categories],
-                               "description": {"languageCode": "en", "text": f"<p>{name}.</p>", "format": "HTML_FRAGMENT"}}],
+                               "description": {"languageCode": "en", "text": f"<p>{name}.</p>", "format": "HTML_FRAGMENT"},
+                               "shortDescription": {"languageCode": "en", "text": f"<p>{name.split()[0]}.</p>",
+                                                    "format": "HTML_FRAGMENT"}}],
             "composition": {"bundle": False},
-            "variations": [],
+            "variations": product_variations(product_id),
             "createdOn": world.stamp(created), "updatedOn": world.stamp(world.later(created, 400)),
             "warehouses": {str(w[0]): {"defaultLocationId": stock_location(w[0], product_id), "overflowLocationId": 0,
                                        "reorderLevel": 20, "reorderQuantity": 50} for w in WAREHOUSES[:2]},
             "nominalCodeStock": "1001", "nominalCodePurchases": "5000", "nominalCodeSales": "4000",
             "seasonIds": world.rng.sample([s[0] for s in SEASONS], world.rng.randint(0, 2)),
-            "reporting": {"categoryId": categories[0], "seasonId": None, "subcategoryId": None},
+            "reporting": {"categoryId": categories[0]},
             "primarySupplierId": world.pick(supplier_ids) if supplier_ids else 0,
             "status": "LIVE" if world.chance(0.92) else "ARCHIVED",
             "salesPopupMessage": "", "warehousePopupMessage": "",
             "version": int(created.timestamp() * 1000),
             "customFields": custom_field_values(world, "product"),
         }
+
+
+def product_variations(product_id: int) -> list[Record]:
+    """A product's option values within its group of five (`productGroupId`): the sizes tell the
+    members apart, the colour is the group's. Derived from the ID, not drawn, so adding them kept every
+    other seeded value."""
+    variations = []
+    for option_id, index in ((1, product_id % 5), (2, product_id // 5 % 5)):
+        option_name, values = OPTIONS[option_id]
+        variations.append({"optionId": option_id, "optionName": option_name,
+                           "optionValueId": option_id * 100 + index + 1, "optionValue": values[index]})
+    return variations
 
 
 def retail_price(product_id: int) -> Decimal:

@@ -13,9 +13,10 @@ from decimal import Decimal
 from ..resources import Record
 from ..world import HISTORY_END, HISTORY_START, World
 from .catalogue import cost_price, retail_price
-from .history import note_order
+from .history import note_order, orders
 from .parties import STAFF_COUNT, city_of
-from .reference import CHANNELS, CURRENCIES, ORDER_STATUSES, ORDER_TYPE_CODES, SHIPPING_METHODS, TAX_CODES, custom_field_values
+from .reference import (CHANNELS, COUNTRIES, CURRENCIES, ORDER_STATUSES, ORDER_TYPE_CODES, SHIPPING_METHODS, TAX_CODES,
+                        custom_field_values)
 
 FIRST_ORDER_ID = 100001
 FIRST_ROW_ID = 500001
@@ -27,16 +28,18 @@ RATES = {code: Decimal(rate) for _, code, _, _, rate in CURRENCIES}
 
 
 def order_address(contact: Record) -> Record:
-    """The contact's postal address as orders carry it (`delivery` has no `contactId`)."""
+    """The contact's postal address as orders carry it (`delivery` has no `contactId`): the country by
+    name, Brightpearl ID and both ISO codes, as recorded order GETs send it."""
     city, state, country = city_of(contact["contactId"])
+    country_id, iso3, country_name = COUNTRIES[country]
     return {"addressFullName": f"{contact['firstName']} {contact['lastName']}",
                "companyName": contact["organisation"].get("name", ""),
                "addressLine1": f"{contact['contactId'] % 900 + 10} Market Street", "addressLine2": "",
                "addressLine3": city, "addressLine4": state, "postalCode": f"{contact['contactId'] % 90000 + 10000}",
-               "country": country, "telephone": contact["communication"]["telephones"].get("PRI", ""),
+               "country": country_name, "telephone": contact["communication"]["telephones"].get("PRI", ""),
                "mobileTelephone": "", "fax": "",
                "email": contact["communication"]["emails"].get("PRI", {}).get("email", ""),
-               "countryIsoCode": country}
+               "countryId": country_id, "countryIsoCode": country, "countryIsoCode3": iso3}
 
 
 def _lifecycle(status_id: int, type_id: int) -> dict:
@@ -110,7 +113,7 @@ def build_orders(world: World) -> Iterator[Record]:
             "id": order_id, "parentOrderId": world.pick(sales_orders) if type_id == 3 else 0,
             "orderTypeCode": type_code, "reference": _reference(type_id, channel[0], order_id),
             "version": world.rng.randint(1, 9),
-            "state": {"tax": "INVOICED" if life["invoiced"] else "NOT_INVOICED"},
+            "state": {"tax": "INVOICED" if life["invoiced"] else "READY"},
             "orderStatus": {"orderStatusId": status_id, "name": STATUS_NAMES[status_id]}, "tax": {"errors": []},
             "orderPaymentStatus": life["payment"], "stockStatusCode": life["stock"],
             "allocationStatusCode": life["allocation"], "shippingStatusCode": life["shipping"],
@@ -131,10 +134,14 @@ def build_orders(world: World) -> Iterator[Record]:
                         "billing": party_address},
             "orderRows": rows, "warehouseId": channel[3] if is_sale else 1, "acknowledged": 1 if life["closed"] else 0,
             "costPriceListId": 1, "historicalOrder": False, "orderWeighting": 100,
-            "externalRef": f"{channel[1].split()[0].lower()}-{order_id}" if channel[0] != 1 else "",
-            "installedIntegrationInstanceId": channel[0] if channel[0] != 1 else 0,
             "customFields": custom_field_values(world, "sale" if is_sale else "purchase"),
         }
+        if channel[0] != 1:
+            # only orders an integration brought in carry its reference and instance; manual ones omit both
+            order.update(externalRef=f"{channel[1].split()[0].lower()}-{order_id}",
+                         installedIntegrationInstanceId=channel[0])
+        if life["invoiced"]:
+            order["originalInvoiceDate"] = tax_date
         if life["closed"]:
             order["closedOn"] = order["updatedOn"]
         if type_id == 2:
@@ -143,6 +150,31 @@ def build_orders(world: World) -> Iterator[Record]:
             sales_orders.append(order_id)
         note_order(world, order)
         yield order
+
+
+def build_landed_costs(world: World) -> Iterator[Record]:
+    """One row per purchase-order row with a product: what `purchase-order-lc-search` lists.
+
+    Landed costs (freight, duty) are a share of the row's unit cost drawn from a random source of
+    their own, so adding them changed none of the records seeded after them.
+    """
+    shares = world.offshoot("landed-costs")
+    suppliers = {contact["contactId"]: contact["organisation"].get("name", "") for contact in world.records("contact")
+                 if contact["relationshipToAccount"]["isSupplier"]}
+    products = {product["id"]: (product["identity"]["sku"], product["salesChannels"][0]["productName"],
+                                product["stock"]["weight"]["magnitude"], product["stock"]["dimensions"]["volume"])
+                for product in world.records("product")}
+    for order in orders(world, "PO"):
+        for row in order.rows:
+            if row.product_id not in products:
+                continue
+            sku, name, weight, volume = products[row.product_id]
+            share = Decimal(shares.rng.randint(2, 12)) / 100
+            yield {"orderRowId": row.row_id, "supplierName": suppliers.get(order.contact_id, ""),
+                   "weight": World.money(weight), "sku": sku, "productName": name,
+                   "quantity": World.money(row.quantity), "volume": World.money(volume),
+                   "productPrice": World.money(row.unit_cost), "orderId": order.id, "productId": row.product_id,
+                   "currentLandedCosts": World.money(row.unit_cost * share)}
 
 
 def _reference(type_id: int, channel_id: int, order_id: int) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from ..resources import Record
 from ..world import HISTORY_START, World
+from .reference import custom_field_values
 
 FIRST_NAMES = ["Ana", "Ben", "Chloe", "Dev", "Elena", "Femi", "Grace", "Hiro", "Isla", "Jonas", "Kofi", "Lena",
                "Mateo", "Nadia", "Omar", "Priya", "Quinn", "Rosa", "Sam", "Tariq", "Uma", "Vik", "Wen", "Yara"]
@@ -58,6 +59,7 @@ def _contact(world: World, contact_id: int, first: str, last: str, company: str,
 
 
 def build_contacts(world: World) -> Iterator[Record]:
+    custom_fields = world.offshoot("contact-custom-fields")
     contact_id = 0
     for kind, count in (("staff", STAFF_COUNT), ("supplier", world.scaled(2, 6, 400)), ("customer", world.scaled(250, 30))):
         for _ in range(count):
@@ -69,7 +71,10 @@ def build_contacts(world: World) -> Iterator[Record]:
                 company = f"{last} {world.pick(['Trading', 'Goods', 'Supply', 'Studio', 'Collective'])}"
             else:
                 company = "Acme Outfitters Inc." if kind == "staff" else ""
-            yield _contact(world, contact_id, first, last, company, kind)
+            contact = _contact(world, contact_id, first, last, company, kind)
+            if kind != "staff":
+                contact["customFields"] = custom_field_values(custom_fields, kind)
+            yield contact
 
 
 TAGS = ["VIP", "Wholesale", "Net 30", "Do not mail", "Influencer"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from functools import lru_cache
 
 from ..resources import Record
@@ -38,13 +39,18 @@ CURRENCIES = [(1, "USD", "US Dollar", "$", "1.000000"), (2, "EUR", "Euro", "€"
               (3, "GBP", "British Pound", "£", "0.788000"), (4, "CAD", "Canadian Dollar", "CA$", "1.362000")]
 BASE_CURRENCY = "USD"
 
-# id, code, description, rate (None: exempt, the API omits `rate`)
+# id, code, description, rate (None: exempt, the API omits `rate`); the GET sends the rate as a JSON
+# number (`"rate":10.0000` in a recorded answer), orders' rows as a decimal string
 TAX_CODES = [(1, "T0", "Zero rated", "0.0000"), (2, "E", "Exempt", None),
              (3, "T8", "State sales tax 8.25%", "8.2500"), (4, "T5", "Reduced rate 5%", "5.0000")]
 
 # id, code, name, type (BUY|SELL), currency id, gross
 PRICE_LISTS = [(1, "COST", "Cost price", "BUY", 1, False), (2, "RETAIL", "Retail", "SELL", 1, True),
                (3, "WHOLESALE", "Wholesale", "SELL", 1, False), (4, "EURETAIL", "Retail EUR", "SELL", 2, True)]
+
+# ISO 3166 alpha-2 -> (Brightpearl country ID, alpha-3, name), as order addresses carry them
+COUNTRIES = {"GB": (222, "GBR", "United Kingdom"), "US": (223, "USA", "United States"), "CA": (38, "CAN", "Canada"),
+             "ES": (199, "ESP", "Spain"), "NL": (150, "NLD", "Netherlands")}
 
 # id, name, type, city, state, country
 WAREHOUSES = [(1, "Chicago DC", "Warehouse", "Chicago", "IL", "US"), (2, "Reno Fulfilment", "Warehouse", "Reno", "NV", "US"),
@@ -61,9 +67,16 @@ def stock_location(warehouse_id: int, product_id: int) -> int:
     return warehouse_id * 100 + 1 + product_id % PICK_FACE_LOCATIONS
 
 
+def default_location(warehouse_id: int) -> int:
+    """The warehouse's own default location (`warehouse/{id}/location/default`): its first bin."""
+    return warehouse_id * 100 + 1
+
+
 CHANNELS = [(1, "Brightpearl", 1, 1, 2), (2, "Shopify US", 2, 1, 2), (3, "Amazon US", 3, 2, 2),
             (4, "Wholesale", 4, 1, 3), (5, "Shopify EU", 2, 3, 4)]  # id, name, channel type, warehouse, price list
-CHANNEL_BRANDS = [(1, "Acme Outfitters"), (2, "Acme Trade")]
+CHANNEL_BRANDS = [(1, "Acme Outfitters"), (2, "Acme Trade")]  # channelBrandId, name
+# A channel brand's templates: template type code (what a template is for) -> template ID
+CHANNEL_BRAND_TEMPLATES = ("SOQUT", "SOINV", "SCNTE", "PONTE", "GNOUT", "GNSSE")
 
 SHIPPING_METHODS = [(1, "STD", "Standard ground"), (2, "EXP", "Express 2-day"), (3, "NXT", "Next day air"),
                     (4, "COL", "Click & collect"), (5, "FRT", "Freight"), (6, "INT", "International tracked")]
@@ -93,7 +106,7 @@ def account_configuration(world: World, account: str) -> Record:
 
 def build_order_types(world: World) -> Iterator[Record]:
     for type_id, name in ORDER_TYPES.items():
-        yield {"id": type_id, "name": name, "code": ORDER_TYPE_CODES[type_id]}
+        yield {"id": type_id, "code": ORDER_TYPE_CODES[type_id], "description": name.replace("_", " ").capitalize()}
 
 
 def build_order_statuses(world: World) -> Iterator[Record]:
@@ -123,7 +136,7 @@ def build_tax_codes(world: World) -> Iterator[Record]:
     for tax_id, code, description, rate in TAX_CODES:
         record = {"id": tax_id, "code": code, "description": description}
         if rate is not None:
-            record["rate"] = rate
+            record["rate"] = float(rate)
         yield record
 
 
@@ -141,7 +154,7 @@ def build_warehouses(world: World) -> Iterator[Record]:
         yield {"id": warehouse_id, "name": name, "typeDescription": type_description, "typeCode": type_description[:1],
                "address": {"addressId": 900 + warehouse_id, "streetAddress": f"{warehouse_id * 100} Commerce Way",
                            "postcode": f"{60000 + warehouse_id * 137}", "city": city, "state": state,
-                           "countryId": {"US": 223, "NL": 150, "CA": 38}[country], "countryIsoCode2": country},
+                           "countryId": COUNTRIES[country][0], "countryIsoCode2": country},
                "clickAndCollectEnabled": type_description == "Store"}
 
 
@@ -155,7 +168,13 @@ def build_channels(world: World) -> Iterator[Record]:
 
 def build_channel_brands(world: World) -> Iterator[Record]:
     for brand_id, name in CHANNEL_BRANDS:
-        yield {"id": brand_id, "name": name, "accountingCurrencyId": 1, "languageCode": "en"}
+        domain = name.lower().replace(" ", "") + ".example"
+        yield {"channelBrandId": brand_id, "addressBookId": 900 + brand_id, "name": name, "companyName": f"{name} Inc.",
+               "companyNumber": f"C{4100 + brand_id}", "telephone": f"+1 312 555 01{brand_id:02d}",
+               "emailAddress": f"hello@{domain}", "accountingEmailAddress": f"accounts@{domain}",
+               "templates": {code: brand_id * 100 + number for number, code in enumerate(CHANNEL_BRAND_TEMPLATES, 1)},
+               "shippingTemplates": {str(SHIPPING_METHODS[-1][0]): brand_id * 100 + 50},
+               "financialDetails": {}, "logo": {}}
 
 
 def build_shipping_methods(world: World) -> Iterator[Record]:
@@ -186,6 +205,12 @@ def custom_field_builder(kind: str):
     return build
 
 
+def custom_field_date(world: World, moment: datetime) -> str:
+    """A DATE custom field's value as a recorded answer carries one: `2023-03-06 17:22:26 -0600`
+    (not RFC 3339: a space before the time and before an offset without a colon)."""
+    return moment.astimezone(world.tz).strftime("%Y-%m-%d %H:%M:%S %z")
+
+
 def custom_field_values(world: World, kind: str, fill_rate: float = 0.7) -> dict:
     """Values keyed by field code; unset fields are None (sent only with `nullCustomFields`)."""
     values = {}
@@ -199,7 +224,7 @@ def custom_field_values(world: World, kind: str, fill_rate: float = 0.7) -> dict
         elif field_type == "INTEGER":
             values[field["code"]] = world.rng.randint(1, 90)
         elif field_type == "DATE":
-            values[field["code"]] = world.stamp(world.moment(HISTORY_START)).split("T")[0] + "T00:00:00.000Z"
+            values[field["code"]] = custom_field_date(world, world.moment(HISTORY_START))
         elif field_type == "SELECT":
             option = world.pick(list(field["options"].values()))
             values[field["code"]] = {"id": option["id"], "value": option["value"]}

@@ -1,9 +1,12 @@
 """The newer, flatter sales-order and sales-credit shapes, and notes on orders.
 
-Both shapes are views of the orders (same IDs, same money). Where the reference is silent: rows are a
-list with each row's `id`; `total` is `{net, tax, total, baseNet, baseTax, baseTotal}`; `taxDate` and
-`parentId` are sent only when set; payment and shipping status codes ride along with `stockStatusCode`
-so the search can filter on them.
+Both shapes are views of the orders (same IDs, same money). The fields follow the sales-order GET
+documentation (`total` is `{net, tax, gross, baseNet, baseTax, baseGross}`; `isCanceled`, the status
+codes) and a client's model of the real answer (snowio/brightpearl-data-model: `invoice`,
+`orderWeighting`, `costPriceListId`, and rows with `productPrice`, `discountPercentage`, bundle flags,
+`parentRowId`, `taxClassId`, `taxCalculator`, `clonedFromId`). Where both are silent: rows are a list
+with each row's `id`; `taxDate`, `parentId`, `invoice`, `externalRef` and the integration instance are
+sent only when set.
 """
 
 from __future__ import annotations
@@ -14,10 +17,17 @@ from ..resources import Record
 from ..world import World
 from .history import orders
 from .parties import STAFF_COUNT
+from .reference import ORDER_STATUSES
+
+CANCELLED_STATUSES = {status[0] for status in ORDER_STATUSES if status[4] == "cancelled"}
+
+
+# what the order shape's addresses carry and this one does not: its country is the ISO code alone
+_NOT_IN_FLAT_ADDRESS = {"contactId", "country", "countryId", "countryIsoCode3"}
 
 
 def _flat_address(address: Record) -> Record:
-    return {key: value for key, value in address.items() if key != "contactId"}
+    return {key: value for key, value in address.items() if key not in _NOT_IN_FLAT_ADDRESS}
 
 
 def flat_order(order: Record) -> Record:
@@ -30,8 +40,10 @@ def flat_order(order: Record) -> Record:
         "id": order["id"], "customerId": customer["contactId"],
         "customer": {"id": customer["contactId"], "address": _flat_address(customer)},
         "billing": {"contactId": parties["billing"]["contactId"], "address": _flat_address(parties["billing"])},
-        "ref": order["reference"], "externalRef": order["externalRef"], "placedOn": order["placedOn"],
+        "ref": order["reference"], "placedOn": order["placedOn"],
     }
+    if "externalRef" in order:
+        record["externalRef"] = order["externalRef"]
     if order["invoices"]:
         record["taxDate"] = order["invoices"][0]["taxDate"]
     if order["parentOrderId"]:
@@ -43,16 +55,22 @@ def flat_order(order: Record) -> Record:
         "priceListId": order["priceListId"], "priceModeCode": order["priceModeCode"],
         "currency": {"code": currency["orderCurrencyCode"], "exchangeRate": currency["exchangeRate"],
                      "fixedExchangeRate": currency["fixedExchangeRate"]},
-        "delivery": {"date": order["delivery"]["deliveryDate"], "address": parties["delivery"],
+        "delivery": {"date": order["delivery"]["deliveryDate"], "address": _flat_address(parties["delivery"]),
                      "shippingMethodId": order["delivery"]["shippingMethodId"]},
         "rows": [_flat_row(int(row_id), row) for row_id, row in order["orderRows"].items()],
-        "total": {"net": totals["net"], "tax": totals["taxAmount"], "total": totals["total"],
-                  "baseNet": totals["baseNet"], "baseTax": totals["baseTaxAmount"], "baseTotal": totals["baseTotal"]},
+        "total": {"net": totals["net"], "tax": totals["taxAmount"], "gross": totals["total"],
+                  "baseNet": totals["baseNet"], "baseTax": totals["baseTaxAmount"], "baseGross": totals["baseTotal"]},
+        "isCanceled": order["orderStatus"]["orderStatusId"] in CANCELLED_STATUSES,
+        "orderPaymentStatus": order["orderPaymentStatus"], "allocationStatusCode": order["allocationStatusCode"],
         "stockStatusCode": order["stockStatusCode"], "shippingStatusCode": order["shippingStatusCode"],
-        "orderPaymentStatus": order["orderPaymentStatus"], "historicalOrder": order["historicalOrder"],
-        "installedIntegrationInstanceId": order["installedIntegrationInstanceId"],
+        "historicalOrder": order["historicalOrder"], "orderWeighting": order["orderWeighting"],
+        "costPriceListId": order["costPriceListId"],
         "createdBy": order["createdById"], "createdOn": order["createdOn"], "updatedOn": order["updatedOn"],
     })
+    if order["invoices"]:
+        record["invoice"] = dict(order["invoices"][0])
+    if "installedIntegrationInstanceId" in order:
+        record["installedIntegrationInstanceId"] = order["installedIntegrationInstanceId"]
     return record
 
 
@@ -61,9 +79,13 @@ def _flat_row(row_id: int, row: Record) -> Record:
     if "productId" in row:
         flat.update(productId=row["productId"], sku=row["productSku"])
     value = row["rowValue"]
-    flat.update(name=row["productName"], quantity=row["quantity"]["magnitude"], unitPrice=row["productPrice"]["value"],
-                taxCode=value["taxCode"], taxRate=value["taxRate"], net=value["rowNet"]["value"],
-                tax=value["rowTax"]["value"], nominalCode=row["nominalCode"], sequence=int(row["orderRowSequence"]))
+    composition = row["composition"]
+    flat.update(name=row["productName"], quantity=row["quantity"]["magnitude"], taxCode=value["taxCode"],
+                net=value["rowNet"]["value"], tax=value["rowTax"]["value"], nominalCode=row["nominalCode"],
+                productPrice=row["productPrice"]["value"], discountPercentage=row["discountPercentage"],
+                sequence=int(row["orderRowSequence"]), bundleChild=composition["bundleChild"],
+                bundleParent=composition["bundleParent"], parentRowId=composition["parentOrderRowId"],
+                taxClassId=value["taxClassId"], taxCalculator=value["taxCalculator"], clonedFromId=row["clonedFromId"])
     return flat
 
 

@@ -30,8 +30,7 @@ def test_given_a_fault_flag_and_request_log_when_started_then_the_fault_fires_an
     with MockServer(orders=50, extra_args=["--fault", "429:count=1,retry_after=2", "--log-requests"]) as mock:
         first = requests.get(mock.api_url("order-service/order-search"), headers=mock.auth_headers(), timeout=10)
         second = requests.get(mock.api_url("order-service/order-search"), headers=mock.auth_headers(), timeout=10)
-        process = mock._process
-    output = process.stdout.read()
+    output = mock.output
 
     assert (first.status_code, first.headers["retry-after"], second.status_code) == (429, "2", 200)
     assert "base_url=http://127.0.0.1:" in output and f"account_token={mock.account_token}" in output

@@ -17,11 +17,12 @@ MAX_LINES = 500
 # Top to bottom; a module may import its own layer or any below it. The first part of a module's
 # name (`writes` for `writes.orders`) says its layer.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("entry points", {"", "__main__", "cli", "testing"}),
+    ("entry points", {"", "__main__", "cli", "testing", "tls"}),
     ("HTTP app", {"app"}),
     ("handlers", {"reads", "writes", "control_api", "oauth", "faults", "replies"}),
     ("state", {"state", "webhooks"}),
-    ("data", {"search", "seed", "registry", "resources", "store", "world", "idsets", "errors", "builders"}),
+    ("data", {"search", "seed", "registry", "resources", "store", "world", "idsets", "errors", "builders",
+              "custom_fields"}),
 ]
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import socket
 import threading
+import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -12,6 +15,7 @@ import requests
 
 from mock_server.idsets import parse_id_set
 from mock_server.testing import MockServer
+from mock_server.webhooks import ANSWER_SECONDS, MAX_LOGGED
 
 WEBHOOK = "integration-service/webhook"
 THIN_BODY = ('{"accountCode":"${account-code}","resourceType":"${resource-type}","id":"${resource-id}",'
@@ -54,6 +58,48 @@ class Receiver:
 
     def bodies(self) -> list[dict]:
         return [json.loads(call["body"]) for call in self.calls]
+
+
+class StuckReceiver:
+    """A receiver that takes the connection and then never answers (`hang`) or sends its status line a
+    byte at a time forever (`trickle`)."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.base_url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._closing = threading.Event()
+        self._connections: list[socket.socket] = []
+
+    def _serve(self) -> None:
+        self._listener.settimeout(0.1)
+        while not self._closing.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                continue
+            self._connections.append(connection)
+            if self.mode == "trickle":
+                threading.Thread(target=self._trickle, args=(connection,), daemon=True).start()
+
+    def _trickle(self, connection: socket.socket) -> None:
+        for byte in itertools.cycle(b"HTTP/1.1 200 OK"):
+            if self._closing.wait(0.3):
+                return
+            try:
+                connection.sendall(bytes([byte]))
+            except OSError:
+                return
+
+    def __enter__(self) -> StuckReceiver:
+        threading.Thread(target=self._serve, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._closing.set()
+        for connection in self._connections:
+            connection.close()
+        self._listener.close()
 
 
 class Hooks:
@@ -180,6 +226,44 @@ def test_given_a_receiver_that_always_fails_when_an_order_changes_then_delivery_
 
     outcomes = [a["outcome"] for a in hooks.attempts(webhook_id)]
     assert outcomes == ["retrying"] * (max_attempts - 1) + ["failed"]
+
+
+@pytest.mark.parametrize("mode", ["hang", "trickle"])
+def test_given_a_stuck_receiver_beside_a_healthy_one_when_orders_change_then_the_healthy_one_is_not_held_up(
+        hooks, hooks_mock, receiver, order_ids, mode):
+    with StuckReceiver(mode) as stuck:
+        hooks.subscribe("order.modified", qualityOfService=0)
+        stuck_id = hooks.subscribe("order.modified", qualityOfService=0, uriTemplate=f"{stuck.base_url}/hook")
+        _change_orders(hooks_mock, order_ids[:1])
+        _change_orders(hooks_mock, order_ids[1:2])
+        deadline = time.monotonic() + ANSWER_SECONDS
+        while len(receiver.calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stuck_while_healthy_served = [d["outcome"] for d in hooks_mock.control("GET", "webhooks")["deliveries"]
+                                      if d["webhook"] == stuck_id]
+        stuck_attempts = hooks.attempts(stuck_id)
+
+    assert [body["id"] for body in receiver.bodies()] == [str(order_ids[0]), str(order_ids[1])]
+    assert stuck_while_healthy_served == ["pending", "pending"]
+    assert [(a["status"], a["outcome"]) for a in stuck_attempts] == [(None, "failed"), (None, "failed")]
+    assert all(a["error"].startswith("TimeoutError") and a["elapsed_ms"] < (ANSWER_SECONDS + 1) * 1000
+               for a in stuck_attempts)
+
+
+def test_given_more_deliveries_than_the_log_keeps_when_they_finish_then_only_the_latest_are_logged(
+        hooks, hooks_mock):
+    every_order = [row[0] for row in requests.get(hooks_mock.api_url("order-service/order-search"), timeout=30,
+                                                  headers=hooks_mock.auth_headers()).json()["response"]["results"]]
+    subscriptions = MAX_LOGGED // len(every_order) + 1
+    for number in range(subscriptions):  # reserved hosts: logged at once, never sent
+        hooks.subscribe("order.modified", uriTemplate=f"https://hook-{number}.example/${{resource-id}}")
+
+    _change_orders(hooks_mock, every_order)
+
+    log = hooks_mock.webhook_deliveries(wait=15)
+    assert subscriptions * len(every_order) > MAX_LOGGED
+    assert len(log["attempts"]) == len(log["deliveries"]) == MAX_LOGGED
+    assert log["attempts"][-1]["url"] == f"https://hook-{subscriptions - 1}.example/{max(every_order)}"
 
 
 def test_given_id_sets_accepted_when_three_orders_change_at_once_then_one_call_carries_all_three_ids(

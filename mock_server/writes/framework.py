@@ -16,7 +16,6 @@ from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from typing import Any
 
-import jsonpatch
 import orjson
 
 from .. import errors
@@ -155,16 +154,6 @@ def local_stamp(dataset: Dataset, value: str) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dataset.account_tz)
     return format_stamp(moment, dataset.account_tz)
-
-
-def patched(record: Record, operations: Any) -> Record:
-    """A copy of `record` with an RFC 6902 JSON Patch applied; a bad operation is CMNC-044 as recorded."""
-    if not isinstance(operations, list):
-        raise ApiError(500, "CMNC-044", "A PATCH body must be a JSON Patch array of operations")
-    try:
-        return jsonpatch.apply_patch(record, operations)
-    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError) as error:
-        raise ApiError(500, "CMNC-044", f"The PATCH operation could not be applied: {error}") from None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from .. import errors
 from ..errors import ApiError
-from ..idsets import IdSetError, format_id_set, parse_id_set
+from ..idsets import IdSetError, IdSetTooLarge, format_id_set, parse_id_set
 from ..resources import Record
 from ..webhooks import TEMPLATE_VARIABLE, covers
 from .framework import WriteCall, existing
@@ -57,11 +57,11 @@ def simulate_webhook(call: WriteCall) -> None:
                                  '{"testData": {"${resource-id}": "1-5"}}')
     ids_text = str(test_data.get("${resource-id}", "1"))
     try:
-        ids = parse_id_set(ids_text)
+        ids = parse_id_set(ids_text, SIMULATE_MAX_IDS)
+    except IdSetTooLarge as error:
+        raise errors.bad_request(f"A simulation takes at most {SIMULATE_MAX_IDS} IDs, not {error.size}") from None
     except IdSetError as error:
         raise errors.bad_request(f"'{ids_text}' is not a valid ID set: {error}") from None
-    if len(ids) > SIMULATE_MAX_IDS:
-        raise errors.bad_request(f"A simulation takes at most {SIMULATE_MAX_IDS} IDs, not {len(ids)}")
     event = str(test_data.get("${full-event}", subscription["subscribeTo"]))
     overrides = {key[2:-1]: str(value) for key, value in test_data.items() if TEMPLATE_VARIABLE.fullmatch(key)}
     call.state.webhooks.simulate(subscription, event, format_id_set(ids), overrides)

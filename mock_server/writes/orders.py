@@ -16,10 +16,10 @@ from ..builders.orders import TAX_RATE, order_address, order_row, order_totals, 
 from ..builders.reference import BASE_CURRENCY, CHANNELS, ORDER_STATUSES
 from ..builders.sales import flat_order
 from ..resources import Record
-from ..store import Dataset, deep_merge
+from ..store import Dataset, deep_merge, patched
 from ..world import World
 from .framework import (WriteCall, existing, invalid, json_object, local_stamp, new_id, parse_decimal, parse_moment,
-                        patched, text_field, true_or_false)
+                        text_field, true_or_false)
 
 PARTY_OF_TYPE = {"SO": "customer", "SC": "customer", "PO": "supplier", "PC": "supplier"}
 STATUS_OF = {status[0]: status for status in ORDER_STATUSES}
@@ -229,7 +229,7 @@ def post_order(call: WriteCall) -> int:
     status_id = next(status[0] for status in ORDER_STATUSES if status[2] == type_code)
     order: Record = {
         "id": order_id, "parentOrderId": parent_id, "orderTypeCode": type_code,
-        "reference": f"{type_code}-{order_id}", "version": 1, "state": {"tax": "NOT_INVOICED"},
+        "reference": f"{type_code}-{order_id}", "version": 1, "state": {"tax": "READY"},
         "orderStatus": {"orderStatusId": status_id}, "tax": {"errors": []}, "orderPaymentStatus": "UNPAID",
         "stockStatusCode": "NON", "allocationStatusCode": "ANR", "shippingStatusCode": "NST",
         "placedOn": call.now, "createdOn": call.now, "updatedOn": call.now, "createdById": 1,
@@ -296,8 +296,10 @@ def post_order_row(call: WriteCall) -> int:
     return row_id
 
 
-def patch_order_row(call: WriteCall) -> None:
-    """JSON Patch on one row in its GET shape; net and tax follow quantity and price unless patched too."""
+def patch_order_row(call: WriteCall) -> Record:
+    """JSON Patch on one row in its GET shape; net and tax follow quantity and price unless patched too.
+
+    Answers the patched row, as recorded."""
     order = find_order(call.dataset, call.ids["orderId"])
     row_key = str(call.ids["rowId"])
     if row_key not in order["orderRows"]:
@@ -334,6 +336,7 @@ def patch_order_row(call: WriteCall) -> None:
     order["orderRows"][row_key] = row
     save_order(call, order)
     call.publish("order.modified", [order["id"]])
+    return row
 
 
 def put_order_status(call: WriteCall) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
+import orjson
+
 from .. import errors
 from ..resources import Record
-from ..store import Dataset, deep_merge
-from .framework import WriteCall, existing, id_number, invalid, json_object, new_id, patched, text_field, true_or_false
+from ..store import Dataset, deep_merge, patched
+from .framework import WriteCall, existing, id_number, invalid, json_object, new_id, text_field, true_or_false
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -91,7 +93,8 @@ def post_contact(call: WriteCall) -> int:
     return contact_id
 
 
-def patch_contact(call: WriteCall) -> None:
+def patch_contact(call: WriteCall) -> Record:
+    """Answers the patched contact as its GET shows it, as recorded."""
     contact_id = call.ids["contactId"]
     before = existing(call.dataset, "contact", contact_id, "No Contact Found with ID {id}")
     contact = patched(before, call.body)
@@ -102,6 +105,7 @@ def patch_contact(call: WriteCall) -> None:
     contact["updatedOn"] = call.now
     call.dataset["contact"].put(contact)
     call.publish("contact.modified", [contact_id])
+    return orjson.loads(call.dataset["contact"].render(contact_id))
 
 
 def _check_company_name(company: Record) -> None:
@@ -122,7 +126,8 @@ def post_company(call: WriteCall) -> int:
     return company["id"]
 
 
-def patch_company(call: WriteCall) -> None:
+def patch_company(call: WriteCall) -> Record:
+    """Answers the patched company, as the contact service's contact PATCH answers the contact."""
     company_id = call.ids["companyId"]
     before = existing(call.dataset, "company", company_id, "No Company Found with ID {id}")
     company = patched(before, call.body)
@@ -135,3 +140,4 @@ def patch_company(call: WriteCall) -> None:
     company["updatedOn"] = call.now
     call.dataset["company"].put(company)
     call.publish("company.modified", [company_id])
+    return company

@@ -160,10 +160,13 @@ def post_goods_out_note(call: WriteCall) -> list[int]:
 
 
 def post_goods_in_note(call: WriteCall) -> int:
-    """Receive a purchase order's rows into a warehouse: stock rises, and the order is received when all is in."""
+    """Receive a purchase order's rows into a warehouse: stock rises, and the order is received when all is in.
+
+    The purchase order is the path's (`order/{id}/goods-note/goods-in`, as documented); the answer is
+    the new note's ID."""
     dataset = call.dataset
     body = json_object(call.body, "The goods-in note")
-    order_id = body.get("purchaseOrderId")
+    order_id = call.ids["orderId"]
     if order_id not in dataset["order"]:
         raise invalid("WHSC-111", f"Purchase order {order_id!r} does not exist")
     order = dataset["order"].record(order_id)
@@ -221,16 +224,18 @@ def _record_movements(call: WriteCall, movements: list[Record]) -> None:
         call.dataset["goods-movement"].put({"goodsMovementId": movement_id, **movement, "updatedOn": call.now})
 
 
-def post_stock_correction(call: WriteCall) -> int:
-    """`{"corrections": [{"productId", "quantity" (+/-), "reason", "locationId"?, "cost"?}]}` in one warehouse."""
+def post_stock_correction(call: WriteCall) -> list[int]:
+    """`{"corrections": [{"productId", "quantity" (+/-), "reason", "locationId"?, "cost"?}]}` in one warehouse.
+
+    Each correction is a note of its own, and the answer is "the array of created stock correction
+    note IDs" (documented); every line is checked before any is stored."""
     dataset = call.dataset
     warehouse_id = call.ids["warehouseId"]
     if warehouse_id not in dataset["warehouse"]:
         raise errors.not_found(f"Warehouse {warehouse_id} not found")
     currencies = {record["code"] for record in dataset["currency"].records()}
     stock = _Stock(dataset)
-    note_id = _new_goods_note_id(dataset)
-    moved, reasons = [], []
+    corrections = []
     for line in _lines(call.body, "corrections", "The stock correction"):
         product_id = _tracked_product(dataset, line.get("productId"))
         quantity = line.get("quantity")
@@ -251,15 +256,18 @@ def post_stock_correction(call: WriteCall) -> int:
         if value is None:
             raise invalid("WHSC-125", "cost.value must be a decimal of 0 or more")
         stock.move(product_id, warehouse_id, location_id, in_stock=quantity)
-        reasons.append(reason)
-        moved.append({"productId": product_id, "quantity": quantity, "locationId": location_id,
-                      "productValue": {"currency": currency, "value": World.money(value)}})
-    dataset["stock-correction"].put({"goodsNoteId": note_id, "warehouseId": warehouse_id, "reason": reasons[0],
-                                     "createdOn": call.now, "createdById": 1, "goodsMoved": moved})
-    _record_movements(call, [{
-        "productId": line["productId"], "quantity": line["quantity"], "destinationLocationId": line["locationId"],
-        "warehouseId": warehouse_id, "goodsNoteId": note_id, "productValue": line["productValue"]["value"],
-        "currencyCode": line["productValue"]["currency"], "isCleared": True, "isQuarantine": False,
-        "goodsNoteTypeCode": "SC"} for line in moved])
+        corrections.append((reason, {"productId": product_id, "quantity": quantity, "locationId": location_id,
+                                     "productValue": {"currency": currency, "value": World.money(value)}}))
+    note_ids = []
+    for reason, line in corrections:
+        note_id = _new_goods_note_id(dataset)
+        dataset["stock-correction"].put({"goodsNoteId": note_id, "warehouseId": warehouse_id, "reason": reason,
+                                         "createdOn": call.now, "createdById": 1, "goodsMoved": [line]})
+        _record_movements(call, [{
+            "productId": line["productId"], "quantity": line["quantity"], "destinationLocationId": line["locationId"],
+            "warehouseId": warehouse_id, "goodsNoteId": note_id, "productValue": line["productValue"]["value"],
+            "currencyCode": line["productValue"]["currency"], "isCleared": True, "isQuarantine": False,
+            "goodsNoteTypeCode": "SC"}])
+        note_ids.append(note_id)
     stock.save(call)
-    return note_id
+    return note_ids

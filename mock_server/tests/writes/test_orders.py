@@ -93,6 +93,18 @@ def test_given_a_row_when_its_quantity_is_patched_then_net_tax_and_totals_follow
     assert Decimal(after["totalValue"]["net"]) == (unit * 4).quantize(Decimal("0.01"))
 
 
+def test_given_a_row_when_patched_then_the_answer_is_the_patched_row_as_recorded(client):
+    order_id = new_sales_order(client, client.created("product-service/product", product_body()), quantity=1)
+    row_id = only_row_id(client.get_one(f"order-service/order/{order_id}"))
+
+    response = client.send("PATCH", f"order-service/order/{order_id}/row/{row_id}",
+                           [{"op": "replace", "path": "/quantity/magnitude", "value": "3"}])
+
+    row = client.get_one(f"order-service/order/{order_id}")["orderRows"][str(row_id)]
+    assert response.json() == {"response": row} and row["quantity"]["magnitude"] == "3.0000"
+    assert response.headers["message-type"] == "patch-order-row"
+
+
 def test_given_an_unknown_row_when_patched_then_404(client):
     order_id = new_sales_order(client, client.created("product-service/product", product_body()))
 

@@ -84,7 +84,7 @@ def test_given_a_json_patch_when_a_contact_is_patched_then_the_field_changes_and
                            [{"op": "replace", "path": "/lastName", "value": "Lovelace"}])
 
     after = client.get_one(f"contact-service/contact/{contact_id}")
-    assert (response.status_code, response.json()) == (200, {})
+    assert (response.status_code, response.json()) == (200, {"response": after})
     assert after["lastName"] == "Lovelace"
     assert datetime.fromisoformat(after["updatedOn"]) > datetime.fromisoformat(before["updatedOn"])
     assert client.rows("contact-service/contact-search", lastName="Lovelace")[0]["contactId"] == contact_id

@@ -11,7 +11,7 @@ from .conftest import (availability_of, error_of, new_sales_order, new_supplier,
 def test_given_a_stock_correction_when_posted_then_availability_and_the_movement_search_show_it(client):
     product_id = client.created("product-service/product", product_body())
 
-    note_id = client.created("warehouse-service/warehouse/2/stock-correction",
+    [note_id] = client.created("warehouse-service/warehouse/2/stock-correction",
                              {"corrections": [{"productId": product_id, "quantity": 7, "reason": "Found in count",
                                                "locationId": 205}]})
 
@@ -21,6 +21,20 @@ def test_given_a_stock_correction_when_posted_then_availability_and_the_movement
     movements = client.rows("warehouse-service/goods-movement-search", productId=product_id)
     assert [(m["goodsNoteId"], m["quantity"], m["goodsNoteTypeCode"]) for m in movements] == [(note_id, 7, "SC")]
     assert client.get_one(f"warehouse-service/warehouse/2/stock-correction/{note_id}")["reason"] == "Found in count"
+
+
+def test_given_two_corrections_when_posted_then_the_answer_is_the_array_of_one_note_id_each(client):
+    first, second = (client.created("product-service/product", product_body()) for _ in range(2))
+
+    response = client.send("POST", "warehouse-service/warehouse/1/stock-correction", {"corrections": [
+        {"productId": first, "quantity": 3, "reason": "Opening stock"},
+        {"productId": second, "quantity": 5, "reason": "Found in count"}]})
+
+    note_ids = response.json()["response"]
+    notes = [client.get_one(f"warehouse-service/warehouse/1/stock-correction/{note_id}") for note_id in note_ids]
+    assert response.status_code == 200 and len(set(note_ids)) == 2 and all(type(i) is int for i in note_ids)
+    assert [(note["reason"], [line["productId"] for line in note["goodsMoved"]]) for note in notes] == [
+        ("Opening stock", [first]), ("Found in count", [second])]
 
 
 @pytest.mark.parametrize(("line", "code"), [
@@ -112,9 +126,8 @@ def test_given_a_purchase_order_received_in_full_when_posted_then_stock_rises_an
     product_id = client.created("product-service/product", product_body())
     order_id, row_id = _purchase_order(client, product_id, 20)
 
-    note_id = client.created("warehouse-service/goods-note/goods-in",
-                             {"purchaseOrderId": order_id, "goodsMoved": [{"purchaseOrderRowId": row_id,
-                                                                          "quantity": 20}]})
+    note_id = client.created(f"warehouse-service/order/{order_id}/goods-note/goods-in",
+                             {"goodsMoved": [{"purchaseOrderRowId": row_id, "quantity": 20}]})
 
     assert availability_of(client, product_id)["total"]["inStock"] == 20
     assert client.get_one(f"order-service/order/{order_id}")["stockStatusCode"] == "POR"
@@ -126,8 +139,8 @@ def test_given_a_part_receipt_when_posted_then_the_order_is_still_not_received(c
     product_id = client.created("product-service/product", product_body())
     order_id, row_id = _purchase_order(client, product_id, 20)
 
-    client.created("warehouse-service/goods-note/goods-in",
-                   {"purchaseOrderId": order_id, "goodsMoved": [{"purchaseOrderRowId": row_id, "quantity": 5}]})
+    client.created(f"warehouse-service/order/{order_id}/goods-note/goods-in",
+                   {"goodsMoved": [{"purchaseOrderRowId": row_id, "quantity": 5}]})
 
     assert client.get_one(f"order-service/order/{order_id}")["stockStatusCode"] == "PON"
 
@@ -136,8 +149,8 @@ def test_given_more_than_is_outstanding_when_receiving_then_400_whsc_112(client)
     product_id = client.created("product-service/product", product_body())
     order_id, row_id = _purchase_order(client, product_id, 5)
 
-    response = client.send("POST", "warehouse-service/goods-note/goods-in",
-                           {"purchaseOrderId": order_id, "goodsMoved": [{"purchaseOrderRowId": row_id, "quantity": 6}]})
+    response = client.send("POST", f"warehouse-service/order/{order_id}/goods-note/goods-in",
+                           {"goodsMoved": [{"purchaseOrderRowId": row_id, "quantity": 6}]})
 
     assert error_of(response) == (400, "WHSC-112")
 
