@@ -6,27 +6,34 @@ import copy
 import ipaddress
 import logging
 import math
+import re
 import sys
 import threading
 import time
 from dataclasses import InitVar, dataclass
 from dataclasses import field as dataclass_field
-from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Generator, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Union
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Dict, Generator, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Tuple, Union
 from urllib.parse import urljoin, urlsplit
 
+import backoff
 import orjson
 import requests
-from urllib3.exceptions import InvalidHeader
-from urllib3.util import Retry
+from urllib3.exceptions import InvalidHeader, LocationParseError
+from urllib3.util import Retry, parse_url
 from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.declarative.auth.oauth import DeclarativeSingleUseRefreshTokenOauth2Authenticator
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
+from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
 from airbyte_cdk.sources.declarative.partition_routers import SubstreamPartitionRouter
 from airbyte_cdk.sources.declarative.partition_routers.partition_router import PartitionRouter
 from airbyte_cdk.sources.declarative.requesters.error_handlers import DefaultErrorHandler
 from airbyte_cdk.sources.declarative.retrievers import SimpleRetriever
 from airbyte_cdk.sources.declarative.schema.schema_loader import SchemaLoader
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
+from airbyte_cdk.sources.declarative.transformations.config_transformations.config_transformation import (
+    ConfigTransformation,
+)
 from airbyte_cdk.sources.declarative.validators.validation_strategy import ValidationStrategy
 from airbyte_cdk.sources.streams.call_rate import APIBudget
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
@@ -36,6 +43,8 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
     ResponseAction,
 )
 from airbyte_cdk.sources.types import Config, Record, StreamSlice, StreamState
+from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
+from airbyte_cdk.utils.datetime_helpers import AirbyteDateTime, ab_datetime_now
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 LOGGER = logging.getLogger("airbyte")
@@ -548,10 +557,63 @@ def _is_throttled(response: requests.Response) -> bool:
     return response.status_code == 503 and THROTTLED_RESPONSE_TEXT in response.text.lower()
 
 
+# The credentials the connector sends: as HTTP headers (tokens, app and developer references) or in
+# the OAuth token request's form (client secret, refresh token).
+CREDENTIAL_FIELDS = ("account_token", "staff_token", "app_ref", "dev_ref", "client_id", "client_secret",
+                     "access_token", "refresh_token")
+# What RFC 9110 allows in a header value: visible ASCII, space, tab and obs-text (0x80-0xFF). requests
+# refuses only line breaks (quoting the value in its error) and http.client what is not latin-1.
+HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+
+
+@dataclass
+class BrightpearlCredentialsTrim(ConfigTransformation):
+    """Strips the spaces and line breaks around each credential (`CREDENTIAL_FIELDS`) in the config:
+    a token pasted with the newline of a terminal or a password manager would otherwise fail every
+    request in the HTTP client, with a traceback quoting the token.
+
+    `ConfigAddFields` with `| trim` would need one conditional transformation per field and auth type
+    (or it adds the fields of every auth type to every config), and its interpolation turns a token
+    of digits into a number. The OAuth tokens are read from the config itself, so trimming them in
+    the authenticator's interpolation is not possible.
+    """
+
+    def transform(self, config: MutableMapping[str, Any]) -> None:
+        credentials = config.get("credentials")
+        if not isinstance(credentials, MutableMapping):
+            return
+        for name in CREDENTIAL_FIELDS:
+            if isinstance(credentials.get(name), str):
+                credentials[name] = credentials[name].strip()
+
+
+@dataclass
+class BrightpearlCredentialsValidation(ValidationStrategy):
+    """Rejects a credential that, once trimmed, still cannot be sent in an HTTP header (a line break
+    inside, a control character, a character outside latin-1), naming the field and never the value.
+
+    A JSON-schema `pattern` in the spec would say the same, but the CDK's own spec check (the one
+    Airbyte's declarative runtime runs) quotes the value that breaks it: the token.
+    """
+
+    def validate(self, value: Any) -> None:
+        if not isinstance(value, Mapping):
+            return
+        for name in CREDENTIAL_FIELDS:
+            credential = value.get(name)
+            if isinstance(credential, str) and not HEADER_VALUE.fullmatch(credential):
+                raise config_error(
+                    f"Config field 'credentials.{name}' holds a line break, a control character or a character "
+                    "outside latin-1, which cannot be sent to Brightpearl. Copy the value again, on one line."
+                )
+
+
 @dataclass
 class BrightpearlApiDomainValidation(ValidationStrategy):
-    """Rejects an `api_domain` that is not a bare host or an http(s) base URL, and plain http to
-    anything but a loopback host (credentials would travel unencrypted).
+    """Rejects an `api_domain` (or `oauth_host`) that is not a bare host or an http(s) base URL as
+    the HTTP client reads it, that could send requests to a host other than the one it seems to
+    name, or that uses plain http to anything but a loopback host (credentials would travel
+    unencrypted): see `base_url_problem`. The value is quoted without its password, if it has one.
 
     A JSON-schema `pattern` can approximate this but not say which rule was broken.
     """
@@ -563,17 +625,50 @@ class BrightpearlApiDomainValidation(ValidationStrategy):
         if value in (None, ""):
             return
         text = str(value).strip()
-        parts = urlsplit(text if "://" in text else f"https://{text}")
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
-            raise config_error(
-                f"{self.field} '{text}' is not a host (like use1.brightpearlconnect.com) or a base URL "
-                "(like https://proxy.example.com)."
-            )
-        if parts.scheme == "http" and not _is_loopback(parts.hostname):
-            raise config_error(
-                f"{self.field} '{text}' uses plain http:// to a host that is not loopback; use https://. "
-                "Plain http:// is only allowed for 127.0.0.0/8, localhost and ::1."
-            )
+        problem = base_url_problem(text)
+        if problem:
+            raise config_error(f"{self.field} '{without_password(text)}' {problem}")
+
+
+def base_url_problem(text: str) -> Optional[str]:
+    """What makes `text` unfit to start request URLs, or None: it must be a host or an http(s) URL
+    with no path, read as requests reads it (urllib3's `parse_url`), which Python's `urlsplit` (and
+    so any other parser) must read the same way. `http://attacker.example.com\\@127.0.0.1` is
+    loopback to `urlsplit`, but requests sends it to attacker.example.com."""
+    if "\\" in text:
+        return ("holds a backslash: the HTTP client would send requests to the host before it, not the one "
+                "after it. Remove it.")
+    if "@" in text:
+        return ("holds a user name or password ('user:password@'): credentials are never put in the address, "
+                "and what comes before the '@' could be taken for the host. Remove it.")
+    not_a_base_url = ("is not a host (like use1.brightpearlconnect.com) or a base URL (like "
+                      "https://proxy.example.com), without a path, query or fragment.")
+    url = text if "://" in text else f"https://{text}"
+    try:
+        parts = parse_url(url)
+        other_reading = urlsplit(url).hostname
+    except (LocationParseError, ValueError):
+        return not_a_base_url
+    if (parts.scheme not in ("http", "https") or not parts.host or parts.path not in (None, "", "/")
+            or parts.query is not None or parts.fragment is not None):
+        return not_a_base_url
+    host = parts.host.strip("[]")
+    if not url.isascii() or host != other_reading:
+        return ("does not name its host plainly (URL parsers read it differently); write the host in ASCII, "
+                "without %-escapes (an international domain in its xn-- form).")
+    if parts.scheme == "http" and not _is_loopback(host):
+        return ("uses plain http:// to a host that is not loopback; use https://. "
+                "Plain http:// is only allowed for 127.0.0.0/8, localhost and ::1.")
+    return None
+
+
+def without_password(text: str) -> str:
+    """`text` with whatever comes before its last '@' (a user name and password) masked."""
+    scheme, separator, rest = text.partition("://")
+    if not separator:
+        scheme, rest = "", text
+    _, at, host = rest.rpartition("@")
+    return f"{scheme}{separator}***@{host}" if at else text
 
 
 def _is_loopback(hostname: str) -> bool:
@@ -617,6 +712,184 @@ def config_error(message: str) -> AirbyteTracedException:
     return AirbyteTracedException(
         message=message, internal_message=message, failure_type=FailureType.config_error
     )
+
+
+# Brightpearl's token endpoint answers within a second; these bound one that accepts the connection
+# and never answers, or trickles its answer (the CDK's refresh would wait forever).
+TOKEN_REQUEST_TIMEOUT_SECONDS = (10, 10)  # (to connect, between two bytes of the answer)
+TOKEN_ANSWER_SECONDS = 30  # for the whole answer
+TOKEN_ANSWER_MAX_BYTES = 64 * 1024  # a real answer is under 500 bytes
+TOKEN_REQUEST_ATTEMPTS = 3
+# Brightpearl's access tokens live 7 days. A lifetime outside (0, 31 days] is a broken answer; the
+# token is then taken to last an hour, as the CDK assumes when an answer gives none.
+MAX_TOKEN_LIFETIME = timedelta(days=31)
+DEFAULT_TOKEN_LIFETIME = timedelta(hours=1)
+
+
+def post_token_request(url: str, form: Mapping[str, Any]) -> Tuple[int, Any]:
+    """POSTs `form` to an OAuth token endpoint: the answer's status and JSON body (None if the body
+    is not JSON). The request has timeouts, its answer is read within `TOKEN_ANSWER_SECONDS` and up
+    to `TOKEN_ANSWER_MAX_BYTES`, and a redirect is never followed: it would take the client secret
+    and the refresh token (or the authorization code) to wherever it points.
+
+    Raises a transient AirbyteTracedException when the endpoint cannot be reached or its answer does
+    not arrive in full, and a config error naming the target host when it redirects.
+    """
+    try:
+        with requests.post(url, data=form, timeout=TOKEN_REQUEST_TIMEOUT_SECONDS, allow_redirects=False,
+                           stream=True) as response:
+            body = _bounded_token_answer(response, url)
+    except requests.RequestException as error:
+        raise _token_endpoint_trouble(url, f"could not be reached ({type(error).__name__})") from None
+    status = response.status_code
+    if 300 <= status < 400:
+        target = urlsplit(response.headers.get("Location", "")).hostname
+        raise config_error(
+            f"The OAuth token endpoint {url} answered HTTP {status}, a redirect to "
+            f"{repr(target[:100]) if target else 'another path'}, which is not followed: it would take the client "
+            "secret and refresh token there. Check the OAuth server setting (credentials.oauth_host)."
+        )
+    try:
+        return status, orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return status, None
+
+
+def _bounded_token_answer(response: requests.Response, url: str) -> bytes:
+    deadline = time.monotonic() + TOKEN_ANSWER_SECONDS
+    body = bytearray()
+    for chunk in response.iter_content(chunk_size=4096):
+        body += chunk
+        if len(body) > TOKEN_ANSWER_MAX_BYTES:
+            raise _token_endpoint_trouble(url, f"sent an answer larger than {TOKEN_ANSWER_MAX_BYTES // 1024} KiB")
+        if time.monotonic() > deadline:
+            raise _token_endpoint_trouble(url, f"did not send its answer within {TOKEN_ANSWER_SECONDS} s")
+    return bytes(body)
+
+
+def _token_endpoint_trouble(url: str, what_happened: str) -> AirbyteTracedException:
+    message = f"The OAuth token endpoint {url} {what_happened}. This is usually temporary: try again."
+    return AirbyteTracedException(message=message, internal_message=message,
+                                  failure_type=FailureType.transient_error)
+
+
+@dataclass(frozen=True)
+class TokenAnswer:
+    """What may be saved from a token endpoint's 200 answer, each field checked."""
+
+    access_token: str
+    refresh_token: Optional[str]  # None: absent or unusable, so the stored one stays
+    lifetime: Optional[timedelta]  # None: absent or implausible
+    api_domain: Optional[str]  # as given; the `oauth` command checks it before saving it
+
+    @classmethod
+    def from_body(cls, body: Any, url: str) -> "TokenAnswer":
+        """Raises a transient error when `body` holds no usable access token: nothing is saved then."""
+        fields = body if isinstance(body, Mapping) else {}
+        access_token = _usable_token(fields.get("access_token"))
+        if access_token is None:
+            raise _token_endpoint_trouble(url, "answered without an access token, so nothing was saved")
+        refresh_token = _usable_token(fields.get("refresh_token"))
+        add_to_secrets(access_token)
+        if refresh_token:
+            add_to_secrets(refresh_token)
+        api_domain = fields.get("api_domain")
+        return cls(access_token, refresh_token, _token_lifetime(fields.get("expires_in")),
+                   api_domain.strip() if isinstance(api_domain, str) and api_domain.strip() else None)
+
+
+def _usable_token(value: Any) -> Optional[str]:
+    token = value.strip() if isinstance(value, str) else ""
+    return token if token and HEADER_VALUE.fullmatch(token) else None
+
+
+def _token_lifetime(expires_in: Any) -> Optional[timedelta]:
+    if isinstance(expires_in, bool) or not isinstance(expires_in, (int, float, str)):
+        return None
+    try:
+        seconds = float(expires_in)
+    except ValueError:
+        return None
+    # Also false for NaN and infinity.
+    return timedelta(seconds=seconds) if 0 < seconds <= MAX_TOKEN_LIFETIME.total_seconds() else None
+
+
+@dataclass(eq=False, repr=False)
+class BrightpearlOAuthAuthenticator(DeclarativeSingleUseRefreshTokenOauth2Authenticator):
+    """The CDK's `OAuthAuthenticator` with a `refresh_token_updater` (the client ID and secret, the
+    tokens and their expiry read from `credentials`, refreshed ones written back there and sent out
+    as a CONTROL message), with a token request and answer that can be trusted:
+
+    - the POST goes through `post_token_request` (timeouts, a bounded answer, no redirect followed),
+      at most `TOKEN_REQUEST_ATTEMPTS` times: the CDK's has no timeout, follows redirects with the
+      client secret and refresh token, and retries for five minutes;
+    - nothing is saved from an answer without a usable access token (the CDK saves `null`, and
+      every later run is refused); the refresh token is replaced only by a non-empty one (the CDK
+      saves an empty one); an absent or implausible `expires_in` counts as an hour (the CDK crashes
+      on `"soon"`, or saves an expiry already past).
+
+    The manifest's `OAuthAuthenticator` has no setting for any of this.
+    """
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    token_refresh_endpoint: str = ""
+    refresh_token_error_status_codes: List[int] = dataclass_field(default_factory=list)
+    refresh_token_error_key: str = ""
+    refresh_token_error_values: List[str] = dataclass_field(default_factory=list)
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        super().__init__(
+            self.config,
+            InterpolatedString.create(self.token_refresh_endpoint, parameters=parameters or {}).eval(self.config),
+            refresh_token_error_status_codes=tuple(self.refresh_token_error_status_codes),
+            refresh_token_error_key=self.refresh_token_error_key,
+            refresh_token_error_values=tuple(self.refresh_token_error_values),
+        )
+
+    def get_token_expiry_date(self) -> AirbyteDateTime:
+        """The stored expiry; one that is not a date-time (a hand-edited config) counts as passed, so
+        the token is refreshed and a good expiry saved, where the CDK crashes."""
+        try:
+            return super().get_token_expiry_date()
+        except ValueError:
+            return ab_datetime_now() - timedelta(days=1)
+
+    def refresh_access_token(self) -> Tuple[str, AirbyteDateTime, Optional[str]]:
+        answer = TokenAnswer.from_body(self._make_handled_request(), self.get_token_refresh_endpoint())
+        if answer.lifetime is None:
+            LOGGER.warning("The OAuth token answer gave no plausible expires_in: the new access token is taken "
+                           f"to last {DEFAULT_TOKEN_LIFETIME.total_seconds() / 3600:.0f} h.")
+        return answer.access_token, ab_datetime_now() + (answer.lifetime or DEFAULT_TOKEN_LIFETIME), answer.refresh_token
+
+    @backoff.on_exception(
+        backoff.expo,
+        AirbyteTracedException,
+        max_tries=TOKEN_REQUEST_ATTEMPTS,
+        giveup=lambda error: error.failure_type != FailureType.transient_error,
+        logger=None,  # a failure that is not retried is raised, and says what happened itself
+        on_backoff=lambda details: LOGGER.info(
+            f"{details['exception'].message} Trying again in {details['wait']:.1f} s."
+        ),
+    )
+    def _make_handled_request(self) -> Any:
+        url = self.get_token_refresh_endpoint()
+        status, body = post_token_request(url, self.build_refresh_request_body())
+        if status == 200:
+            return body
+        if status == 429 or status >= 500:
+            raise _token_endpoint_trouble(url, f"answered HTTP {status}")
+        error = body.get(self._refresh_token_error_key) if isinstance(body, Mapping) else None
+        if status in self._refresh_token_error_status_codes and error in self._refresh_token_error_values:
+            raise config_error(
+                f"Brightpearl refused to refresh the OAuth token of app '{self.get_client_id()}' ({error}): the "
+                "refresh token has expired, been revoked or been used already, or the client secret is wrong. "
+                "Re-authenticate in the connector settings (or run `source-brightpearl oauth` again)."
+            )
+        raise config_error(
+            f"The OAuth token endpoint {url} answered HTTP {status}. Check the OAuth server setting "
+            "(credentials.oauth_host) and the account code."
+        )
 
 
 # How each Brightpearl custom-field type arrives in a record (values are keyed by field code).

@@ -15,13 +15,15 @@ import sys
 import tempfile
 import threading
 import webbrowser
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any, Mapping, Optional
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import requests
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_brightpearl.components import TokenAnswer, base_url_problem, post_token_request, without_password
 
 DEFAULT_OAUTH_HOST = "oauth.brightpearl.com"
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8976/callback"
@@ -92,39 +94,44 @@ def _listener(redirect_uri: str, redirect: _Redirect) -> HTTPServer:
                             "Free the port or pass another --redirect-uri registered for the app.") from None
 
 
-def exchange_code(oauth_host: str, account_code: str, form: Mapping[str, str]) -> dict[str, Any]:
+def exchange_code(oauth_host: str, account_code: str, form: Mapping[str, str]) -> TokenAnswer:
+    url = token_url(oauth_host, account_code)
     try:
-        response = requests.post(token_url(oauth_host, account_code), data=form, timeout=60)
-    except requests.RequestException as error:
-        raise OAuthCliError(f"Could not reach Brightpearl's token endpoint at {oauth_base_url(oauth_host)}: "
-                            f"{type(error).__name__}.") from None
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    if response.status_code != 200 or "access_token" not in body:
-        error = body.get("error") or f"HTTP {response.status_code}"
+        status, body = post_token_request(url, form)
+        tokens = TokenAnswer.from_body(body, url) if status == 200 else None
+    except AirbyteTracedException as error:
+        raise OAuthCliError(error.message) from None
+    if tokens is None:
+        fields = {name: value[:200] for name, value in (body.items() if isinstance(body, Mapping) else [])
+                  if isinstance(value, str) and value}
+        error = fields.get("error") or f"HTTP {status}"
         hint = {"invalid_client": "Check the app reference (--client-id) and, for a confidential app, "
                                   f"the secret in ${CLIENT_SECRET_ENV}.",
                 "invalid_grant": "The code expired or the redirect URI differs from the app's; run the command "
                                  "again."}.get(error, "")
-        description = body.get("error_description", "")
+        description = fields.get("error_description", "")
         raise OAuthCliError(f"Brightpearl refused the code exchange: {error}"
                             f"{' (' + description + ')' if description else ''}. {hint}".strip())
-    return body
+    if tokens.refresh_token is None:
+        raise OAuthCliError(f"The OAuth token endpoint {url} answered without a refresh token, so nothing was "
+                            "saved; run the command again.")
+    if tokens.api_domain and base_url_problem(tokens.api_domain):
+        raise OAuthCliError(f"The OAuth token endpoint {url} answered an api_domain that "
+                            f"{base_url_problem(tokens.api_domain)} Nothing was saved.")
+    return tokens
 
 
-def credentials_from(tokens: Mapping[str, Any], args: argparse.Namespace, client_secret: Optional[str],
+def credentials_from(tokens: TokenAnswer, args: argparse.Namespace, client_secret: Optional[str],
                      now: datetime) -> dict[str, Any]:
     credentials: dict[str, Any] = {"auth_type": "oauth", "client_id": args.client_id, "dev_ref": args.dev_ref}
     if client_secret:
         credentials["client_secret"] = client_secret
-    credentials["access_token"] = tokens["access_token"]
-    credentials["refresh_token"] = tokens["refresh_token"]
-    expires_in = int(tokens.get("expires_in") or 0)
-    credentials["token_expiry_date"] = (now + timedelta(seconds=expires_in)).isoformat() if expires_in else ""
-    if tokens.get("api_domain"):
-        credentials["api_domain"] = tokens["api_domain"]
+    credentials["access_token"] = tokens.access_token
+    credentials["refresh_token"] = tokens.refresh_token
+    # Without a lifetime the expiry is left empty, so the first sync refreshes the token.
+    credentials["token_expiry_date"] = (now + tokens.lifetime).isoformat() if tokens.lifetime else ""
+    if tokens.api_domain:
+        credentials["api_domain"] = tokens.api_domain
     if args.oauth_host != DEFAULT_OAUTH_HOST:
         credentials["oauth_host"] = args.oauth_host
     return credentials
@@ -132,7 +139,8 @@ def credentials_from(tokens: Mapping[str, Any], args: argparse.Namespace, client
 
 def write_config_atomically(path: Path, config: Mapping[str, Any]) -> None:
     """Replaces `path` in one step with an owner-only (0600) file, so a reader never sees half a
-    config and a crash never loses the refresh token."""
+    config and a crash never loses the refresh token. A symlink stays one: its target is replaced."""
+    path = path.resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -151,8 +159,10 @@ def save_rotated_tokens(path: Path, rotated_config: Mapping[str, Any]) -> None:
     """Copies the token fields of a CONNECTOR_CONFIG control message into the config file, leaving
     everything else in the file as its owner wrote it."""
     config = json.loads(path.read_text())
+    if not isinstance(config, dict) or not isinstance(config.setdefault("credentials", {}), dict):
+        raise ValueError(f"{path} holds no config object")
     rotated = rotated_config.get("credentials") or {}
-    config.setdefault("credentials", {}).update({key: rotated[key] for key in TOKEN_FIELDS if key in rotated})
+    config["credentials"].update({key: rotated[key] for key in TOKEN_FIELDS if key in rotated})
     write_config_atomically(path, config)
 
 
@@ -187,6 +197,9 @@ def main(argv: list[str]) -> int:
 
 
 def run(args: argparse.Namespace) -> None:
+    host_problem = base_url_problem(args.oauth_host.strip())
+    if host_problem:
+        raise OAuthCliError(f"--oauth-host '{without_password(args.oauth_host.strip())}' {host_problem}")
     client_secret = os.environ.get(CLIENT_SECRET_ENV) or None
     state = secrets.token_urlsafe(24)
     redirect = _Redirect()
@@ -217,5 +230,5 @@ def run(args: argparse.Namespace) -> None:
     config["credentials"] = credentials_from(tokens, args, client_secret, datetime.now(timezone.utc))
     write_config_atomically(config_path, config)
     print(f"Wrote {config_path} (mode 0600) for account {args.account_code}; "
-          f"API domain {tokens.get('api_domain') or 'not given'}; the access token is valid until "
+          f"API domain {tokens.api_domain or 'not given'}; the access token is valid until "
           f"{config['credentials']['token_expiry_date'] or 'unknown'}.", flush=True)

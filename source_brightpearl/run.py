@@ -67,9 +67,10 @@ class _StdoutSavingRotatedTokens:
             if connector_config:
                 try:
                     oauth_cli.save_rotated_tokens(self._config_path, connector_config)
-                except OSError as error:
+                except (OSError, ValueError) as error:
+                    reason = error.strerror if isinstance(error, OSError) else "it no longer holds a JSON config"
                     print(f"source-brightpearl: could not save the new OAuth tokens to {self._config_path}: "
-                          f"{error.strerror}; keep the CONTROL message's config instead.", file=sys.stderr)
+                          f"{reason}; keep the CONTROL message's config instead.", file=sys.stderr)
         return written
 
     def __getattr__(self, name: str) -> Any:

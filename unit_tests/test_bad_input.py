@@ -114,6 +114,15 @@ BAD_CONFIGS = {
     "api_domain with a path": config_input(with_fields(api_domain="https://proxy.example.com/x/y"), "api_domain"),
     "api_domain ftp scheme": config_input(with_fields(api_domain="ftp://proxy.example.com"), "api_domain"),
     "api_domain a number": config_input(with_fields(api_domain=8787), "'api_domain'", "a string"),
+    "api_domain with a backslash before the loopback host": config_input(
+        with_fields(api_domain="http://attacker.example.com\\@127.0.0.1"), "api_domain", "backslash"),
+    "api_domain with a user and password": config_input(
+        with_fields(api_domain=f"https://proxy-user:{ACCOUNT_TOKEN}@proxy.example.com"), "api_domain", "password",
+        "'https://***@proxy.example.com'"),
+    "api_domain with a %-escaped host": config_input(with_fields(api_domain="https://ex%61mple.com"), "api_domain",
+                                                     "plainly"),
+    "api_domain with a query": config_input(with_fields(api_domain="https://proxy.example.com?to=elsewhere"),
+                                            "api_domain", "query"),
     "start_date not a date": config_input(with_fields(start_date="yesterday"), "'start_date'", "yesterday"),
     "start_date without a time": config_input(with_fields(start_date="2024-01-01"), "'start_date'",
                                               "YYYY-MM-DDTHH:mm:ssZ"),
@@ -146,6 +155,18 @@ BAD_CONFIGS = {
                                           "'credentials.account_token'", "missing"),
     "account token empty": config_input(with_credentials(auth_type="account_token", app_ref="acme-analytics",
                                                          account_token=""), "'credentials.account_token'", "empty"),
+    "account token of spaces and a newline only": config_input(
+        with_credentials(auth_type="account_token", app_ref="acme-analytics", account_token="  \n "),
+        "'credentials.account_token'", "empty"),
+    "account token with a line break inside": config_input(
+        with_credentials(auth_type="account_token", app_ref="acme-analytics",
+                         account_token=f"{ACCOUNT_TOKEN}\nX-Injected: 1"), "'credentials.account_token'", "line break"),
+    "staff token outside latin-1": config_input(
+        with_credentials(auth_type="staff_token", app_ref="acme-analytics", staff_token=f"{ACCOUNT_TOKEN}\u2713"),
+        "'credentials.staff_token'", "latin-1"),
+    "app_ref with a control character": config_input(
+        with_credentials(auth_type="account_token", app_ref="acme\x00analytics", account_token=ACCOUNT_TOKEN),
+        "'credentials.app_ref'", "control character"),
     "account token a number": config_input(with_credentials(auth_type="account_token", app_ref="acme-analytics",
                                                             account_token=NUMERIC_TOKEN),
                                            "'credentials.account_token'", "a string"),
@@ -159,6 +180,17 @@ BAD_CONFIGS = {
                                                            refresh_token="bad-input-refresh-token-77e0c4",
                                                            oauth_host="http://oauth.example.com"),
                                           "credentials.oauth_host", "https"),
+    "oauth host with a backslash before the loopback host": config_input(
+        with_credentials(auth_type="oauth", client_id="c", dev_ref="d", refresh_token="bad-input-refresh-token-77e0c4",
+                         oauth_host="http://attacker.example.com\\@127.0.0.1:8787"),
+        "credentials.oauth_host", "backslash"),
+    "oauth host with a user and password": config_input(
+        with_credentials(auth_type="oauth", client_id="c", dev_ref="d", refresh_token="bad-input-refresh-token-77e0c4",
+                         oauth_host=f"https://oauth-user:{ACCOUNT_TOKEN}@oauth.example.com"),
+        "credentials.oauth_host", "password"),
+    "oauth refresh token with a line break inside": config_input(
+        with_credentials(auth_type="oauth", client_id="c", dev_ref="d", refresh_token=f"{ACCOUNT_TOKEN}\r\nx"),
+        "'credentials.refresh_token'", "line break"),
 }
 
 

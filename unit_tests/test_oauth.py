@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import stat
+from datetime import timedelta
 from urllib.parse import parse_qs
 
+import pytest
 import responses
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_brightpearl import oauth_cli
+from source_brightpearl.components import TokenAnswer
 from unit_tests.builders import ACCOUNT, APP_REF, ConfigBuilder, api_url, run_command, run_read
 
 DEV_REF = "acme-dev"
@@ -96,6 +101,48 @@ def test_given_a_401_token_expired_when_read_then_it_refreshes_and_retries_the_c
 
     assert retried.headers["authorization"] == f"Bearer {NEW_ACCESS_TOKEN}"
     assert [record.record.data["statusId"] for record in output.records] == [1]
+
+
+def test_given_a_stored_expiry_that_is_not_a_date_when_read_then_the_token_is_refreshed_instead_of_crashing():
+    with responses.RequestsMock() as mocked:
+        mocked.post(TOKEN_URL, json={"access_token": NEW_ACCESS_TOKEN, "refresh_token": NEW_REFRESH_TOKEN,
+                                     "expires_in": 604800})
+        mocked.get(api_url("order-service/order-status", f"https://{API_DOMAIN}"), json=STATUSES)
+        output = run_read(_oauth_config(expiry="soon"), "order_statuses")
+        api_call = mocked.calls[1].request
+
+    assert api_call.headers["authorization"] == f"Bearer {NEW_ACCESS_TOKEN}"
+    assert len(output.records) == 1
+
+
+@pytest.mark.parametrize("body", [{}, {"access_token": None}, {"access_token": ""}, {"access_token": "  \n"},
+                                  {"access_token": 42}, {"access_token": "one\ntwo"}, [NEW_ACCESS_TOKEN],
+                                  "access_token", None])
+def test_given_a_token_answer_without_a_usable_access_token_when_read_then_it_is_refused_as_transient(body):
+    with pytest.raises(AirbyteTracedException) as refused:
+        TokenAnswer.from_body(body, TOKEN_URL)
+
+    assert refused.value.failure_type == FailureType.transient_error
+    assert "without an access token" in refused.value.message
+
+
+@pytest.mark.parametrize("refresh_token, kept", [(f" {NEW_REFRESH_TOKEN}\n", NEW_REFRESH_TOKEN), ("", None),
+                                                 ("   ", None), (None, None), (42, None), ("one\ntwo", None)])
+def test_given_a_token_answer_when_read_then_only_a_non_empty_refresh_token_replaces_the_stored_one(
+        refresh_token, kept):
+    answer = TokenAnswer.from_body({"access_token": NEW_ACCESS_TOKEN, "refresh_token": refresh_token}, TOKEN_URL)
+
+    assert (answer.access_token, answer.refresh_token) == (NEW_ACCESS_TOKEN, kept)
+
+
+@pytest.mark.parametrize("expires_in, seconds", [(604800, 604800), ("537227", 537227), (3600.5, 3600.5),
+                                                 (0, None), (-604800, None), ("soon", None), (True, None),
+                                                 (1e300, None), (float("nan"), None), (None, None),
+                                                 (32 * 86400, None), ({"days": 7}, None)])
+def test_given_an_expires_in_when_read_then_only_a_plausible_lifetime_is_kept(expires_in, seconds):
+    answer = TokenAnswer.from_body({"access_token": NEW_ACCESS_TOKEN, "expires_in": expires_in}, TOKEN_URL)
+
+    assert answer.lifetime == (timedelta(seconds=seconds) if seconds is not None else None)
 
 
 def test_given_the_refresh_token_is_refused_when_read_then_a_config_error_says_to_re_authenticate():
