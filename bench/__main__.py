@@ -19,10 +19,10 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
 
 BENCH = Path(__file__).resolve().parent
 
@@ -32,66 +32,119 @@ class Figure:
     name: str
     pattern: str  # a regular expression whose group is the figure, searched in the script's output
     goal: str
-    met: Optional[Callable[[float], bool]]  # None: reported, no goal
+    met: Callable[[float], bool] | None  # None: reported, no goal
     occurrence: int = 0  # which match, when the pattern matches more than one line
 
 
 @dataclass(frozen=True)
 class Bench:
     script: str
-    full_args: List[str]
-    quick_args: List[str]
-    figures: List[Figure]
+    full_args: list[str]
+    quick_args: list[str]
+    figures: list[Figure]
 
 
 BENCHES = [
-    Bench("read_calls.py", ["--orders", "10000"], ["--orders", "2000"], [
-        Figure("API calls / minimum (read of every stream)", r"ratio ([\d.]+); throttled", "1.00", lambda x: x <= 1.0),
-    ]),
+    Bench(
+        "read_calls.py",
+        ["--orders", "10000"],
+        ["--orders", "2000"],
+        [
+            Figure(
+                "API calls / minimum (read of every stream)", r"ratio ([\d.]+); throttled", "1.00", lambda x: x <= 1.0
+            ),
+        ],
+    ),
     # Below some 150 calls (one sync of 10k orders) start-up, not pacing, decides the wall time.
-    Bench("budget.py", ["--orders", "10000", "--syncs", "3"], ["--orders", "10000", "--syncs", "1"], [
-        Figure("wall / rate-limit floor", r"\(ratio ([\d.]+)\)", "<= 1.05", lambda x: x <= 1.05),
-        Figure("throttled answers (%)", r"throttled \(([\d.]+) %\)", "<= 1", lambda x: x <= 1.0),
-    ]),
-    Bench("throughput.py", ["--orders", "10000"], ["--orders", "2000", "--spec-runs", "3"], [
-        Figure("connector read (records/s)", r"connector read : .* = ([\d,]+) records/s", "-", None),
-        Figure("bare requests loop (records/s)", r"bare loop +: .* = ([\d,]+) records/s", "-", None),
-        Figure("read / bare loop", r"ratio connector / bare: ([\d.]+)", ">= 0.5", lambda x: x >= 0.5),
-        Figure("whole read process incl. start-up (records/s)", r"connector total: .* = ([\d,]+) records/s", "-", None),
-        Figure("start-up, spec median (s)", r"median ([\d.]+) s", "-", None),
-    ]),
-    Bench("mock_abuse.py", ["--repeats", "50"], ["--repeats", "20"], [
-        Figure("oversized ID set answered, worst (ms)", r"400 in median [\d.]+ ms, worst ([\d.]+) ms", "< 100",
-               lambda x: x < 100),
-        Figure("search beside oversized ID sets, worst (ms)", r"nonstop: median [\d.]+ ms, worst ([\d.]+) ms", "-",
-               None),
-        Figure("healthy webhook beside a hanging one (ms)", r"healthy receiver served (\d+) ms", "< 1000",
-               lambda x: x < 1000),
-    ]),
-    Bench("memory.py", ["--small", "10000", "--large", "100000"], ["--small", "2000", "--large", "10000"], [
-        Figure("peak RSS, smaller account (MB)", r"^--orders \d+: peak RSS (\d+) MB", "<= 250", lambda x: x <= 250),
-        Figure("peak RSS, larger account (MB)", r"^--orders \d+: peak RSS (\d+) MB", "<= 250", lambda x: x <= 250, 1),
-        Figure("peak RSS larger / smaller", r"^ratio \d+ / \d+: ([\d.]+)", "<= 1.10", lambda x: x <= 1.10),
-    ]),
+    Bench(
+        "budget.py",
+        ["--orders", "10000", "--syncs", "3"],
+        ["--orders", "10000", "--syncs", "1"],
+        [
+            Figure("wall / rate-limit floor", r"\(ratio ([\d.]+)\)", "<= 1.05", lambda x: x <= 1.05),
+            Figure("throttled answers (%)", r"throttled \(([\d.]+) %\)", "<= 1", lambda x: x <= 1.0),
+        ],
+    ),
+    Bench(
+        "throughput.py",
+        ["--orders", "10000"],
+        ["--orders", "2000", "--spec-runs", "3"],
+        [
+            Figure("connector read (records/s)", r"connector read : .* = ([\d,]+) records/s", "-", None),
+            Figure("bare requests loop (records/s)", r"bare loop +: .* = ([\d,]+) records/s", "-", None),
+            Figure("read / bare loop", r"ratio connector / bare: ([\d.]+)", ">= 0.5", lambda x: x >= 0.5),
+            Figure(
+                "whole read process incl. start-up (records/s)", r"connector total: .* = ([\d,]+) records/s", "-", None
+            ),
+            Figure("start-up, spec median (s)", r"median ([\d.]+) s", "-", None),
+        ],
+    ),
+    Bench(
+        "mock_abuse.py",
+        ["--repeats", "50"],
+        ["--repeats", "20"],
+        [
+            Figure(
+                "oversized ID set answered, worst (ms)",
+                r"400 in median [\d.]+ ms, worst ([\d.]+) ms",
+                "< 100",
+                lambda x: x < 100,
+            ),
+            Figure(
+                "search beside oversized ID sets, worst (ms)",
+                r"nonstop: median [\d.]+ ms, worst ([\d.]+) ms",
+                "-",
+                None,
+            ),
+            Figure(
+                "healthy webhook beside a hanging one (ms)",
+                r"healthy receiver served (\d+) ms",
+                "< 1000",
+                lambda x: x < 1000,
+            ),
+        ],
+    ),
+    Bench(
+        "memory.py",
+        ["--small", "10000", "--large", "100000"],
+        ["--small", "2000", "--large", "10000"],
+        [
+            Figure("peak RSS, smaller account (MB)", r"^--orders \d+: peak RSS (\d+) MB", "<= 250", lambda x: x <= 250),
+            Figure(
+                "peak RSS, larger account (MB)", r"^--orders \d+: peak RSS (\d+) MB", "<= 250", lambda x: x <= 250, 1
+            ),
+            Figure("peak RSS larger / smaller", r"^ratio \d+ / \d+: ([\d.]+)", "<= 1.10", lambda x: x <= 1.10),
+        ],
+    ),
 ]
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "unknown CPU")
-    ram_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                  if line.startswith("MemTotal:"))
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown CPU",
+    )
+    ram_kb = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal:")
+    )
     load = " ".join(f"{value:.1f}" for value in os.getloadavg())
-    return (f"{os.cpu_count()} cores, {cpu}, {ram_kb / 1024 ** 2:.1f} GB RAM, Python {platform.python_version()}, "
-            f"airbyte-cdk {version('airbyte-cdk')}, load average at start {load}")
+    return (
+        f"{os.cpu_count()} cores, {cpu}, {ram_kb / 1024**2:.1f} GB RAM, Python {platform.python_version()}, "
+        f"airbyte-cdk {version('airbyte-cdk')}, load average at start {load}"
+    )
 
 
 def run_script(bench: Bench, quick: bool) -> str:
     """The script's output (also echoed as it comes); its whole process group dies with it."""
     command = [sys.executable, str(BENCH / bench.script), *(bench.quick_args if quick else bench.full_args)]
     print(f"\n$ {' '.join(['python', 'bench/' + bench.script, *command[2:]])}", flush=True)
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     lines = []
     try:
         for line in process.stdout:
@@ -113,7 +166,7 @@ def run_script(bench: Bench, quick: bool) -> str:
     return "".join(lines)
 
 
-def table(outputs: Dict[str, str]) -> List[str]:
+def table(outputs: dict[str, str]) -> list[str]:
     rows = [("figure", "value", "goal", "")]
     for bench in BENCHES:
         for figure in bench.figures:

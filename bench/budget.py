@@ -26,13 +26,28 @@ STREAMS = [("orders", "id"), ("products", "id"), ("contacts", "contactId")]
 
 def sync(mock: MockServer, workdir: Path, state: list | None) -> tuple[int, list]:
     config = mock.connector_config()
-    catalog = {"streams": [{"stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["incremental"]},
-                            "sync_mode": "incremental", "destination_sync_mode": "append_dedup",
-                            "cursor_field": ["updatedOn"], "primary_key": [[key]]} for name, key in STREAMS]}
+    catalog = {
+        "streams": [
+            {
+                "stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["incremental"]},
+                "sync_mode": "incremental",
+                "destination_sync_mode": "append_dedup",
+                "cursor_field": ["updatedOn"],
+                "primary_key": [[key]],
+            }
+            for name, key in STREAMS
+        ]
+    }
     (workdir / "config.json").write_text(json.dumps(config))
     (workdir / "catalog.json").write_text(json.dumps(catalog))
-    command = [str(Path(sys.executable).with_name("source-brightpearl")), "read", "--config", str(workdir / "config.json"),
-               "--catalog", str(workdir / "catalog.json")]
+    command = [
+        str(Path(sys.executable).with_name("source-brightpearl")),
+        "read",
+        "--config",
+        str(workdir / "config.json"),
+        "--catalog",
+        str(workdir / "catalog.json"),
+    ]
     if state:
         (workdir / "state.json").write_text(json.dumps(state))
         command += ["--state", str(workdir / "state.json")]
@@ -61,11 +76,15 @@ def main() -> None:
     parser.add_argument("--syncs", type=int, default=3, help="first syncs run back to back, each from scratch")
     parser.add_argument("--other-client-per-minute", type=int, default=0)
     args = parser.parse_args()
-    with MockServer(orders=args.orders, rate_limit=200, startup_timeout=300) as mock, tempfile.TemporaryDirectory() as tmp:
+    with (
+        MockServer(orders=args.orders, rate_limit=200, startup_timeout=300) as mock,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         stop, other_counts = threading.Event(), {}
         if args.other_client_per_minute:
-            threading.Thread(target=other_client, args=(mock, args.other_client_per_minute, stop, other_counts),
-                             daemon=True).start()
+            threading.Thread(
+                target=other_client, args=(mock, args.other_client_per_minute, stop, other_counts), daemon=True
+            ).start()
         mock.reset_stats()
         started = time.perf_counter()
         records = 0
@@ -79,10 +98,12 @@ def main() -> None:
     calls = sum(sum(s.values()) for s in connector.values())
     throttled = sum(s.get("503", 0) + s.get("429", 0) for s in connector.values())
     floor = calls / 200 * 60
-    print(f"{args.syncs} full incremental-mode syncs, --orders {args.orders}, limit 200/min, other client "
-          f"{args.other_client_per_minute}/min: {records} records, {calls} connector calls, {throttled} throttled "
-          f"({100 * throttled / max(calls, 1):.2f} %), wall {wall:.0f} s, floor calls/200 per min {floor:.0f} s "
-          f"(ratio {wall / floor:.2f}); with the reserve (180/min) {calls / 180 * 60:.0f} s")
+    print(
+        f"{args.syncs} full incremental-mode syncs, --orders {args.orders}, limit 200/min, other client "
+        f"{args.other_client_per_minute}/min: {records} records, {calls} connector calls, {throttled} throttled "
+        f"({100 * throttled / max(calls, 1):.2f} %), wall {wall:.0f} s, floor calls/200 per min {floor:.0f} s "
+        f"(ratio {wall / floor:.2f}); with the reserve (180/min) {calls / 180 * 60:.0f} s"
+    )
     if other_counts:
         print(f"other client answers: {other_counts}")
 

@@ -30,20 +30,40 @@ class Connector:
         self.mock, self.workdir = mock, workdir
         self.command = str(Path(sys.executable).with_name("source-brightpearl"))
         (workdir / "config.json").write_text(json.dumps(mock.connector_config()))
-        discovered = subprocess.run([self.command, "discover", "--config", str(workdir / "config.json")],
-                                    capture_output=True, text=True, check=True).stdout
-        self.streams = next(json.loads(line)["catalog"] for line in discovered.splitlines() if '"CATALOG"' in line)["streams"]
+        discovered = subprocess.run(
+            [self.command, "discover", "--config", str(workdir / "config.json")],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        self.streams = next(json.loads(line)["catalog"] for line in discovered.splitlines() if '"CATALOG"' in line)[
+            "streams"
+        ]
 
     def read(self, names: list[str], mode: str, state: list | None = None) -> tuple[Counter, list, list]:
         """Records per stream, final states and the records of `orders`/`order_ids` (their IDs)."""
-        catalog = {"streams": [{"stream": stream, "sync_mode": mode,
-                                "destination_sync_mode": "append_dedup" if mode == "incremental" else "overwrite",
-                                "cursor_field": stream.get("default_cursor_field"),
-                                "primary_key": stream.get("source_defined_primary_key")}
-                               for stream in self.streams if stream["name"] in names]}
+        catalog = {
+            "streams": [
+                {
+                    "stream": stream,
+                    "sync_mode": mode,
+                    "destination_sync_mode": "append_dedup" if mode == "incremental" else "overwrite",
+                    "cursor_field": stream.get("default_cursor_field"),
+                    "primary_key": stream.get("source_defined_primary_key"),
+                }
+                for stream in self.streams
+                if stream["name"] in names
+            ]
+        }
         (self.workdir / "catalog.json").write_text(json.dumps(catalog))
-        command = [self.command, "read", "--config", str(self.workdir / "config.json"),
-                   "--catalog", str(self.workdir / "catalog.json")]
+        command = [
+            self.command,
+            "read",
+            "--config",
+            str(self.workdir / "config.json"),
+            "--catalog",
+            str(self.workdir / "catalog.json"),
+        ]
         if state:
             (self.workdir / "state.json").write_text(json.dumps(state))
             command += ["--state", str(self.workdir / "state.json")]
@@ -62,7 +82,9 @@ class Connector:
 
 
 def calls(mock: MockServer) -> Counter:
-    return Counter({route.removeprefix("GET "): sum(statuses.values()) for route, statuses in mock.stats()["routes"].items()})
+    return Counter(
+        {route.removeprefix("GET "): sum(statuses.values()) for route, statuses in mock.stats()["routes"].items()}
+    )
 
 
 def show(title: str, records: Counter, routes: Counter) -> None:
@@ -77,12 +99,18 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=10000)
     parser.add_argument("--rate-limit", type=int, default=200)
     args = parser.parse_args()
-    with MockServer(orders=args.orders, rate_limit=args.rate_limit, startup_timeout=300) as mock, \
-            tempfile.TemporaryDirectory() as tmp:
+    with (
+        MockServer(orders=args.orders, rate_limit=args.rate_limit, startup_timeout=300) as mock,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         connector = Connector(mock, Path(tmp))
-        incremental = [stream["name"] for stream in connector.streams if "incremental" in stream["supported_sync_modes"]]
-        print(f"--orders {args.orders}, limit {args.rate_limit}/min; {len(incremental)} incremental streams: "
-              + ", ".join(incremental))
+        incremental = [
+            stream["name"] for stream in connector.streams if "incremental" in stream["supported_sync_modes"]
+        ]
+        print(
+            f"--orders {args.orders}, limit {args.rate_limit}/min; {len(incremental)} incremental streams: "
+            + ", ".join(incremental)
+        )
 
         mock.reset_stats()
         started = time.perf_counter()
@@ -95,7 +123,7 @@ def main() -> None:
 
         mock.advance_clock(3 * 3600)  # the changes land past the lookback window of the last sync
         orders = sorted(set(connector.read(["order_ids"], "full_refresh")[2]))
-        changed, deleted = orders[100:100 + CHANGED], orders[200:200 + DELETED]
+        changed, deleted = orders[100 : 100 + CHANGED], orders[200 : 200 + DELETED]
         for order_id in changed:
             mock.mutate(resource="order", action="update", id=order_id, changes={"reference": f"changed-{order_id}"})
         for order_id in deleted:
@@ -104,12 +132,16 @@ def main() -> None:
         records, state, synced = connector.read(incremental, "incremental", state)
         show(f"third sync, after {CHANGED} orders changed and {DELETED} deleted", records, calls(mock))
         synced = set(synced)
-        print(f"  changed orders returned: {len(set(changed) & synced)} of {CHANGED}; "
-              f"other orders returned (lookback overlap): {len(synced - set(changed))}")
+        print(
+            f"  changed orders returned: {len(set(changed) & synced)} of {CHANGED}; "
+            f"other orders returned (lookback overlap): {len(synced - set(changed))}"
+        )
         mock.reset_stats()
         _, _, listed = connector.read(["order_ids"], "full_refresh")
-        print(f"order_ids: {len(listed)} IDs in {sum(calls(mock).values())} calls; deleted still listed: "
-              f"{len(set(deleted) & set(listed))} of {DELETED}; orders before {len(orders)}, now {len(set(listed))}")
+        print(
+            f"order_ids: {len(listed)} IDs in {sum(calls(mock).values())} calls; deleted still listed: "
+            f"{len(set(deleted) & set(listed))} of {DELETED}; orders before {len(orders)}, now {len(set(listed))}"
+        )
 
 
 if __name__ == "__main__":

@@ -26,14 +26,23 @@ def read_peak_rss_mb(orders: int) -> tuple[float, int, float]:
     # Seeding 100k orders takes about 45 s alone, longer on a busy machine.
     with MockServer(orders=orders, rate_limit=0, startup_timeout=300) as mock, tempfile.TemporaryDirectory() as workdir:
         config = mock.connector_config(rate_limit_reserve=0)
-        catalog = {"streams": [{"stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
-                                "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}
-                               for name in STREAMS]}
+        catalog = {
+            "streams": [
+                {
+                    "stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
+                    "sync_mode": "full_refresh",
+                    "destination_sync_mode": "overwrite",
+                }
+                for name in STREAMS
+            ]
+        }
         (Path(workdir) / "config.json").write_text(json.dumps(config))
         (Path(workdir) / "catalog.json").write_text(json.dumps(catalog))
         started = time.perf_counter()
-        process = subprocess.Popen([*CONNECTOR, "read", "--config", f"{workdir}/config.json",
-                                    "--catalog", f"{workdir}/catalog.json"], stdout=subprocess.PIPE)
+        process = subprocess.Popen(
+            [*CONNECTOR, "read", "--config", f"{workdir}/config.json", "--catalog", f"{workdir}/catalog.json"],
+            stdout=subprocess.PIPE,
+        )
         records = sum(1 for line in process.stdout if line.startswith(b'{"type":"RECORD"'))
         # wait4 gives this child's own rusage, not the maximum over every child this script has had
         _, status, usage = os.wait4(process.pid, 0)

@@ -59,10 +59,14 @@ def id_set_bound(mock: MockServer, repeats: int) -> None:
     hammering.clear()
     for thread in threads:
         thread.join(timeout=60)
-    print(f"ID set of {len(path)} bytes (1-499999 x 200): 400 in median {statistics.median(refusals):.1f} ms, "
-          f"worst {max(refusals):.1f} ms over {repeats} (goal < 100 ms)")
-    print(f"search beside two clients sending it nonstop: median {statistics.median(searches):.1f} ms, "
-          f"worst {max(searches):.1f} ms")
+    print(
+        f"ID set of {len(path)} bytes (1-499999 x 200): 400 in median {statistics.median(refusals):.1f} ms, "
+        f"worst {max(refusals):.1f} ms over {repeats} (goal < 100 ms)"
+    )
+    print(
+        f"search beside two clients sending it nonstop: median {statistics.median(searches):.1f} ms, "
+        f"worst {max(searches):.1f} ms"
+    )
 
 
 class _Healthy(BaseHTTPRequestHandler):
@@ -88,16 +92,28 @@ def webhook_isolation(mock: MockServer) -> None:
     api = mock.session
     headers = mock.auth_headers()
     for url in (f"http://127.0.0.1:{hanging.getsockname()[1]}/hook", f"http://127.0.0.1:{healthy.server_port}/hook"):
-        response = api.post(mock.api_url("integration-service/webhook"), headers=headers, timeout=30, json={
-            "subscribeTo": "order.modified", "httpMethod": "POST", "uriTemplate": url, "qualityOfService": 0,
-            "bodyTemplate": '{"id":"${resource-id}"}', "contentType": "application/json"})
+        response = api.post(
+            mock.api_url("integration-service/webhook"),
+            headers=headers,
+            timeout=30,
+            json={
+                "subscribeTo": "order.modified",
+                "httpMethod": "POST",
+                "uriTemplate": url,
+                "qualityOfService": 0,
+                "bodyTemplate": '{"id":"${resource-id}"}',
+                "contentType": "application/json",
+            },
+        )
         assert response.status_code == 200, response.text
     raised = time.monotonic()
     mock.mutate(resource="order", action="update", id=100001, changes={"reference": "BENCH"})
     while not _Healthy.arrived and time.monotonic() - raised < 30:
         time.sleep(0.005)
-    print(f"webhook: healthy receiver served {(_Healthy.arrived[0] - raised) * 1000:.0f} ms after the change, "
-          f"beside a receiver that never answers (its attempt is cut at the mock's answer deadline)")
+    print(
+        f"webhook: healthy receiver served {(_Healthy.arrived[0] - raised) * 1000:.0f} ms after the change, "
+        f"beside a receiver that never answers (its attempt is cut at the mock's answer deadline)"
+    )
     healthy.shutdown()
     hanging.close()
 

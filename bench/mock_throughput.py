@@ -52,7 +52,9 @@ def measure(orders: int, seconds: float) -> None:
             return len(body)
 
         def search_page(n: int) -> int:
-            return get("order-service/order-search?" + urlencode({"pageSize": 500, "firstResult": (n % pages) * 500 + 1}))
+            return get(
+                "order-service/order-search?" + urlencode({"pageSize": 500, "firstResult": (n % pages) * 500 + 1})
+            )
 
         id_sets = [format_id_set(range(100001 + start, 100001 + start + 200)) for start in range(0, orders - 199, 200)]
 
@@ -62,16 +64,20 @@ def measure(orders: int, seconds: float) -> None:
         page_rate, page_bytes = rate(seconds, search_page)
         get_rate, get_bytes = rate(seconds, id_set_get)
         print(f"search pages/s (500 rows, all 19 columns): {page_rate:.0f}  ({page_bytes / seconds / 1e6:.0f} MB/s)")
-        print(f"ID-set GETs/s (200 full orders each):      {get_rate:.0f}  ({get_rate * 200:.0f} orders/s, "
-              f"{get_bytes / seconds / 1e6:.0f} MB/s)")
+        print(
+            f"ID-set GETs/s (200 full orders each):      {get_rate:.0f}  ({get_rate * 200:.0f} orders/s, "
+            f"{get_bytes / seconds / 1e6:.0f} MB/s)"
+        )
         print(f"mock peak RSS --orders {orders}: {peak_rss_mb(mock._process.pid):.0f} MB")
 
 
 def measure_big(orders: int) -> None:
     started = time.perf_counter()
     with MockServer(orders=orders, rate_limit=0, startup_timeout=600) as mock:
-        print(f"start-up --orders {orders}: {time.perf_counter() - started:.1f} s; "
-              f"peak RSS {peak_rss_mb(mock._process.pid):.0f} MB")
+        print(
+            f"start-up --orders {orders}: {time.perf_counter() - started:.1f} s; "
+            f"peak RSS {peak_rss_mb(mock._process.pid):.0f} MB"
+        )
 
 
 def main() -> None:

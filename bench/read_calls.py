@@ -32,9 +32,9 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 from mock_server.testing import MockServer
 
@@ -48,11 +48,11 @@ class Stream:
     """
 
     requests: str
-    search: Optional[tuple] = None  # (path, {filter: value})
-    get: Optional[tuple] = None  # (path, IDs per GET, mock resource)
-    get_all: Optional[str] = None
-    child_of: Optional[str] = None
-    records: Optional[Callable[["Mock"], int]] = None
+    search: tuple | None = None  # (path, {filter: value})
+    get: tuple | None = None  # (path, IDs per GET, mock resource)
+    get_all: str | None = None
+    child_of: str | None = None
+    records: Callable[[Mock], int] | None = None
     # With a start date, the search runs again from it on `createdOn`.
     created_pass: bool = False
 
@@ -62,44 +62,69 @@ def _search(path: str, **filters: str) -> tuple:
 
 
 STREAMS: dict[str, Stream] = {
-    "orders": Stream(r"order-service/order-search\?(?!.*orderTypeId).*updatedOn|order-service/order/\d",
-                     search=_search("order-service/order-search"), get=("order-service/order", 200, "order"),
-                     created_pass=True),
+    "orders": Stream(
+        r"order-service/order-search\?(?!.*orderTypeId).*updatedOn|order-service/order/\d",
+        search=_search("order-service/order-search"),
+        get=("order-service/order", 200, "order"),
+        created_pass=True,
+    ),
     "order_rows": Stream(r"^$", child_of="orders"),
-    "sales_orders": Stream(r"sales-order-search|sales-order/", search=_search("order-service/sales-order-search"),
-                           get=("order-service/sales-order", 200, "sales-order"), created_pass=True),
-    "sales_credits": Stream(r"order-search\?.*orderTypeId=3|sales-credit/",
-                            search=_search("order-service/order-search", orderTypeId="3"),
-                            get=("order-service/sales-credit", 200, "sales-credit"), created_pass=True),
+    "sales_orders": Stream(
+        r"sales-order-search|sales-order/",
+        search=_search("order-service/sales-order-search"),
+        get=("order-service/sales-order", 200, "sales-order"),
+        created_pass=True,
+    ),
+    "sales_credits": Stream(
+        r"order-search\?.*orderTypeId=3|sales-credit/",
+        search=_search("order-service/order-search", orderTypeId="3"),
+        get=("order-service/sales-credit", 200, "sales-credit"),
+        created_pass=True,
+    ),
     "order_notes": Stream(r"order-note-search", search=_search("order-service/order-note-search")),
     "order_types": Stream(r"order-type\b", get_all="order-service/order-type"),
     "order_statuses": Stream(r"order-status\b", get_all="order-service/order-status"),
     "order_stock_statuses": Stream(r"order-stock-status", get_all="order-service/order-stock-status"),
     "order_shipping_statuses": Stream(r"order-shipping-status", get_all="order-service/order-shipping-status"),
     "sales_order_custom_fields": Stream(r"sale/custom-field", get_all="order-service/sale/custom-field-meta-data"),
-    "purchase_order_custom_fields": Stream(r"purchase/custom-field",
-                                           get_all="order-service/purchase/custom-field-meta-data"),
-    "goods_out_notes": Stream(r"goods-out", search=_search("warehouse-service/goods-note/goods-out-search"),
-                              get=("warehouse-service/order/*/goods-note/goods-out", 500, "goods-out-note")),
-    "goods_in_notes": Stream(r"goods-in", search=_search("warehouse-service/goods-in-search"),
-                             get=("warehouse-service/order/*/goods-note/goods-in", 200, "goods-in-note")),
-    "goods_movements": Stream(r"goods-movement-search\?(?!.*goodsNoteTypeCode)",
-                              search=_search("warehouse-service/goods-movement-search")),
-    "stock_corrections": Stream(r"goods-movement-search\?.*goodsNoteTypeCode=SC|stock-correction",
-                                search=_search("warehouse-service/goods-movement-search", goodsNoteTypeCode="SC"),
-                                get=("warehouse-service/warehouse/*/stock-correction", 200, "stock-correction")),
-    "product_availability": Stream(r"product-search\?.*stockTracked|product-availability",
-                                   search=_search("product-service/product-search", stockTracked="true"),
-                                   get=("warehouse-service/product-availability", 200, "product-availability")),
+    "purchase_order_custom_fields": Stream(
+        r"purchase/custom-field", get_all="order-service/purchase/custom-field-meta-data"
+    ),
+    "goods_out_notes": Stream(
+        r"goods-out",
+        search=_search("warehouse-service/goods-note/goods-out-search"),
+        get=("warehouse-service/order/*/goods-note/goods-out", 500, "goods-out-note"),
+    ),
+    "goods_in_notes": Stream(
+        r"goods-in",
+        search=_search("warehouse-service/goods-in-search"),
+        get=("warehouse-service/order/*/goods-note/goods-in", 200, "goods-in-note"),
+    ),
+    "goods_movements": Stream(
+        r"goods-movement-search\?(?!.*goodsNoteTypeCode)", search=_search("warehouse-service/goods-movement-search")
+    ),
+    "stock_corrections": Stream(
+        r"goods-movement-search\?.*goodsNoteTypeCode=SC|stock-correction",
+        search=_search("warehouse-service/goods-movement-search", goodsNoteTypeCode="SC"),
+        get=("warehouse-service/warehouse/*/stock-correction", 200, "stock-correction"),
+    ),
+    "product_availability": Stream(
+        r"product-search\?.*stockTracked|product-availability",
+        search=_search("product-service/product-search", stockTracked="true"),
+        get=("warehouse-service/product-availability", 200, "product-availability"),
+    ),
     "product_availability_totals": Stream(r"^$", child_of="product_availability"),
     "product_availability_by_location": Stream(r"^$", child_of="product_availability"),
     "warehouses": Stream(r"warehouse-service/warehouse/?(\?|$)", get_all="warehouse-service/warehouse"),
     "locations": Stream(r"location-search", search=_search("warehouse-service/location-search")),
     "zones": Stream(r"zone-search", search=_search("warehouse-service/zone-search")),
     "shipping_methods": Stream(r"shipping-method", get_all="warehouse-service/shipping-method"),
-    "products": Stream(r"product-service/product-search\?.*updatedOn|product-service/product/\d",
-                       search=_search("product-service/product-search"), get=("product-service/product", 200, "product"),
-                       created_pass=True),
+    "products": Stream(
+        r"product-service/product-search\?.*updatedOn|product-service/product/\d",
+        search=_search("product-service/product-search"),
+        get=("product-service/product", 200, "product"),
+        created_pass=True,
+    ),
     # Shares the product search with `product_ids` (cached): only its price GETs are its own.
     "product_prices": Stream(r"product-price/", get=("product-service/product-price", 200, "product-price")),
     "price_lists": Stream(r"price-list", get_all="product-service/price-list"),
@@ -113,22 +138,37 @@ STREAMS: dict[str, Stream] = {
     "channels": Stream(r"product-service/channel/?(\?|$)", get_all="product-service/channel"),
     "channel_brands": Stream(r"channel-brand", get_all="product-service/channel-brand"),
     "product_custom_fields": Stream(r"product/custom-field", get_all="product-service/product/custom-field-meta-data"),
-    "contacts": Stream(r"contact-search\?.*updatedOn|contact-service/contact/\d", search=_search("contact-service/contact-search"),
-                       get=("contact-service/contact", 200, "contact"), created_pass=True),
-    "companies": Stream(r"company", search=_search("contact-service/company-search"),
-                        get=("contact-service/company", 200, "company"), created_pass=True),
+    "contacts": Stream(
+        r"contact-search\?.*updatedOn|contact-service/contact/\d",
+        search=_search("contact-service/contact-search"),
+        get=("contact-service/contact", 200, "contact"),
+        created_pass=True,
+    ),
+    "companies": Stream(
+        r"company",
+        search=_search("contact-service/company-search"),
+        get=("contact-service/company", 200, "company"),
+        created_pass=True,
+    ),
     "contact_groups": Stream(r"contact-group-search", search=_search("contact-service/contact-group-search")),
-    "contact_group_members": Stream(r"contact-group-member-search",
-                                    search=_search("contact-service/contact-group-member-search")),
+    "contact_group_members": Stream(
+        r"contact-group-member-search", search=_search("contact-service/contact-group-member-search")
+    ),
     "lead_sources": Stream(r"lead-source", get_all="contact-service/lead-source"),
     "tags": Stream(r"contact-service/tag", get_all="contact-service/tag"),
-    "customer_custom_fields": Stream(r"customer/custom-field",
-                                     get_all="contact-service/customer/custom-field-meta-data"),
-    "supplier_custom_fields": Stream(r"supplier/custom-field",
-                                     get_all="contact-service/supplier/custom-field-meta-data"),
+    "customer_custom_fields": Stream(
+        r"customer/custom-field", get_all="contact-service/customer/custom-field-meta-data"
+    ),
+    "supplier_custom_fields": Stream(
+        r"supplier/custom-field", get_all="contact-service/supplier/custom-field-meta-data"
+    ),
     "journals": Stream(r"journal-search", search=_search("accounting-service/journal-search")),
-    "customer_payments": Stream(r"customer-payment-search", search=_search("accounting-service/customer-payment-search")),
-    "supplier_payments": Stream(r"supplier-payment-search", search=_search("accounting-service/supplier-payment-search")),
+    "customer_payments": Stream(
+        r"customer-payment-search", search=_search("accounting-service/customer-payment-search")
+    ),
+    "supplier_payments": Stream(
+        r"supplier-payment-search", search=_search("accounting-service/supplier-payment-search")
+    ),
     "nominal_codes": Stream(r"nominal-code", get_all="accounting-service/nominal-code"),
     "tax_codes": Stream(r"tax-code", get_all="accounting-service/tax-code"),
     "accounting_periods": Stream(r"accounting-period", get_all="accounting-service/accounting-period"),
@@ -137,10 +177,13 @@ STREAMS: dict[str, Stream] = {
     "payment_methods": Stream(r"payment-method-search", search=_search("accounting-service/payment-method-search")),
     "webhooks": Stream(r"webhook", get_all="integration-service/webhook"),
     # Every ID, for delete detection: the search alone, ID column only.
-    "order_ids": Stream(r"order-service/order-search\?(?!.*(updatedOn|orderTypeId))",
-                        search=_search("order-service/order-search")),
-    "product_ids": Stream(r"product-service/product-search\?(?!.*(updatedOn|stockTracked))",
-                          search=_search("product-service/product-search")),
+    "order_ids": Stream(
+        r"order-service/order-search\?(?!.*(updatedOn|orderTypeId))", search=_search("order-service/order-search")
+    ),
+    "product_ids": Stream(
+        r"product-service/product-search\?(?!.*(updatedOn|stockTracked))",
+        search=_search("product-service/product-search"),
+    ),
     "contact_ids": Stream(r"contact-search\?(?!.*updatedOn)", search=_search("contact-service/contact-search")),
 }
 
@@ -170,7 +213,7 @@ def search_pages(rows: int, overlap: int = 1) -> int:
     return 1 if rows <= PAGE_SIZE else 1 + math.ceil((rows - PAGE_SIZE) / (PAGE_SIZE - overlap))
 
 
-def minimum_calls(stream: Stream, mock: Mock, start_date: Optional[str], overlap: int = 1) -> int:
+def minimum_calls(stream: Stream, mock: Mock, start_date: str | None, overlap: int = 1) -> int:
     if stream.child_of:
         return 0
     if stream.get_all:
@@ -185,26 +228,38 @@ def minimum_calls(stream: Stream, mock: Mock, start_date: Optional[str], overlap
     return calls
 
 
-def run_read(mock: MockServer, workdir: Path, request_lines: list[str],
-             start_date: Optional[str]) -> tuple[Counter, float]:
-    config = {"account_code": mock.account, "api_domain": mock.base_url,
-              "credentials": {"auth_type": "account_token", "app_ref": mock.app_ref, "account_token": mock.account_token}}
+def run_read(
+    mock: MockServer, workdir: Path, request_lines: list[str], start_date: str | None
+) -> tuple[Counter, float]:
+    config = {
+        "account_code": mock.account,
+        "api_domain": mock.base_url,
+        "credentials": {"auth_type": "account_token", "app_ref": mock.app_ref, "account_token": mock.account_token},
+    }
     if start_date:
         config["start_date"] = start_date
     (workdir / "config.json").write_text(json.dumps(config))
     connector = str(Path(sys.executable).with_name("source-brightpearl"))
-    discovered = subprocess.run([connector, "discover", "--config", str(workdir / "config.json")],
-                                capture_output=True, text=True, check=True).stdout
+    discovered = subprocess.run(
+        [connector, "discover", "--config", str(workdir / "config.json")], capture_output=True, text=True, check=True
+    ).stdout
     catalog = next(json.loads(line)["catalog"] for line in discovered.splitlines() if '"CATALOG"' in line)
-    configured = {"streams": [{"stream": stream, "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}
-                              for stream in catalog["streams"]]}
+    configured = {
+        "streams": [
+            {"stream": stream, "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}
+            for stream in catalog["streams"]
+        ]
+    }
     (workdir / "catalog.json").write_text(json.dumps(configured))
     time.sleep(0.5)  # the discover's last log lines
     request_lines.clear()  # only the read's calls count
     records: Counter = Counter()
     started = time.perf_counter()
-    with subprocess.Popen([connector, "read", "--config", str(workdir / "config.json"), "--catalog",
-                           str(workdir / "catalog.json")], stdout=subprocess.PIPE, text=True) as process:
+    with subprocess.Popen(
+        [connector, "read", "--config", str(workdir / "config.json"), "--catalog", str(workdir / "catalog.json")],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as process:
         for line in process.stdout:
             if line.startswith('{"type":"RECORD"'):
                 records[json.loads(line)["record"]["stream"]] += 1
@@ -244,11 +299,17 @@ def calls_per_stream(request_lines: list[str]) -> tuple[Counter, list[str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=10000)
-    parser.add_argument("--rate-limit", type=int, default=0, help="the mock's calls a minute (Brightpearl: 200); 0 is off")
+    parser.add_argument(
+        "--rate-limit", type=int, default=0, help="the mock's calls a minute (Brightpearl: 200); 0 is off"
+    )
     parser.add_argument("--start-date", help="the config's start_date, before 2024 (the seeded history); default: none")
     args = parser.parse_args()
-    with MockServer(orders=args.orders, rate_limit=args.rate_limit, startup_timeout=300, extra_args=["--log-requests"]) as mock, \
-            tempfile.TemporaryDirectory() as tmp:
+    with (
+        MockServer(
+            orders=args.orders, rate_limit=args.rate_limit, startup_timeout=300, extra_args=["--log-requests"]
+        ) as mock,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         request_lines = collect_request_lines(mock)
         records, wall = run_read(mock, Path(tmp), request_lines, args.start_date)
         time.sleep(0.5)  # the last log lines
@@ -260,8 +321,10 @@ def main() -> None:
     calls, unattributed = calls_per_stream([line for line in read_lines if not line.endswith(THROTTLED)])
     limit = f"{args.rate_limit}/min" if args.rate_limit else "off"
     start = f", start date {args.start_date}" if args.start_date else ""
-    print(f"read of every stream against --orders {args.orders} (rate limit {limit}{start}): {wall:.1f} s, "
-          f"{sum(records.values())} records ({sum(records.values()) / wall:.0f}/s)")
+    print(
+        f"read of every stream against --orders {args.orders} (rate limit {limit}{start}): {wall:.1f} s, "
+        f"{sum(records.values())} records ({sum(records.values()) / wall:.0f}/s)"
+    )
     print(f"  {'stream':<34} {'records':>8} {'calls':>6} {'minimum':>8}")
     for name in STREAMS:
         flag = "" if calls[name] == minimum[name] else "   <- above the minimum"
@@ -269,10 +332,14 @@ def main() -> None:
     for line in unattributed:
         print(f"  unattributed: {line}")
     total, least = len(read_lines) - len(throttled), sum(minimum.values())
-    print(f"API calls {total}, minimum {least}, ratio {total / least:.2f}; "
-          f"throttled answers (sent again, not counted above) {len(throttled)}")
-    print(f"paging overlap: minimum {least} against {offset_paging} with plain offset paging "
-          f"(+{least - offset_paging} calls, {100 * (least - offset_paging) / offset_paging:.1f} %)")
+    print(
+        f"API calls {total}, minimum {least}, ratio {total / least:.2f}; "
+        f"throttled answers (sent again, not counted above) {len(throttled)}"
+    )
+    print(
+        f"paging overlap: minimum {least} against {offset_paging} with plain offset paging "
+        f"(+{least - offset_paging} calls, {100 * (least - offset_paging) / offset_paging:.1f} %)"
+    )
 
 
 if __name__ == "__main__":

@@ -29,13 +29,22 @@ ID_SET = 200
 def connector_read(mock: MockServer, workdir: Path) -> tuple[int, float, float]:
     """Records, the wall time of the whole `read` process, and that of the read after start-up."""
     config = mock.connector_config(rate_limit_reserve=0)
-    catalog = {"streams": [{"stream": {"name": "orders", "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
-                            "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}]}
+    catalog = {
+        "streams": [
+            {
+                "stream": {"name": "orders", "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
+                "sync_mode": "full_refresh",
+                "destination_sync_mode": "overwrite",
+            }
+        ]
+    }
     (workdir / "config.json").write_text(json.dumps(config))
     (workdir / "catalog.json").write_text(json.dumps(catalog))
     started = time.perf_counter()
-    process = subprocess.Popen([*CONNECTOR, "read", "--config", str(workdir / "config.json"),
-                                "--catalog", str(workdir / "catalog.json")], stdout=subprocess.PIPE)
+    process = subprocess.Popen(
+        [*CONNECTOR, "read", "--config", str(workdir / "config.json"), "--catalog", str(workdir / "catalog.json")],
+        stdout=subprocess.PIPE,
+    )
     records, first_message_at = 0, None
     for line in process.stdout:
         # The first message (the stream's STARTED status) comes once the source is built and before
@@ -54,15 +63,18 @@ def bare_loop(mock: MockServer) -> tuple[int, float]:
     started = time.perf_counter()
     ids, first = [], 1
     while True:
-        page = session.get(mock.api_url("order-service/order-search"), headers=headers,
-                           params={"pageSize": SEARCH_PAGE, "firstResult": first, "columns": "orderId"}).json()
+        page = session.get(
+            mock.api_url("order-service/order-search"),
+            headers=headers,
+            params={"pageSize": SEARCH_PAGE, "firstResult": first, "columns": "orderId"},
+        ).json()
         ids += [row[0] for row in page["response"]["results"]]
         if not page["response"]["metaData"]["morePagesAvailable"]:
             break
         first += SEARCH_PAGE
     records = 0
     for start in range(0, len(ids), ID_SET):
-        id_set = format_id_set(ids[start:start + ID_SET])
+        id_set = format_id_set(ids[start : start + ID_SET])
         records += len(session.get(mock.api_url(f"order-service/order/{id_set}"), headers=headers).json()["response"])
     return records, time.perf_counter() - started
 
@@ -92,15 +104,22 @@ def main() -> None:
     startup = spec_startup(args.spec_runs)
     connector_rate, bare_rate = connector_records / connector_seconds, bare_records / bare_seconds
     print(f"orders: {args.orders}, rate limit off")
-    print(f"connector read : {connector_records} records in {connector_seconds:.2f} s = {connector_rate:,.0f} records/s"
-          f" ({connector_calls} calls; from its first message, after start-up)")
-    print(f"connector total: {process_seconds:.2f} s = {connector_records / process_seconds:,.0f} records/s"
-          " (the whole process, start-up included)")
-    print(f"bare loop      : {bare_records} records in {bare_seconds:.2f} s = {bare_rate:,.0f} records/s"
-          f" ({bare_calls} calls)")
+    print(
+        f"connector read : {connector_records} records in {connector_seconds:.2f} s = {connector_rate:,.0f} records/s"
+        f" ({connector_calls} calls; from its first message, after start-up)"
+    )
+    print(
+        f"connector total: {process_seconds:.2f} s = {connector_records / process_seconds:,.0f} records/s"
+        " (the whole process, start-up included)"
+    )
+    print(
+        f"bare loop      : {bare_records} records in {bare_seconds:.2f} s = {bare_rate:,.0f} records/s"
+        f" ({bare_calls} calls)"
+    )
     print(f"ratio connector / bare: {connector_rate / bare_rate:.2f} (goal >= 0.5)")
-    print(f"start-up (spec, {args.spec_runs} runs): median {statistics.median(startup):.2f} s, "
-          f"min {min(startup):.2f} s")
+    print(
+        f"start-up (spec, {args.spec_runs} runs): median {statistics.median(startup):.2f} s, min {min(startup):.2f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -44,9 +44,13 @@ def mock_brightpearl() -> Iterator[MockBrightpearl]:
         yield MockBrightpearl(server)
 
 
-def run_connector(tmp_path: Path, *args: str, config: dict[str, Any] | None = None,
-                  catalog: dict[str, Any] | None = None,
-                  state: list[Any] | None = None) -> subprocess.CompletedProcess:
+def run_connector(
+    tmp_path: Path,
+    *args: str,
+    config: dict[str, Any] | None = None,
+    catalog: dict[str, Any] | None = None,
+    state: list[Any] | None = None,
+) -> subprocess.CompletedProcess:
     command = [sys.executable, "-c", "from source_brightpearl.run import run; run()", *args]
     for name, value in (("config", config), ("catalog", catalog), ("state", state)):
         if value is not None:
@@ -66,8 +70,12 @@ def full_read(mock_brightpearl: MockBrightpearl, tmp_path_factory) -> dict[str, 
     tmp_path = tmp_path_factory.mktemp("read")
     discovered = run_connector(tmp_path, "discover", config=mock_brightpearl.config())
     catalog = messages(discovered, "CATALOG")[0]["catalog"]
-    configured = {"streams": [{"stream": stream, "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}
-                              for stream in catalog["streams"]]}
+    configured = {
+        "streams": [
+            {"stream": stream, "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}
+            for stream in catalog["streams"]
+        ]
+    }
     mock_brightpearl.control("stats", method="DELETE")
     result = run_connector(tmp_path, "read", config=mock_brightpearl.config(), catalog=configured)
     stats = mock_brightpearl.control("stats")
@@ -95,7 +103,8 @@ class _HostileCaseCount:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.tried:
             terminalreporter.write_line(
-                f"hostile cases held / tried: {len(self.tried - self.failed)} / {len(self.tried)}")
+                f"hostile cases held / tried: {len(self.tried - self.failed)} / {len(self.tried)}"
+            )
 
 
 def pytest_configure(config: pytest.Config) -> None:

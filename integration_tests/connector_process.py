@@ -16,9 +16,10 @@ import multiprocessing
 import os
 import sys
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
+from typing import Any
 
 from mock_server.testing import MockServer
 
@@ -29,7 +30,7 @@ TIMEOUT_SECONDS = 180
 # The synced streams and their primary keys: a search -> ID-set GET stream with child rows read out
 # of it (orders, order_rows), another ID-set GET service (contacts), rows read from a search alone
 # (order_notes), rows of a full-refresh child (product_prices) and a single GET (warehouses).
-PRIMARY_KEYS: Dict[str, Tuple[str, ...]] = {
+PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
     "orders": ("id",),
     "order_rows": ("orderId", "rowId"),
     "contacts": ("contactId",),
@@ -38,19 +39,24 @@ PRIMARY_KEYS: Dict[str, Tuple[str, ...]] = {
     "warehouses": ("id",),
 }
 INCREMENTAL = {"orders", "order_rows", "contacts", "order_notes"}
-Keys = Dict[str, Set[Tuple[Any, ...]]]
+Keys = dict[str, set[tuple[Any, ...]]]
 
 
-def catalog() -> Dict[str, Any]:
-    return {"streams": [
-        {"stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"]},
-         "sync_mode": "incremental" if name in INCREMENTAL else "full_refresh",
-         "destination_sync_mode": "append_dedup" if name in INCREMENTAL else "overwrite",
-         "primary_key": [[key] for key in keys]}
-        for name, keys in PRIMARY_KEYS.items()]}
+def catalog() -> dict[str, Any]:
+    return {
+        "streams": [
+            {
+                "stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"]},
+                "sync_mode": "incremental" if name in INCREMENTAL else "full_refresh",
+                "destination_sync_mode": "append_dedup" if name in INCREMENTAL else "overwrite",
+                "primary_key": [[key] for key in keys],
+            }
+            for name, keys in PRIMARY_KEYS.items()
+        ]
+    }
 
 
-def account_token_config(mock: MockServer) -> Dict[str, Any]:
+def account_token_config(mock: MockServer) -> dict[str, Any]:
     # No lookback: a resumed sync must not lean on re-reading the last hour to find what it missed.
     return mock.connector_config(lookback_minutes=0)
 
@@ -63,19 +69,19 @@ def no_keys() -> Keys:
 class ConnectorRun:
     """What a run printed (every line up to the kill, if it was killed) and how it ended."""
 
-    lines: List[str]
-    exit_code: Optional[int]
+    lines: list[str]
+    exit_code: int | None
     killed: bool
     stderr: str
-    messages: List[Dict[str, Any]] = field(init=False)
+    messages: list[dict[str, Any]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.messages = [json.loads(line) for line in self.lines if line.startswith("{")]
 
-    def of_type(self, message_type: str) -> List[Dict[str, Any]]:
+    def of_type(self, message_type: str) -> list[dict[str, Any]]:
         return [message for message in self.messages if message["type"] == message_type]
 
-    def errors(self) -> List[Dict[str, Any]]:
+    def errors(self) -> list[dict[str, Any]]:
         return [message["trace"]["error"] for message in self.of_type("TRACE") if message["trace"]["type"] == "ERROR"]
 
     def records(self) -> Keys:
@@ -99,7 +105,7 @@ class ConnectorRun:
                 pending[name] = set()
         return committed
 
-    def carry_states(self, states: Dict[str, Any]) -> Dict[str, Any]:
+    def carry_states(self, states: dict[str, Any]) -> dict[str, Any]:
         """`states` (per stream) updated with each stream's last state in this run, as the platform
         carries them into the next attempt."""
         carried = dict(states)
@@ -118,22 +124,28 @@ def add_keys(into: Keys, more: Keys) -> None:
         into[name] |= keys
 
 
-def missing_and_extra(clean: Keys, synced: Keys) -> Dict[str, Tuple[int, int]]:
+def missing_and_extra(clean: Keys, synced: Keys) -> dict[str, tuple[int, int]]:
     """Per stream whose keys differ from the clean sync's: (records missing, records not in it)."""
-    return {name: (len(clean[name] - synced[name]), len(synced[name] - clean[name]))
-            for name in PRIMARY_KEYS if clean[name] != synced[name]}
+    return {
+        name: (len(clean[name] - synced[name]), len(synced[name] - clean[name]))
+        for name in PRIMARY_KEYS
+        if clean[name] != synced[name]
+    }
 
 
-def read(work_dir: Path, config: Mapping[str, Any], states: Optional[Dict[str, Any]] = None,
-         kill_after_lines: Optional[int] = None) -> ConnectorRun:
+def read(
+    work_dir: Path, config: Mapping[str, Any], states: dict[str, Any] | None = None, kill_after_lines: int | None = None
+) -> ConnectorRun:
     """`source-brightpearl read` of the streams above, from per-stream `states` if given."""
     work_dir.mkdir(parents=True, exist_ok=True)
     (work_dir / "config.json").write_text(json.dumps(config))
     (work_dir / "catalog.json").write_text(json.dumps(catalog()))
     args = ["read", "--config", str(work_dir / "config.json"), "--catalog", str(work_dir / "catalog.json")]
     if states:
-        state_messages = [{"type": "STREAM", "stream": {"stream_descriptor": {"name": name}, "stream_state": state}}
-                          for name, state in states.items()]
+        state_messages = [
+            {"type": "STREAM", "stream": {"stream_descriptor": {"name": name}, "stream_state": state}}
+            for name, state in states.items()
+        ]
         (work_dir / "state.json").write_text(json.dumps(state_messages))
         args += ["--state", str(work_dir / "state.json")]
     return run_connector(work_dir, *args, kill_after_lines=kill_after_lines)
@@ -145,7 +157,7 @@ def report_line(request: Any, text: str) -> None:
         request.config.pluginmanager.getplugin("terminalreporter").write_line(text)
 
 
-def _child(argv: List[str], stdout: Any, stderr_path: str) -> None:
+def _child(argv: list[str], stdout: Any, stderr_path: str) -> None:
     os.dup2(stdout.fileno(), 1)
     stdout.close()
     with open(stderr_path, "w") as stderr:
@@ -158,7 +170,7 @@ def _child(argv: List[str], stdout: Any, stderr_path: str) -> None:
     run()
 
 
-def run_connector(work_dir: Path, *args: str, kill_after_lines: Optional[int] = None) -> ConnectorRun:
+def run_connector(work_dir: Path, *args: str, kill_after_lines: int | None = None) -> ConnectorRun:
     """Runs `source-brightpearl ARGS` to its end, or SIGKILLs it once it has printed
     `kill_after_lines` lines (if it is still running); what it printed after those is never read,
     as if lost with it."""
@@ -167,7 +179,7 @@ def run_connector(work_dir: Path, *args: str, kill_after_lines: Optional[int] = 
     process = _CONTEXT.Process(target=_child, args=(list(args), writer, str(stderr_path)), daemon=True)
     process.start()
     writer.close()
-    lines: List[str] = []
+    lines: list[str] = []
     killed = False
     # A hung run ends the read loop below by closing the pipe.
     watchdog = threading.Timer(TIMEOUT_SECONDS, process.kill)

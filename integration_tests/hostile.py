@@ -21,14 +21,26 @@ import io
 import json
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 # Hop-by-hop and framing headers: the proxy frames every answer itself.
-_NOT_FORWARDED = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "host",
-                  "accept-encoding", "proxy-connection", "te", "trailer", "upgrade"}
+_NOT_FORWARDED = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "content-length",
+    "content-encoding",
+    "host",
+    "accept-encoding",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+}
 # No stall or trickle outlives this, whatever a test asks, so a broken test cannot hang the suite.
 MAX_MISBEHAVIOUR_SECONDS = 120.0
 
@@ -75,8 +87,13 @@ class Exchange:
         finally:
             connection.close()
 
-    def send(self, status: int, body: bytes = b"", headers: list[tuple[str, str]] | None = None,
-             content_length: int | None = None) -> None:
+    def send(
+        self,
+        status: int,
+        body: bytes = b"",
+        headers: list[tuple[str, str]] | None = None,
+        content_length: int | None = None,
+    ) -> None:
         """Answers with `status`, `headers` (framing ones replaced) and `body`, declaring `content_length`
         (default: the body's length) so a body cut short looks like one."""
         self.send_head(status, headers, len(body) if content_length is None else content_length)
@@ -147,8 +164,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _record(self) -> Seen:
         length = int(self.headers.get("Content-Length") or 0)
-        seen = Seen(self.command, self.path, {name.lower(): value for name, value in self.headers.items()},
-                    self.rfile.read(length) if length else b"")
+        seen = Seen(
+            self.command,
+            self.path,
+            {name.lower(): value for name, value in self.headers.items()},
+            self.rfile.read(length) if length else b"",
+        )
         with self.server.lock:  # type: ignore[attr-defined]
             self.server.seen.append(seen)  # type: ignore[attr-defined]
         return seen
@@ -254,26 +275,31 @@ def passthrough(exchange: Exchange) -> None:
 
 def stall(seconds: float) -> Behaviour:
     """Reads the request, answers nothing for `seconds`, then hangs up."""
+
     def behave(exchange: Exchange) -> None:
         exchange.wait(seconds)
         exchange.hang_up()
+
     return behave
 
 
 def stall_mid_body(seconds: float) -> Behaviour:
     """Forwards, sends the headers and half the body, stalls `seconds`, then hangs up."""
+
     def behave(exchange: Exchange) -> None:
         upstream = exchange.forward()
         exchange.send_head(upstream.status, upstream.headers, len(upstream.body))
         exchange.write(upstream.body[: len(upstream.body) // 2])
         exchange.wait(seconds)
         exchange.hang_up()
+
     return behave
 
 
 def trickle(seconds_per_byte: float, max_seconds: float) -> Behaviour:
     """Forwards, then sends the body a byte at a time, each well within any read timeout; hangs up after
     `max_seconds` if the body is not through by then."""
+
     def behave(exchange: Exchange) -> None:
         upstream = exchange.forward()
         exchange.send_head(upstream.status, upstream.headers, len(upstream.body))
@@ -282,17 +308,19 @@ def trickle(seconds_per_byte: float, max_seconds: float) -> Behaviour:
             if time.monotonic() >= give_up_at or exchange.stopping.is_set():
                 break
             try:
-                exchange.write(upstream.body[index:index + 1])
+                exchange.write(upstream.body[index : index + 1])
             except OSError:  # the client gave up
                 break
             exchange.wait(seconds_per_byte)
         exchange.hang_up()
+
     return behave
 
 
 def redirect(status: int, location: str) -> Behaviour:
     def behave(exchange: Exchange) -> None:
         exchange.send(status, b"", [("Location", location)])
+
     return behave
 
 
@@ -307,16 +335,19 @@ def respond(status: int, body: bytes | str | dict | list, headers: dict[str, str
 
     def behave(exchange: Exchange) -> None:
         exchange.send(status, payload, list(answer_headers.items()))
+
     return behave
 
 
 def rewrite_json(transform: Callable[[Any], Any]) -> Behaviour:
     """Forwards and sends `transform(the mock's JSON body)` instead: any JSON value, or bytes sent as they are."""
+
     def behave(exchange: Exchange) -> None:
         upstream = exchange.forward()
         rewritten = transform(upstream.json())
         body = rewritten if isinstance(rewritten, bytes) else json.dumps(rewritten).encode()
         exchange.send(upstream.status, body, upstream.headers)
+
     return behave
 
 
@@ -329,6 +360,7 @@ def with_headers(headers: dict[str, str] | None = None, status: int | None = Non
         upstream = exchange.forward()
         kept = [(name, value) for name, value in upstream.headers if name.lower() not in lowered]
         exchange.send(status or upstream.status, upstream.body, kept + list(replaced.items()))
+
     return behave
 
 
@@ -358,12 +390,15 @@ def gzip_bomb(expanded_bytes: int) -> Behaviour:
             exchange.write(body)
         except OSError:  # the client stopped reading, as it should
             exchange.hang_up()
+
     return behave
 
 
 def before(side_effect: Callable[[Seen], Any]) -> Behaviour:
     """Runs `side_effect(the request)` (a mock mutation, say), then forwards."""
+
     def behave(exchange: Exchange) -> None:
         side_effect(exchange.seen)
         passthrough(exchange)
+
     return behave

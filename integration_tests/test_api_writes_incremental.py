@@ -6,9 +6,9 @@ one sync to the next as the Airbyte platform does; the writes are the ones an or
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any
 
 import pytest
 import requests
@@ -21,42 +21,59 @@ NEW_STATUS = 2
 
 
 # Only orders changed from a few minutes before the test: the first sync then reads no seeded history.
-START_DATE = (datetime.now(timezone.utc) - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
-ORDERS_CATALOG = {"streams": [{
-    "stream": {"name": "orders", "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"]},
-    "sync_mode": "incremental", "destination_sync_mode": "append_dedup",
-    "cursor_field": ["updatedOn"], "primary_key": [["id"]]}]}
+START_DATE = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+ORDERS_CATALOG = {
+    "streams": [
+        {
+            "stream": {"name": "orders", "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"]},
+            "sync_mode": "incremental",
+            "destination_sync_mode": "append_dedup",
+            "cursor_field": ["updatedOn"],
+            "primary_key": [["id"]],
+        }
+    ]
+}
 
 
-def _sync(mock: MockServer, tmp_path: Path, state: List[Any]) -> Tuple[List[Dict], List[Any]]:
+def _sync(mock: MockServer, tmp_path: Path, state: list[Any]) -> tuple[list[dict], list[Any]]:
     """One incremental sync of `orders` from `state`: its records and the state to start the next one from."""
-    result = run_connector(tmp_path, "read", config=mock.connector_config(start_date=START_DATE), catalog=ORDERS_CATALOG, state=state)
+    result = run_connector(
+        tmp_path, "read", config=mock.connector_config(start_date=START_DATE), catalog=ORDERS_CATALOG, state=state
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     states = messages(result, "STATE")
     return [message["record"]["data"] for message in messages(result, "RECORD")], [states[-1]["state"]]
 
 
-def _api(mock: MockServer, method: str, path: str, body: Any = None, params: Dict | None = None) -> Any:
-    response = requests.request(method, mock.api_url(path), json=body, params=params, headers=mock.auth_headers(),
-                                timeout=30)
+def _api(mock: MockServer, method: str, path: str, body: Any = None, params: dict | None = None) -> Any:
+    response = requests.request(
+        method, mock.api_url(path), json=body, params=params, headers=mock.auth_headers(), timeout=30
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
 
 def _a_customer(mock: MockServer) -> int:
-    search = _api(mock, "GET", "order-service/order-search",
-                  params={"orderTypeId": SALES_ORDER_TYPE, "columns": "contactId", "pageSize": 1})
+    search = _api(
+        mock,
+        "GET",
+        "order-service/order-search",
+        params={"orderTypeId": SALES_ORDER_TYPE, "columns": "contactId", "pageSize": 1},
+    )
     return search["response"]["results"][0][0]
 
 
 @pytest.fixture(scope="module")
-def journey(tmp_path_factory) -> Dict[str, Any]:
+def journey(tmp_path_factory) -> dict[str, Any]:
     """A first sync; an order POSTed; a sync; its status PUT; a sync; a sync with nothing changed."""
     tmp_path = tmp_path_factory.mktemp("api_writes")
     with MockServer(orders=200, rate_limit=0) as mock:
         _, state = _sync(mock, tmp_path, [])
-        new_order = {"orderTypeCode": "SO", "reference": "SHOP-1001",
-                     "parties": {"customer": {"contactId": _a_customer(mock)}}}
+        new_order = {
+            "orderTypeCode": "SO",
+            "reference": "SHOP-1001",
+            "parties": {"customer": {"contactId": _a_customer(mock)}},
+        }
         order_id = _api(mock, "POST", "order-service/order", new_order)["response"]
         after_create, state = _sync(mock, tmp_path, state)
         _api(mock, "PUT", f"order-service/order/{order_id}/status", {"orderStatusId": NEW_STATUS})
@@ -65,11 +82,11 @@ def journey(tmp_path_factory) -> Dict[str, Any]:
     return {"order_id": order_id, "syncs": [after_create, after_change, unchanged]}
 
 
-def _versions(records: List[Dict], order_id: int) -> List[Dict]:
+def _versions(records: list[dict], order_id: int) -> list[dict]:
     return [record for record in records if record["id"] == order_id]
 
 
-def _moment(record: Dict) -> datetime:
+def _moment(record: dict) -> datetime:
     return datetime.fromisoformat(record["updatedOn"])
 
 
@@ -97,4 +114,6 @@ def test_given_every_sync_when_deduplicated_by_primary_key_and_cursor_then_the_o
     distinct = sorted({(record["id"], record["updatedOn"]): record for record in emitted}.values(), key=_moment)
 
     assert [record["orderStatus"]["orderStatusId"] for record in distinct] == [
-        created["orderStatus"]["orderStatusId"], NEW_STATUS]
+        created["orderStatus"]["orderStatusId"],
+        NEW_STATUS,
+    ]

@@ -3,11 +3,11 @@ calls and typed custom fields."""
 
 from __future__ import annotations
 
+import json
 import math
 import urllib.request
-import json
 from datetime import datetime
-from typing import Any, Dict
+from typing import Any
 
 import pytest
 
@@ -22,10 +22,9 @@ def _api(mock: MockBrightpearl, path: str) -> Any:
         return json.loads(response.read())["response"]
 
 
-def _search_rows(mock: MockBrightpearl, path: str, filters: Dict[str, str]) -> int:
+def _search_rows(mock: MockBrightpearl, path: str, filters: dict[str, str]) -> int:
     query = "&".join([f"{key}={value}" for key, value in filters.items()] + ["countOnly=true"])
     return _api(mock, f"{path}?{query}")["metaData"]["resultsAvailable"]
-
 
 
 def _option_ids(mock: MockBrightpearl, path: str) -> list:
@@ -40,23 +39,31 @@ def _children(mock: MockBrightpearl, get_path: str, count, query: str = "") -> i
     return sum(count(body) for uri in _option_ids(mock, get_path) for body in [_api(mock, service + uri + query)])
 
 
-def expected_records(mock: MockBrightpearl, full_read: Dict[str, Any], name: str) -> int:
+def expected_records(mock: MockBrightpearl, full_read: dict[str, Any], name: str) -> int:
     stream = STREAMS[name]
     if name == "order_rows":
         return sum(len(order["orderRows"]) for order in full_read["records"]["orders"])
     if name == "product_prices":
-        return _children(mock, "product-service/product-price",
-                         lambda body: sum(len(prices["priceLists"]) for prices in body))
+        return _children(
+            mock, "product-service/product-price", lambda body: sum(len(prices["priceLists"]) for prices in body)
+        )
     if name == "product_availability":
-        return _children(mock, "warehouse-service/product-availability",
-                         lambda body: sum(len(figures["warehouses"]) for figures in body.values()))
+        return _children(
+            mock,
+            "warehouse-service/product-availability",
+            lambda body: sum(len(figures["warehouses"]) for figures in body.values()),
+        )
     if name == "product_availability_totals":
         return _children(mock, "warehouse-service/product-availability", len)
     if name == "product_availability_by_location":
-        return _children(mock, "warehouse-service/product-availability",
-                         lambda body: sum(len(locations) for figures in body.values()
-                                          for locations in figures["breakDownByLocation"].values()),
-                         query="?includeOptional=breakDownByLocation")
+        return _children(
+            mock,
+            "warehouse-service/product-availability",
+            lambda body: sum(
+                len(locations) for figures in body.values() for locations in figures["breakDownByLocation"].values()
+            ),
+            query="?includeOptional=breakDownByLocation",
+        )
     if stream.get_all:
         return len(_api(mock, stream.get_all))
     if stream.get:
@@ -76,6 +83,7 @@ def test_when_discover_then_the_streams_are_the_bench_catalog(full_read):
 
 def test_when_read_then_exit_0_without_errors(full_read):
     from integration_tests.conftest import messages
+
     assert full_read["result"].returncode == 0
     assert [m for m in messages(full_read["result"], "TRACE") if m["trace"]["type"] == "ERROR"] == []
 
@@ -99,8 +107,9 @@ def test_when_read_then_every_record_validates_against_its_schema_without_undecl
 
 
 def test_when_read_then_order_rows_are_the_rows_of_every_order(full_read):
-    rows_in_orders = {(order["id"], row["rowId"]) for order in full_read["records"]["orders"]
-                      for row in order["orderRows"]}
+    rows_in_orders = {
+        (order["id"], row["rowId"]) for order in full_read["records"]["orders"] for row in order["orderRows"]
+    }
     assert {(row["orderId"], row["rowId"]) for row in full_read["records"]["order_rows"]} == rows_in_orders
 
 
@@ -108,14 +117,17 @@ def test_when_read_then_child_streams_cost_no_call_beyond_their_parents_gets(moc
     routes = full_read["stats"]["routes"]
     counts = mock_brightpearl.control("health")["counts"]
     assert sum(routes["GET product-service/product-price/{ids}"].values()) == math.ceil(counts["product-price"] / 200)
-    assert (sum(routes["GET warehouse-service/product-availability/{ids}"].values())
-            == math.ceil(counts["product-availability"] / 200))
+    assert sum(routes["GET warehouse-service/product-availability/{ids}"].values()) == math.ceil(
+        counts["product-availability"] / 200
+    )
 
 
 def test_when_read_then_goods_out_notes_come_500_to_a_get(mock_brightpearl, full_read):
     routes = full_read["stats"]["routes"]
     notes = mock_brightpearl.control("health")["counts"]["goods-out-note"]
-    assert sum(routes["GET warehouse-service/order/{parent}/goods-note/goods-out/{ids}"].values()) == math.ceil(notes / 500)
+    assert sum(routes["GET warehouse-service/order/{parent}/goods-note/goods-out/{ids}"].values()) == math.ceil(
+        notes / 500
+    )
 
 
 def test_when_read_then_reference_resources_cost_one_get_each(full_read):
@@ -133,23 +145,30 @@ JSON_TYPE_CHECKS = {
     "INTEGER": lambda value: isinstance(value, int) and not isinstance(value, bool),
     "YESNO": lambda value: isinstance(value, bool),
     "DATE": lambda value: isinstance(value, str) and datetime.fromisoformat(value.replace("Z", "+00:00")) is not None,
-    "SELECT": lambda value: isinstance(value, dict) and isinstance(value["id"], int) and isinstance(value["value"], str),
+    "SELECT": lambda value: (
+        isinstance(value, dict) and isinstance(value["id"], int) and isinstance(value["value"], str)
+    ),
 }
-CUSTOM_FIELD_METADATA = {"orders": ["order-service/sale/custom-field-meta-data",
-                                    "order-service/purchase/custom-field-meta-data"],
-                         "products": ["product-service/product/custom-field-meta-data"]}
+CUSTOM_FIELD_METADATA = {
+    "orders": ["order-service/sale/custom-field-meta-data", "order-service/purchase/custom-field-meta-data"],
+    "products": ["product-service/product/custom-field-meta-data"],
+}
 
 
 def test_given_custom_fields_of_every_type_when_read_then_each_typed_column_holds_values_of_its_json_type(
-        mock_brightpearl, full_read):
+    mock_brightpearl, full_read
+):
     seen_types = set()
     for stream, metadata_paths in CUSTOM_FIELD_METADATA.items():
         schema = next(s["json_schema"] for s in full_read["catalog"]["streams"] if s["name"] == stream)
         typed_columns = schema["properties"]["customFields"]["properties"]
         for field in (field for path in metadata_paths for field in _api(mock_brightpearl, path)):
             assert field["code"] in typed_columns
-            values = [record["customFields"][field["code"]] for record in full_read["records"][stream]
-                      if (record.get("customFields") or {}).get(field["code"]) is not None]
+            values = [
+                record["customFields"][field["code"]]
+                for record in full_read["records"][stream]
+                if (record.get("customFields") or {}).get(field["code"]) is not None
+            ]
             assert values and all(JSON_TYPE_CHECKS[field["customFieldType"]](value) for value in values), field["code"]
             seen_types.add(field["customFieldType"])
     assert seen_types == set(JSON_TYPE_CHECKS)

@@ -8,30 +8,44 @@ from integration_tests.conftest import messages, run_connector
 from mock_server.state import DEFAULT_ACCOUNT_TOKEN, DEFAULT_APP_REF, DEFAULT_STAFF_TOKEN
 
 
-
 def test_when_spec_then_one_spec_message_and_exit_0(tmp_path):
     result = run_connector(tmp_path, "spec")
     assert result.returncode == 0
     assert messages(result, "SPEC")[0]["spec"]["connectionSpecification"]["required"] == ["account_code", "credentials"]
 
 
-@pytest.mark.parametrize("credentials", [
-    {"auth_type": "account_token", "app_ref": DEFAULT_APP_REF, "account_token": DEFAULT_ACCOUNT_TOKEN},
-    {"auth_type": "staff_token", "app_ref": DEFAULT_APP_REF, "staff_token": DEFAULT_STAFF_TOKEN},
-])
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        {"auth_type": "account_token", "app_ref": DEFAULT_APP_REF, "account_token": DEFAULT_ACCOUNT_TOKEN},
+        {"auth_type": "staff_token", "app_ref": DEFAULT_APP_REF, "staff_token": DEFAULT_STAFF_TOKEN},
+    ],
+)
 def test_given_valid_credentials_when_check_then_succeeded(mock_brightpearl, tmp_path, credentials):
     result = run_connector(tmp_path, "check", config=mock_brightpearl.config(credentials=credentials))
     assert result.returncode == 0
     assert messages(result, "CONNECTION_STATUS")[0]["connectionStatus"]["status"] == "SUCCEEDED"
 
 
-@pytest.mark.parametrize("overrides, expected", [
-    ({"account_code": "nobody"}, "no account 'nobody'"),
-    ({"credentials": {"auth_type": "account_token", "app_ref": DEFAULT_APP_REF, "account_token": "wrong-token-123456"}},
-     "rejected the credentials"),
-])
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        ({"account_code": "nobody"}, "no account 'nobody'"),
+        (
+            {
+                "credentials": {
+                    "auth_type": "account_token",
+                    "app_ref": DEFAULT_APP_REF,
+                    "account_token": "wrong-token-123456",
+                }
+            },
+            "rejected the credentials",
+        ),
+    ],
+)
 def test_given_wrong_account_or_token_when_check_then_failed_with_actionable_message(
-        mock_brightpearl, tmp_path, overrides, expected):
+    mock_brightpearl, tmp_path, overrides, expected
+):
     result = run_connector(tmp_path, "check", config=mock_brightpearl.config(**overrides))
     status = messages(result, "CONNECTION_STATUS")[0]["connectionStatus"]
     assert result.returncode == 0

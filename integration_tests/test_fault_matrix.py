@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Queue
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -42,32 +42,46 @@ ORDER_ID_SET = "order-service/order/"
 @dataclass
 class Case:
     name: str
-    faults: List[Dict[str, Any]]
+    faults: list[dict[str, Any]]
     auth: str = "account_token"
     # None: the sync must succeed; else the failure_type its error must have, with `cause` in the message
-    failure_type: Optional[str] = None
+    failure_type: str | None = None
     cause: str = ""
 
 
 CASES = [
     Case("503-throttle", [{"kind": "throttle", "count": 2, "path": ORDER_ID_SET}]),
     Case("429-retry-after", [{"kind": "429", "count": 2, "path": "contact-service/contact-search"}]),
-    Case("401-account-token-expired", [{"kind": "token_expired", "count": 1, "after": 1, "path": ORDER_ID_SET}],
-         failure_type="config_error", cause="has expired"),
-    Case("401-oauth-token-expired", [{"kind": "token_expired", "count": 1, "after": 1, "path": ORDER_ID_SET}],
-         auth="oauth"),
+    Case(
+        "401-account-token-expired",
+        [{"kind": "token_expired", "count": 1, "after": 1, "path": ORDER_ID_SET}],
+        failure_type="config_error",
+        cause="has expired",
+    ),
+    Case(
+        "401-oauth-token-expired",
+        [{"kind": "token_expired", "count": 1, "after": 1, "path": ORDER_ID_SET}],
+        auth="oauth",
+    ),
     Case("500-html", [{"kind": "500", "count": 1, "path": "order-service/order-search"}]),
     Case("502-html", [{"kind": "502", "count": 1, "path": "contact-service/contact/"}]),
     Case("504-html", [{"kind": "504", "count": 1, "path": "warehouse-service/warehouse"}]),
     Case("slow", [{"kind": "slow", "count": 3, "delay_ms": 1500, "path": "order-service/"}]),
     Case("reset-mid-body", [{"kind": "reset", "count": 1, "path": ORDER_ID_SET}]),
-    Case("truncated-json", [{"kind": "truncate", "count": 1, "path": "order-service/order-search"}],
-         failure_type="transient_error", cause="incomplete"),
+    Case(
+        "truncated-json",
+        [{"kind": "truncate", "count": 1, "path": "order-service/order-search"}],
+        failure_type="transient_error",
+        cause="incomplete",
+    ),
     Case("bad-id-in-an-id-set", [{"kind": "bad_id", "ids": [BAD_ORDER], "count": None}]),
     # Brightpearl refuses the set once, then serves the record: bisection must not skip it.
     Case("id-set-refused-once", [{"kind": "bad_id", "ids": [BAD_ORDER], "count": 1}]),
-    Case("oauth-token-rotation", [{"kind": "expire_tokens", "count": 1, "after": 2},
-                                  {"kind": "expire_tokens", "count": 1, "after": 6}], auth="oauth"),
+    Case(
+        "oauth-token-rotation",
+        [{"kind": "expire_tokens", "count": 1, "after": 2}, {"kind": "expire_tokens", "count": 1, "after": 6}],
+        auth="oauth",
+    ),
 ]
 
 
@@ -76,27 +90,49 @@ class Outcome:
     case: Case
     first: ConnectorRun
     delivered: Keys  # what a destination kept of the first run, plus the resumed run's records if any
-    resumed: Optional[ConnectorRun]
+    resumed: ConnectorRun | None
     faults_fired: int
     token_refreshes: int
     # The streams' own errors; the CDK ends a failed read with a summary error that is always a
     # config_error ("Concurrent read failure") and says only which streams failed.
-    errors: List[Dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _oauth_config(mock: MockServer) -> Dict[str, Any]:
+def _oauth_config(mock: MockServer) -> dict[str, Any]:
     """A config with a live token pair, from the mock's authorization-code flow (auto-approved)."""
     redirect_uri = "http://127.0.0.1:9/callback"
-    answer = requests.get(f"{mock.base_url}/authorize/{mock.account}", allow_redirects=False, timeout=10, params={
-        "response_type": "code", "client_id": mock.app_ref, "redirect_uri": redirect_uri, "state": "fault-matrix"})
+    answer = requests.get(
+        f"{mock.base_url}/authorize/{mock.account}",
+        allow_redirects=False,
+        timeout=10,
+        params={
+            "response_type": "code",
+            "client_id": mock.app_ref,
+            "redirect_uri": redirect_uri,
+            "state": "fault-matrix",
+        },
+    )
     code = parse_qs(urlsplit(answer.headers["location"]).query)["code"][0]
-    tokens = requests.post(f"{mock.base_url}/token/{mock.account}", timeout=10, data={
-        "grant_type": "authorization_code", "code": code, "client_id": mock.app_ref,
-        "redirect_uri": redirect_uri}).json()
+    tokens = requests.post(
+        f"{mock.base_url}/token/{mock.account}",
+        timeout=10,
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "client_id": mock.app_ref,
+            "redirect_uri": redirect_uri,
+        },
+    ).json()
     config = account_token_config(mock)
-    config["credentials"] = {"auth_type": "oauth", "client_id": mock.app_ref, "dev_ref": mock.dev_ref,
-                             "refresh_token": tokens["refresh_token"], "access_token": tokens["access_token"],
-                             "token_expiry_date": "2099-01-01T00:00:00Z", "oauth_host": mock.base_url}
+    config["credentials"] = {
+        "auth_type": "oauth",
+        "client_id": mock.app_ref,
+        "dev_ref": mock.dev_ref,
+        "refresh_token": tokens["refresh_token"],
+        "access_token": tokens["access_token"],
+        "token_expiry_date": "2099-01-01T00:00:00Z",
+        "oauth_host": mock.base_url,
+    }
     return config
 
 
@@ -145,7 +181,7 @@ def mocks() -> Queue:
 
 
 @pytest.fixture(scope="module")
-def matrix(mocks, tmp_path_factory, request) -> Tuple[Keys, Dict[str, Outcome]]:
+def matrix(mocks, tmp_path_factory, request) -> tuple[Keys, dict[str, Outcome]]:
     """A clean sync and every case, run side by side; a line in the test output counts the faults survived."""
     work_dir = tmp_path_factory.mktemp("fault_matrix")
     with ThreadPoolExecutor(WORKERS) as pool:
@@ -156,8 +192,11 @@ def matrix(mocks, tmp_path_factory, request) -> Tuple[Keys, Dict[str, Outcome]]:
     assert clean.exit_code == 0, clean.errors() or clean.stderr[-2000:]
     clean_records = clean.records()
     not_survived = sorted(name for name, outcome in result.items() if _why_not_survived(outcome, clean_records))
-    report_line(request, f"fault matrix: {len(result) - len(not_survived)} / {len(result)} faults survived "
-                         f"(not survived: {not_survived or 'none'})")
+    report_line(
+        request,
+        f"fault matrix: {len(result) - len(not_survived)} / {len(result)} faults survived "
+        f"(not survived: {not_survived or 'none'})",
+    )
     return clean_records, result
 
 
@@ -167,7 +206,7 @@ def clean_records(matrix) -> Keys:
 
 
 @pytest.fixture(scope="module")
-def outcomes(matrix) -> Dict[str, Outcome]:
+def outcomes(matrix) -> dict[str, Outcome]:
     return matrix[1]
 
 
@@ -181,7 +220,7 @@ def _expected(case: Case, clean: Keys) -> Keys:
     return expected
 
 
-def _why_not_survived(outcome: Outcome, clean: Keys) -> Optional[str]:
+def _why_not_survived(outcome: Outcome, clean: Keys) -> str | None:
     """None when the sync survived the fault, else what went wrong."""
     case, first = outcome.case, outcome.first
     if outcome.faults_fired == 0:
@@ -194,7 +233,8 @@ def _why_not_survived(outcome: Outcome, clean: Keys) -> Optional[str]:
     if first.exit_code == 0:
         return f"the sync succeeded; a {case.failure_type} was expected"
     if {error["failure_type"] for error in outcome.errors} != {case.failure_type} or not all(
-            case.cause in error["message"] for error in outcome.errors):
+        case.cause in error["message"] for error in outcome.errors
+    ):
         return f"not a {case.failure_type} naming '{case.cause}': {outcome.errors}"
     if outcome.resumed.exit_code != 0:
         return f"the resumed sync failed: {outcome.resumed.errors()}"
@@ -203,7 +243,8 @@ def _why_not_survived(outcome: Outcome, clean: Keys) -> Optional[str]:
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_given_a_fault_when_a_sync_runs_then_it_delivers_a_clean_syncs_records_or_fails_as_it_should_and_resumes(
-        case, outcomes, clean_records):
+    case, outcomes, clean_records
+):
     outcome = outcomes[case.name]
 
     assert _why_not_survived(outcome, clean_records) is None, _why_not_survived(outcome, clean_records)
@@ -211,8 +252,10 @@ def test_given_a_fault_when_a_sync_runs_then_it_delivers_a_clean_syncs_records_o
 
 def test_given_an_oauth_token_expired_twice_when_a_sync_runs_then_each_refresh_uses_the_rotated_refresh_token(outcomes):
     outcome = outcomes["oauth-token-rotation"]
-    rotated = [message["control"]["connectorConfig"]["config"]["credentials"]["refresh_token"]
-               for message in outcome.first.of_type("CONTROL")]
+    rotated = [
+        message["control"]["connectorConfig"]["config"]["credentials"]["refresh_token"]
+        for message in outcome.first.of_type("CONTROL")
+    ]
 
     # The mock retires each refresh token when it is used: a second refresh with the first one would fail.
     assert outcome.token_refreshes == 2
@@ -220,7 +263,10 @@ def test_given_an_oauth_token_expired_twice_when_a_sync_runs_then_each_refresh_u
 
 
 def test_given_a_bad_id_in_an_id_set_when_a_sync_runs_then_a_warning_names_it(outcomes):
-    warnings = [message["log"]["message"] for message in outcomes["bad-id-in-an-id-set"].first.of_type("LOG")
-                if message["log"]["level"] == "WARN"]
+    warnings = [
+        message["log"]["message"]
+        for message in outcomes["bad-id-in-an-id-set"].first.of_type("LOG")
+        if message["log"]["level"] == "WARN"
+    ]
 
     assert f"Skipping orders record {BAD_ORDER}: Brightpearl fails every GET that includes it (HTTP 400)." in warnings

@@ -13,9 +13,9 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import pytest
 
@@ -39,8 +39,10 @@ GIVE_UP_SECONDS = TOKEN_REQUEST_ATTEMPTS * TOKEN_REQUEST_TIMEOUT_SECONDS[1] + 15
 
 @pytest.fixture(scope="module")
 def mock() -> MockServer:
-    with MockServer(orders=5, extra_args=["--account-token", ACCOUNT_TOKEN, "--client-secret", CLIENT_SECRET,
-                                          "--oauth-auto-approve"]) as server:
+    with MockServer(
+        orders=5,
+        extra_args=["--account-token", ACCOUNT_TOKEN, "--client-secret", CLIENT_SECRET, "--oauth-auto-approve"],
+    ) as server:
         yield server
 
 
@@ -56,13 +58,20 @@ def elsewhere():
         yield server
 
 
-def token_config(api_domain: str, token: str = ACCOUNT_TOKEN, **credentials: str) -> Dict[str, Any]:
-    return {"account_code": "acme", "api_domain": api_domain,
-            "credentials": {"auth_type": "account_token", "app_ref": "acme-analytics", "account_token": token,
-                            **credentials}}
+def token_config(api_domain: str, token: str = ACCOUNT_TOKEN, **credentials: str) -> dict[str, Any]:
+    return {
+        "account_code": "acme",
+        "api_domain": api_domain,
+        "credentials": {
+            "auth_type": "account_token",
+            "app_ref": "acme-analytics",
+            "account_token": token,
+            **credentials,
+        },
+    }
 
 
-def expired_oauth_config(mock: MockServer, proxy: HostileServer) -> Dict[str, Any]:
+def expired_oauth_config(mock: MockServer, proxy: HostileServer) -> dict[str, Any]:
     """Live tokens from the mock whose stored expiry has passed, refreshed through the proxy."""
     tokens = issued_tokens(mock)
     config = oauth_config(mock, tokens["access_token"], tokens["refresh_token"], expires_in=timedelta(hours=-1))
@@ -70,7 +79,7 @@ def expired_oauth_config(mock: MockServer, proxy: HostileServer) -> Dict[str, An
     return config
 
 
-def connector(work_dir: Path, command: str, config: Dict[str, Any], config_path: Optional[Path] = None) -> ConnectorRun:
+def connector(work_dir: Path, command: str, config: dict[str, Any], config_path: Path | None = None) -> ConnectorRun:
     work_dir.mkdir(parents=True, exist_ok=True)
     config_path = config_path or work_dir / "config.json"
     if not config_path.exists():
@@ -86,15 +95,18 @@ def output_of(run: ConnectorRun) -> str:
     return "\n".join(run.lines) + run.stderr
 
 
-def assert_no_secret_leaks(name: str, run: ConnectorRun, secrets: List[str]) -> None:
+def assert_no_secret_leaks(name: str, run: ConnectorRun, secrets: list[str]) -> None:
     """No secret outside a CONTROL message (which carries the config's tokens by design), nor any
     refreshed token a CONTROL message carries."""
-    rotated = [value for control in run.of_type("CONTROL")
-               for value in secrets_of(control["control"]["connectorConfig"]["config"])]
+    rotated = [
+        value
+        for control in run.of_type("CONTROL")
+        for value in secrets_of(control["control"]["connectorConfig"]["config"])
+    ]
     assert leaked(name, output_of(run), [*secrets, *rotated]) == []
 
 
-def check_status(run: ConnectorRun) -> Dict[str, Any]:
+def check_status(run: ConnectorRun) -> dict[str, Any]:
     statuses = run.of_type("CONNECTION_STATUS")
     assert len(statuses) == 1, output_of(run)[-2000:]
     return statuses[0]["connectionStatus"]
@@ -111,7 +123,8 @@ def assert_refused_as_config_error(run: ConnectorRun, *words: str) -> str:
 
 
 def test_given_an_account_token_pasted_with_a_trailing_newline_when_read_then_the_trimmed_token_is_sent(
-        tmp_path, mock, proxy):
+    tmp_path, mock, proxy
+):
     run = connector(tmp_path, "read", token_config(proxy.base_url, token=f"{ACCOUNT_TOKEN}\n"))
 
     assert run.exit_code == 0, output_of(run)[-2000:]
@@ -122,7 +135,8 @@ def test_given_an_account_token_pasted_with_a_trailing_newline_when_read_then_th
 
 @pytest.mark.parametrize("command", ["check", "read"])
 def test_given_a_token_with_a_line_break_inside_when_command_runs_then_a_config_error_names_the_field_only(
-        tmp_path, proxy, command):
+    tmp_path, proxy, command
+):
     run = connector(tmp_path, command, token_config(proxy.base_url, token=f"{ACCOUNT_TOKEN}\nX-Injected: 1"))
 
     if command == "check":
@@ -137,7 +151,8 @@ def test_given_a_token_with_a_line_break_inside_when_command_runs_then_a_config_
 
 
 def test_given_an_api_domain_whose_backslash_hides_another_host_when_check_then_refused_and_no_request_is_sent(
-        tmp_path, proxy, elsewhere):
+    tmp_path, proxy, elsewhere
+):
     """urllib.parse reads the loopback host after the '@'; requests sends to the host before the backslash."""
     trick = f"http://{elsewhere.base_url.removeprefix('http://')}\\@{proxy.base_url.removeprefix('http://')}"
 
@@ -150,15 +165,21 @@ def test_given_an_api_domain_whose_backslash_hides_another_host_when_check_then_
 
 @pytest.mark.parametrize("field", ["api_domain", "credentials.oauth_host"])
 def test_given_a_user_and_password_in_a_host_field_when_check_then_refused_without_quoting_the_password(
-        tmp_path, proxy, field):
+    tmp_path, proxy, field
+):
     password = "hostile-host-password-8d3f1a6c"
     address = f"http://proxy-user:{password}@{proxy.base_url.removeprefix('http://')}"
     config = token_config(proxy.base_url)
     if field == "api_domain":
         config["api_domain"] = address
     else:
-        config["credentials"] = {"auth_type": "oauth", "client_id": "acme-analytics", "dev_ref": "acme-dev",
-                                 "refresh_token": "hostile-refresh-token-2b7e", "oauth_host": address}
+        config["credentials"] = {
+            "auth_type": "oauth",
+            "client_id": "acme-analytics",
+            "dev_ref": "acme-dev",
+            "refresh_token": "hostile-refresh-token-2b7e",
+            "oauth_host": address,
+        }
 
     run = connector(tmp_path, "check", config)
 
@@ -168,10 +189,12 @@ def test_given_a_user_and_password_in_a_host_field_when_check_then_refused_witho
 
 
 def test_given_the_token_endpoint_redirects_to_another_host_when_read_then_nothing_reaches_it_or_is_printed(
-        tmp_path, mock, proxy, elsewhere):
+    tmp_path, mock, proxy, elsewhere
+):
     config = expired_oauth_config(mock, proxy)
-    proxy.add(Rule(path=TOKEN_PATH, method="POST", behaviour=redirect(307, f"{elsewhere.base_url}/token/acme"),
-                   count=None))
+    proxy.add(
+        Rule(path=TOKEN_PATH, method="POST", behaviour=redirect(307, f"{elsewhere.base_url}/token/acme"), count=None)
+    )
 
     run = connector(tmp_path, "read", config)
 
@@ -183,10 +206,18 @@ def test_given_the_token_endpoint_redirects_to_another_host_when_read_then_nothi
     assert_no_secret_leaks("hostile: token endpoint redirect", run, secrets_of(config))
 
 
-@pytest.mark.parametrize("answer", [{"token_type": "Bearer", "expires_in": 604800}, {"access_token": None},
-                                    {"access_token": ""}, "<html>Sign in to the Wi-Fi</html>"])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"token_type": "Bearer", "expires_in": 604800},
+        {"access_token": None},
+        {"access_token": ""},
+        "<html>Sign in to the Wi-Fi</html>",
+    ],
+)
 def test_given_a_200_token_answer_without_an_access_token_when_read_then_the_config_file_is_unchanged(
-        tmp_path, mock, proxy, answer):
+    tmp_path, mock, proxy, answer
+):
     config = expired_oauth_config(mock, proxy)
     (tmp_path / "config.json").write_text(json.dumps(config))
     saved_before = (tmp_path / "config.json").read_bytes()
@@ -203,8 +234,9 @@ def test_given_a_200_token_answer_without_an_access_token_when_read_then_the_con
     assert_no_secret_leaks("hostile: token answer without access_token", run, secrets_of(config))
 
 
-def read_with_rewritten_token_answer(tmp_path: Path, mock: MockServer, proxy: HostileServer,
-                                     **fields: Any) -> Dict[str, Any]:
+def read_with_rewritten_token_answer(
+    tmp_path: Path, mock: MockServer, proxy: HostileServer, **fields: Any
+) -> dict[str, Any]:
     """A read whose refresh gets the mock's answer with `fields` replaced; returns the run, the config
     before and the config file after."""
     config = expired_oauth_config(mock, proxy)
@@ -212,13 +244,17 @@ def read_with_rewritten_token_answer(tmp_path: Path, mock: MockServer, proxy: Ho
     run = connector(tmp_path, "read", config)
     assert run.exit_code == 0, output_of(run)[-2000:]
     assert_no_secret_leaks(f"hostile: token answer with {sorted(fields)} rewritten", run, secrets_of(config))
-    return {"run": run, "before": config["credentials"],
-            "after": json.loads((tmp_path / "config.json").read_text())["credentials"]}
+    return {
+        "run": run,
+        "before": config["credentials"],
+        "after": json.loads((tmp_path / "config.json").read_text())["credentials"],
+    }
 
 
 @pytest.mark.parametrize("refresh_token", ["", "   ", 42])
 def test_given_a_token_answer_with_an_empty_refresh_token_when_read_then_the_stored_one_is_kept(
-        tmp_path, mock, proxy, refresh_token):
+    tmp_path, mock, proxy, refresh_token
+):
     sync = read_with_rewritten_token_answer(tmp_path, mock, proxy, refresh_token=refresh_token)
 
     assert sync["after"]["refresh_token"] == sync["before"]["refresh_token"]
@@ -229,17 +265,19 @@ def test_given_a_token_answer_with_an_empty_refresh_token_when_read_then_the_sto
 
 @pytest.mark.parametrize("expires_in", ["soon", -604800, 0, 1e300, True])
 def test_given_a_token_answer_with_a_bad_expires_in_when_read_then_the_token_counts_as_valid_for_an_hour(
-        tmp_path, mock, proxy, expires_in):
-    started = datetime.now(timezone.utc)
+    tmp_path, mock, proxy, expires_in
+):
+    started = datetime.now(UTC)
 
     sync = read_with_rewritten_token_answer(tmp_path, mock, proxy, expires_in=expires_in)
 
     expiry = datetime.fromisoformat(sync["after"]["token_expiry_date"])
-    assert started + timedelta(minutes=55) < expiry < datetime.now(timezone.utc) + timedelta(minutes=65)
+    assert started + timedelta(minutes=55) < expiry < datetime.now(UTC) + timedelta(minutes=65)
 
 
 def test_given_the_token_endpoint_stalls_once_when_read_then_the_refresh_times_out_and_the_retry_succeeds(
-        tmp_path, mock, proxy):
+    tmp_path, mock, proxy
+):
     config = expired_oauth_config(mock, proxy)
     rule = Rule(path=TOKEN_PATH, method="POST", behaviour=stall(seconds=STALL_SECONDS))
     proxy.add(rule)
@@ -256,7 +294,8 @@ def test_given_the_token_endpoint_stalls_once_when_read_then_the_refresh_times_o
 
 
 def test_given_the_token_endpoint_always_stalls_when_check_then_it_fails_transiently_in_bounded_time(
-        tmp_path, mock, proxy):
+    tmp_path, mock, proxy
+):
     config = expired_oauth_config(mock, proxy)
     proxy.add(Rule(path=TOKEN_PATH, method="POST", behaviour=stall(seconds=STALL_SECONDS), count=None))
     started = time.monotonic()
@@ -270,7 +309,8 @@ def test_given_the_token_endpoint_always_stalls_when_check_then_it_fails_transie
 
 
 def test_given_a_symlinked_config_when_tokens_rotate_then_the_link_stays_and_its_target_gets_the_new_tokens(
-        tmp_path, mock, proxy):
+    tmp_path, mock, proxy
+):
     config = expired_oauth_config(mock, proxy)
     target = tmp_path / "secrets" / "config.json"
     target.parent.mkdir()
@@ -288,15 +328,36 @@ def test_given_a_symlinked_config_when_tokens_rotate_then_the_link_stays_and_its
     assert_no_secret_leaks("hostile: symlinked config", run, secrets_of(config))
 
 
-def run_oauth_command(mock: MockServer, oauth_host: str, config_path: Path) -> Dict[str, Any]:
+def run_oauth_command(mock: MockServer, oauth_host: str, config_path: Path) -> dict[str, Any]:
     """`source-brightpearl oauth` for the confidential app, its token exchange through `oauth_host`; the
     approval's redirect is followed by hand. Returns its output, exit code and authorization code."""
     redirect_uri = f"http://127.0.0.1:{free_port()}/callback"
-    command = [str(BIN / "source-brightpearl"), "oauth", "--account-code", mock.account, "--client-id", mock.app_ref,
-               "--dev-ref", mock.dev_ref, "--config", str(config_path), "--oauth-host", oauth_host,
-               "--redirect-uri", redirect_uri, "--no-browser", "--timeout", "60"]
-    helper = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              env={**os.environ, "BRIGHTPEARL_CLIENT_SECRET": CLIENT_SECRET})
+    command = [
+        str(BIN / "source-brightpearl"),
+        "oauth",
+        "--account-code",
+        mock.account,
+        "--client-id",
+        mock.app_ref,
+        "--dev-ref",
+        mock.dev_ref,
+        "--config",
+        str(config_path),
+        "--oauth-host",
+        oauth_host,
+        "--redirect-uri",
+        redirect_uri,
+        "--no-browser",
+        "--timeout",
+        "60",
+    ]
+    helper = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "BRIGHTPEARL_CLIENT_SECRET": CLIENT_SECRET},
+    )
     code = ""
     try:
         first_lines = [helper.stdout.readline(), helper.stdout.readline()]
@@ -312,7 +373,8 @@ def run_oauth_command(mock: MockServer, oauth_host: str, config_path: Path) -> D
 
 
 def test_given_the_token_endpoint_redirects_the_code_exchange_when_oauth_runs_then_nothing_reaches_the_other_host(
-        tmp_path, mock, proxy, elsewhere):
+    tmp_path, mock, proxy, elsewhere
+):
     proxy.add(Rule(path=TOKEN_PATH, method="POST", behaviour=redirect(302, f"{elsewhere.base_url}/token/acme")))
 
     helper = run_oauth_command(mock, proxy.base_url, tmp_path / "config.json")
@@ -324,10 +386,16 @@ def test_given_the_token_endpoint_redirects_the_code_exchange_when_oauth_runs_th
     assert leaked("hostile: oauth command, exchange redirect", helper["output"], [helper["code"], CLIENT_SECRET]) == []
 
 
-@pytest.mark.parametrize("answer", [{"refresh_token": "hostile-refresh-5e2a", "expires_in": 604800},
-                                    {"access_token": "hostile-access-7c1d", "expires_in": "a week"}])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"refresh_token": "hostile-refresh-5e2a", "expires_in": 604800},
+        {"access_token": "hostile-access-7c1d", "expires_in": "a week"},
+    ],
+)
 def test_given_a_code_exchange_answer_without_a_token_when_oauth_runs_then_no_config_is_written(
-        tmp_path, mock, proxy, answer):
+    tmp_path, mock, proxy, answer
+):
     proxy.add(Rule(path=TOKEN_PATH, method="POST", behaviour=respond(200, answer)))
 
     helper = run_oauth_command(mock, proxy.base_url, tmp_path / "config.json")
@@ -335,12 +403,19 @@ def test_given_a_code_exchange_answer_without_a_token_when_oauth_runs_then_no_co
     assert helper["exit_code"] == 1 and "token" in helper["output"]
     assert not (tmp_path / "config.json").exists()
     assert "Traceback" not in helper["output"]
-    assert leaked("hostile: oauth command, answer without a token", helper["output"],
-                  [helper["code"], CLIENT_SECRET, *[value for value in answer.values() if isinstance(value, str)]]) == []
+    assert (
+        leaked(
+            "hostile: oauth command, answer without a token",
+            helper["output"],
+            [helper["code"], CLIENT_SECRET, *[value for value in answer.values() if isinstance(value, str)]],
+        )
+        == []
+    )
 
 
 def test_given_the_token_endpoint_stalls_the_code_exchange_when_oauth_runs_then_it_gives_up_in_bounded_time(
-        tmp_path, mock, proxy):
+    tmp_path, mock, proxy
+):
     proxy.add(Rule(path=TOKEN_PATH, method="POST", behaviour=stall(seconds=STALL_SECONDS)))
     started = time.monotonic()
 

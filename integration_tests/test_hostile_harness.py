@@ -38,8 +38,12 @@ def proxy(mock):
 
 
 def _get(proxy: HostileServer, mock: MockServer, path: str = SEARCH, **kwargs) -> requests.Response:
-    return requests.get(f"{proxy.base_url}/public-api/{mock.account}/{path}", headers=mock.auth_headers(),
-                        timeout=kwargs.pop("timeout", 10), **kwargs)
+    return requests.get(
+        f"{proxy.base_url}/public-api/{mock.account}/{path}",
+        headers=mock.auth_headers(),
+        timeout=kwargs.pop("timeout", 10),
+        **kwargs,
+    )
 
 
 def test_given_no_rule_when_a_request_passes_then_the_mocks_answer_arrives_and_the_request_is_recorded(proxy, mock):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Set
+from typing import Any
 
 import pytest
 
@@ -42,35 +42,47 @@ def proxy(mock: MockServer) -> HostileServer:
         yield server
 
 
-def _sync(tmp_path: Path, config: Dict[str, Any], stream: str = "orders", state: Optional[Dict] = None) -> ConnectorRun:
+def _sync(tmp_path: Path, config: dict[str, Any], stream: str = "orders", state: dict | None = None) -> ConnectorRun:
     """An incremental sync of one stream, from `state` (the stream's own state) if given."""
     work_dir = tmp_path / f"sync-{len(list(tmp_path.glob('sync-*')))}"
     work_dir.mkdir(parents=True)
-    catalog = {"streams": [{"stream": {"name": stream, "json_schema": {}, "supported_sync_modes": ["incremental"]},
-                            "sync_mode": "incremental", "destination_sync_mode": "append_dedup"}]}
+    catalog = {
+        "streams": [
+            {
+                "stream": {"name": stream, "json_schema": {}, "supported_sync_modes": ["incremental"]},
+                "sync_mode": "incremental",
+                "destination_sync_mode": "append_dedup",
+            }
+        ]
+    }
     (work_dir / "config.json").write_text(json.dumps(config))
     (work_dir / "catalog.json").write_text(json.dumps(catalog))
     args = ["read", "--config", str(work_dir / "config.json"), "--catalog", str(work_dir / "catalog.json")]
     if state is not None:
-        (work_dir / "state.json").write_text(json.dumps(
-            [{"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}, "stream_state": state}}]))
+        (work_dir / "state.json").write_text(
+            json.dumps([{"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}, "stream_state": state}}])
+        )
         args += ["--state", str(work_dir / "state.json")]
     return run_connector(work_dir, *args)
 
 
-def _ids(run: ConnectorRun, key: str = "id") -> Set[int]:
+def _ids(run: ConnectorRun, key: str = "id") -> set[int]:
     return {message["record"]["data"][key] for message in run.of_type("RECORD")}
 
 
-def _final_state(run: ConnectorRun) -> Dict[str, Any]:
+def _final_state(run: ConnectorRun) -> dict[str, Any]:
     return run.of_type("STATE")[-1]["state"]["stream"]["stream_state"]
 
 
-def _order_ids(mock: MockServer) -> Set[int]:
+def _order_ids(mock: MockServer) -> set[int]:
     rows, first = [], 1
     while True:
-        response = mock.session.get(mock.api_url(ORDER_SEARCH), headers=mock.auth_headers(), timeout=30,
-                                    params={"columns": "orderId", "firstResult": first})
+        response = mock.session.get(
+            mock.api_url(ORDER_SEARCH),
+            headers=mock.auth_headers(),
+            timeout=30,
+            params={"columns": "orderId", "firstResult": first},
+        )
         answer = response.json()["response"]
         rows += [row[0] for row in answer["results"]]
         if not answer["metaData"]["morePagesAvailable"]:
@@ -78,29 +90,30 @@ def _order_ids(mock: MockServer) -> Set[int]:
         first = answer["metaData"]["lastResult"] + 1
 
 
-def _config(mock: MockServer, proxy: HostileServer, **more: Any) -> Dict[str, Any]:
+def _config(mock: MockServer, proxy: HostileServer, **more: Any) -> dict[str, Any]:
     return {**account_token_config(mock), "api_domain": proxy.base_url, **more}
 
 
-def _searches(proxy: HostileServer) -> List[str]:
+def _searches(proxy: HostileServer) -> list[str]:
     return [seen.path_qs for seen in proxy.seen if ORDER_SEARCH in seen.path_qs]
 
 
-def _delete(mock: MockServer, order_ids: List[int]):
+def _delete(mock: MockServer, order_ids: list[int]):
     def side_effect(seen: behave.Seen) -> None:
         for order_id in order_ids:
             mock.mutate(resource="order", action="delete", id=order_id)
+
     return side_effect
 
 
-def _create(mock: MockServer, count: int, created: List[int]):
+def _create(mock: MockServer, count: int, created: list[int]):
     def side_effect(seen: behave.Seen) -> None:
-        created.extend(mock.mutate(resource="order", action="create", template_id=100001)["id"]
-                       for _ in range(count))
+        created.extend(mock.mutate(resource="order", action="create", template_id=100001)["id"] for _ in range(count))
+
     return side_effect
 
 
-def _errors(run: ConnectorRun) -> List[Dict[str, Any]]:
+def _errors(run: ConnectorRun) -> list[dict[str, Any]]:
     return run.errors()
 
 
@@ -109,7 +122,8 @@ def _errors(run: ConnectorRun) -> List[Dict[str, Any]]:
 
 @pytest.mark.hostile
 def test_given_orders_of_the_first_page_deleted_before_the_second_when_synced_then_every_surviving_order_arrives(
-        tmp_path, mock, proxy):
+    tmp_path, mock, proxy
+):
     deleted = [100001, 100002, 100003, 100004, 100005]
     rule = Rule(path=ORDER_SEARCH, behaviour=behave.before(_delete(mock, deleted)), after=1)
     proxy.add(rule)
@@ -124,7 +138,8 @@ def test_given_orders_of_the_first_page_deleted_before_the_second_when_synced_th
 
 @pytest.mark.hostile
 def test_given_orders_deleted_while_a_filtered_search_is_paged_when_synced_and_synced_again_then_every_survivor_arrives(
-        tmp_path, mock, proxy):
+    tmp_path, mock, proxy
+):
     deleted = [100010, 100020, 100030]
     proxy.add(Rule(path=f"{ORDER_SEARCH}?updatedOn=", behaviour=behave.before(_delete(mock, deleted)), after=1))
     config = _config(mock, proxy, start_date=START_DATE)
@@ -138,8 +153,9 @@ def test_given_orders_deleted_while_a_filtered_search_is_paged_when_synced_and_s
 
 @pytest.mark.hostile
 def test_given_orders_created_while_a_filtered_search_is_paged_when_synced_then_they_arrive_with_every_other(
-        tmp_path, mock, proxy):
-    created: List[int] = []
+    tmp_path, mock, proxy
+):
+    created: list[int] = []
     proxy.add(Rule(path=f"{ORDER_SEARCH}?updatedOn=", behaviour=behave.before(_create(mock, 3, created)), after=1))
 
     run = _sync(tmp_path, _config(mock, proxy, start_date=START_DATE))
@@ -152,7 +168,7 @@ def test_given_orders_created_while_a_filtered_search_is_paged_when_synced_then_
 # ---------------------------------------------------------------- pages that do not add up
 
 
-def _error_of(run: ConnectorRun) -> Dict[str, Any]:
+def _error_of(run: ConnectorRun) -> dict[str, Any]:
     errors = [error for error in _errors(run) if "order-search" in error["message"]]
     assert errors, [error["message"] for error in _errors(run)]
     return errors[0]
@@ -160,10 +176,12 @@ def _error_of(run: ConnectorRun) -> Dict[str, Any]:
 
 @pytest.mark.hostile
 def test_given_a_last_result_that_stops_advancing_when_synced_then_the_read_fails_transient_after_a_few_calls(
-        tmp_path, mock, proxy):
-    def stuck(body: Dict[str, Any]) -> Dict[str, Any]:
+    tmp_path, mock, proxy
+):
+    def stuck(body: dict[str, Any]) -> dict[str, Any]:
         body["response"]["metaData"].update(lastResult=500, morePagesAvailable=True)
         return body
+
     proxy.add(Rule(path=ORDER_SEARCH, behaviour=behave.rewrite_json(stuck), count=None))
 
     run = _sync(tmp_path, _config(mock, proxy))
@@ -177,10 +195,12 @@ def test_given_a_last_result_that_stops_advancing_when_synced_then_the_read_fail
 
 @pytest.mark.hostile
 def test_given_more_pages_always_available_when_synced_then_the_read_fails_transient_at_results_available(
-        tmp_path, mock, proxy):
-    def endless(body: Dict[str, Any]) -> Dict[str, Any]:
+    tmp_path, mock, proxy
+):
+    def endless(body: dict[str, Any]) -> dict[str, Any]:
         body["response"]["metaData"]["morePagesAvailable"] = True
         return body
+
     proxy.add(Rule(path=ORDER_SEARCH, behaviour=behave.rewrite_json(endless), count=None))
 
     run = _sync(tmp_path, _config(mock, proxy))
@@ -197,7 +217,8 @@ def test_given_more_pages_always_available_when_synced_then_the_read_fails_trans
 
 @pytest.mark.parametrize("stream, resource, key", [("orders", "order", "id"), ("contacts", "contact", "contactId")])
 def test_given_a_record_created_after_the_cursor_and_never_changed_when_the_next_sync_runs_then_it_arrives(
-        tmp_path, mock, stream, resource, key):
+    tmp_path, mock, stream, resource, key
+):
     config = account_token_config(mock)
     state = _final_state(_sync(tmp_path, config, stream))
 
@@ -209,7 +230,8 @@ def test_given_a_record_created_after_the_cursor_and_never_changed_when_the_next
 
 
 def test_given_a_never_changed_order_found_by_its_creation_when_the_sync_ends_then_the_state_is_its_creation_date(
-        tmp_path, mock):
+    tmp_path, mock
+):
     config = account_token_config(mock)
     state = _final_state(_sync(tmp_path, config))
     created = mock.mutate(resource="order", action="create")

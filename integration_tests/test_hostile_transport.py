@@ -12,8 +12,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any
 
 import pytest
 
@@ -58,7 +59,7 @@ def mock() -> MockServer:
 
 
 @pytest.fixture(scope="module")
-def clean_records(mock: MockServer, tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Any]:
+def clean_records(mock: MockServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     run = read(tmp_path_factory.mktemp("clean"), account_token_config(mock))
     assert run.exit_code == 0
     return run.records()
@@ -71,13 +72,13 @@ def proxy(mock: MockServer) -> HostileServer:
 
 
 @pytest.fixture
-def config(mock: MockServer, proxy: HostileServer) -> Dict[str, Any]:
+def config(mock: MockServer, proxy: HostileServer) -> dict[str, Any]:
     return {**account_token_config(mock), "api_domain": proxy.base_url, "request_timeout_seconds": READ_TIMEOUT_SECONDS}
 
 
-def watched(behaviour: Behaviour) -> Tuple[Behaviour, Dict[str, float]]:
+def watched(behaviour: Behaviour) -> tuple[Behaviour, dict[str, float]]:
     """`behaviour`, and how long each of its runs lasted (`durations`), once it ended."""
-    durations: Dict[str, float] = {}
+    durations: dict[str, float] = {}
 
     def behave(exchange: Exchange) -> None:
         started = time.monotonic()
@@ -85,10 +86,11 @@ def watched(behaviour: Behaviour) -> Tuple[Behaviour, Dict[str, float]]:
             behaviour(exchange)
         finally:
             durations[exchange.seen.path_qs] = time.monotonic() - started
+
     return behave, durations
 
 
-def check(work_dir: Path, config: Dict[str, Any]) -> Tuple[Dict[str, Any], ConnectorRun]:
+def check(work_dir: Path, config: dict[str, Any]) -> tuple[dict[str, Any], ConnectorRun]:
     work_dir.mkdir(parents=True, exist_ok=True)
     (work_dir / "config.json").write_text(json.dumps(config))
     run = run_connector(work_dir, "check", "--config", str(work_dir / "config.json"))
@@ -105,17 +107,25 @@ class ConnectorProcess:
     as each line arrives. (Not the rusage of wait4: Linux carries into it the memory of the test
     process that forked the child before its exec.)"""
 
-    def __init__(self, work_dir: Path, config: Dict[str, Any], stop_at: Optional[Callable[[str], bool]] = None):
+    def __init__(self, work_dir: Path, config: dict[str, Any], stop_at: Callable[[str], bool] | None = None):
         work_dir.mkdir(parents=True, exist_ok=True)
         (work_dir / "config.json").write_text(json.dumps(config))
         (work_dir / "catalog.json").write_text(json.dumps(catalog()))
-        command = [sys.executable, "-c", "from source_brightpearl.run import run; run()", "read",
-                   "--config", str(work_dir / "config.json"), "--catalog", str(work_dir / "catalog.json")]
+        command = [
+            sys.executable,
+            "-c",
+            "from source_brightpearl.run import run; run()",
+            "read",
+            "--config",
+            str(work_dir / "config.json"),
+            "--catalog",
+            str(work_dir / "catalog.json"),
+        ]
         with open(work_dir / "stderr.txt", "w") as stderr:
             process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True)
         watchdog = threading.Timer(180, process.kill)
         watchdog.start()
-        self.lines: List[str] = []
+        self.lines: list[str] = []
         self.stopped = False
         self.peak_rss_bytes = 0
         for line in process.stdout:
@@ -130,11 +140,14 @@ class ConnectorProcess:
         watchdog.cancel()
         self.messages = [json.loads(line) for line in self.lines if line.startswith("{")]
 
-    def errors(self) -> List[Dict[str, Any]]:
-        return [message["trace"]["error"] for message in self.messages
-                if message["type"] == "TRACE" and message["trace"]["type"] == "ERROR"]
+    def errors(self) -> list[dict[str, Any]]:
+        return [
+            message["trace"]["error"]
+            for message in self.messages
+            if message["type"] == "TRACE" and message["trace"]["type"] == "ERROR"
+        ]
 
-    def logs(self) -> List[str]:
+    def logs(self) -> list[str]:
         return [message["log"]["message"] for message in self.messages if message["type"] == "LOG"]
 
 
@@ -257,8 +270,9 @@ def test_given_a_gzip_bomb_when_read_then_the_stream_fails_once_without_inflatin
     run = ConnectorProcess(tmp_path, config)
 
     assert run.exit_code == 1
-    assert any("larger than 64 MB" in error["message"] and error["failure_type"] == "system_error"
-               for error in run.errors())
+    assert any(
+        "larger than 64 MB" in error["message"] and error["failure_type"] == "system_error" for error in run.errors()
+    )
     assert proxy.fired(rule) == 1  # failed, not retried
     assert run.peak_rss_bytes < BOMB_BYTES / 4
 
@@ -270,13 +284,26 @@ def _capped_wait_logged(line: str) -> bool:
     return f"asks for a wait of {DAY_SECONDS} s; waiting 600 s" in line
 
 
-@pytest.mark.parametrize("answer", [
-    pytest.param(respond(503, THROTTLED, {"brightpearl-next-throttle-period": str(DAY_SECONDS * 1000),
-                                          "brightpearl-requests-remaining": "0"}), id="throttled-503"),
-    pytest.param(respond(429, {"response": "slow down"}, {"Retry-After": str(DAY_SECONDS)}), id="retry-after-429"),
-    pytest.param(with_headers({"brightpearl-next-throttle-period": str(DAY_SECONDS * 1000),
-                               "brightpearl-requests-remaining": "0"}), id="budget-spent-200"),
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(
+            respond(
+                503,
+                THROTTLED,
+                {"brightpearl-next-throttle-period": str(DAY_SECONDS * 1000), "brightpearl-requests-remaining": "0"},
+            ),
+            id="throttled-503",
+        ),
+        pytest.param(respond(429, {"response": "slow down"}, {"Retry-After": str(DAY_SECONDS)}), id="retry-after-429"),
+        pytest.param(
+            with_headers(
+                {"brightpearl-next-throttle-period": str(DAY_SECONDS * 1000), "brightpearl-requests-remaining": "0"}
+            ),
+            id="budget-spent-200",
+        ),
+    ],
+)
 def test_given_a_day_long_wait_asked_once_when_read_then_the_wait_is_capped_at_10_minutes_and_logged(
     tmp_path, proxy, config, answer
 ):
@@ -292,10 +319,13 @@ def test_given_a_day_long_wait_asked_once_when_read_then_the_wait_is_capped_at_1
 # ---------------------------------------------------------------- answers that are not Brightpearl's
 
 
-@pytest.mark.parametrize("answer", [
-    pytest.param(respond(200, "<html><body>Sign in to the hotel Wi-Fi</body></html>"), id="html-portal"),
-    pytest.param(respond(200, {}), id="empty-object"),
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(respond(200, "<html><body>Sign in to the hotel Wi-Fi</body></html>"), id="html-portal"),
+        pytest.param(respond(200, {}), id="empty-object"),
+    ],
+)
 def test_given_a_200_that_is_not_the_account_configuration_when_check_then_failed_saying_so(
     tmp_path, proxy, config, answer
 ):

@@ -15,8 +15,8 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping
 
 import pytest
 
@@ -38,7 +38,7 @@ RUN_TIMEOUT_SECONDS = 180
 # Where the connector sees the test's files: the platform, too, hands them over as mounted files.
 MOUNT_POINT = "/connector_files"
 MOCK_SERVER_PARTS = ("mock_server", "starlette", "uvicorn", "jsonpatch")
-REPORT: List[str] = []
+REPORT: list[str] = []
 
 
 def _buildah(*args: str, timeout: float = RUN_TIMEOUT_SECONDS) -> subprocess.CompletedProcess:
@@ -71,19 +71,34 @@ def image() -> Iterator[str]:
     if reason:
         pytest.skip(reason)
     started = time.monotonic()
-    base = subprocess.run(["bash", str(REPO_ROOT / "scripts" / "standin-base-image.sh")],
-                          capture_output=True, text=True, timeout=BUILD_TIMEOUT_SECONDS)
+    base = subprocess.run(
+        ["bash", str(REPO_ROOT / "scripts" / "standin-base-image.sh")],
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT_SECONDS,
+    )
     if base.returncode != 0:
         pytest.fail(f"the stand-in base image could not be built:\n{base.stderr[-3000:]}")
     base_image, base_seconds = base.stdout.strip(), time.monotonic() - started
     tag = f"localhost/source-brightpearl:test-{os.getpid()}"
     started = time.monotonic()
-    build = _buildah("bud", "--isolation", "chroot", "--build-arg", f"BASE_IMAGE={base_image}", "--tag", tag,
-                     str(REPO_ROOT), timeout=BUILD_TIMEOUT_SECONDS)
+    build = _buildah(
+        "bud",
+        "--isolation",
+        "chroot",
+        "--build-arg",
+        f"BASE_IMAGE={base_image}",
+        "--tag",
+        tag,
+        str(REPO_ROOT),
+        timeout=BUILD_TIMEOUT_SECONDS,
+    )
     assert build.returncode == 0, f"the image did not build:\n{build.stdout[-3000:]}\n{build.stderr[-3000:]}"
     size = _buildah("images", "--format", "{{.Size}}", tag).stdout.strip()
-    REPORT.append(f"image {tag}: {size}, built in {time.monotonic() - started:.0f} s on {base_image} "
-                  f"(stand-in base ready in {base_seconds:.0f} s)")
+    REPORT.append(
+        f"image {tag}: {size}, built in {time.monotonic() - started:.0f} s on {base_image} "
+        f"(stand-in base ready in {base_seconds:.0f} s)"
+    )
     try:
         yield tag
     finally:
@@ -128,15 +143,16 @@ def _run_in(container: str, *command: str, files: Path | None = None) -> subproc
 def _connector_in(container: str, *args: str, files: Path | None = None) -> ConnectorRun:
     """`source-brightpearl ARGS` through the image's entrypoint, as the platform starts it."""
     result = _run_in(container, "/entrypoint.sh", *args, files=files)
-    return ConnectorRun(lines=result.stdout.splitlines(), exit_code=result.returncode, killed=False,
-                        stderr=result.stderr)
+    return ConnectorRun(
+        lines=result.stdout.splitlines(), exit_code=result.returncode, killed=False, stderr=result.stderr
+    )
 
 
-def _file_args(*names: str) -> List[str]:
+def _file_args(*names: str) -> list[str]:
     return [argument for name in names for argument in (f"--{name}", f"{MOUNT_POINT}/{name}.json")]
 
 
-def _stream_names(run: ConnectorRun) -> List[str]:
+def _stream_names(run: ConnectorRun) -> list[str]:
     return sorted(stream["name"] for stream in run.of_type("CATALOG")[0]["catalog"]["streams"])
 
 
@@ -158,14 +174,14 @@ def test_given_the_image_when_spec_runs_then_it_prints_the_packages_spec(contain
 
 
 def test_given_the_mock_on_the_hosts_loopback_when_check_runs_in_the_image_then_the_connection_succeeds(
-        container, connector_files):
+    container, connector_files
+):
     run = _connector_in(container, "check", *_file_args("config"), files=connector_files)
     statuses = [message["connectionStatus"] for message in run.of_type("CONNECTION_STATUS")]
     assert statuses == [{"status": "SUCCEEDED"}], run.lines[-5:]
 
 
-def test_given_the_mock_when_discover_runs_in_the_image_then_it_lists_the_packages_streams(
-        container, connector_files):
+def test_given_the_mock_when_discover_runs_in_the_image_then_it_lists_the_packages_streams(container, connector_files):
     in_image = _connector_in(container, "discover", *_file_args("config"), files=connector_files)
     package = run_connector(connector_files, "discover", "--config", str(connector_files / "config.json"))
     assert in_image.exit_code == 0, in_image.stderr[-2000:]
@@ -174,7 +190,8 @@ def test_given_the_mock_when_discover_runs_in_the_image_then_it_lists_the_packag
 
 
 def test_given_a_catalog_of_six_streams_when_read_runs_in_the_image_then_it_emits_the_packages_records(
-        container, connector_files, mock, tmp_path):
+    container, connector_files, mock, tmp_path
+):
     in_image = _connector_in(container, "read", *_file_args("config", "catalog"), files=connector_files)
     package = read(tmp_path / "package", account_token_config(mock))
     assert in_image.exit_code == 0, in_image.errors() or in_image.stderr[-2000:]
@@ -185,13 +202,18 @@ def test_given_a_catalog_of_six_streams_when_read_runs_in_the_image_then_it_emit
 
 def test_given_the_image_when_the_mock_server_is_looked_for_then_neither_it_nor_its_web_stack_is_there(container):
     on_path = _run_in(container, "sh", "-c", "command -v brightpearl-mock")
-    importable = _run_in(container, "python", "-c", "import importlib.util, sys; "
-                         f"print([name for name in {MOCK_SERVER_PARTS!r} if importlib.util.find_spec(name)])")
+    importable = _run_in(
+        container,
+        "python",
+        "-c",
+        "import importlib.util, sys; "
+        f"print([name for name in {MOCK_SERVER_PARTS!r} if importlib.util.find_spec(name)])",
+    )
     assert on_path.returncode != 0, on_path.stdout
     assert importable.stdout.strip() == "[]", importable.stdout + importable.stderr
 
 
-def _pins(lines: List[str]) -> Dict[str, str]:
+def _pins(lines: list[str]) -> dict[str, str]:
     """`name==version` lines by normalised name (PEP 503: case and `-_.` runs do not matter)."""
     pins = {}
     for line in lines:
@@ -201,10 +223,14 @@ def _pins(lines: List[str]) -> Dict[str, str]:
     return pins
 
 
-def test_given_the_image_when_its_python_packages_are_listed_then_each_has_the_version_constraints_txt_pins(
-        container):
-    installed = _run_in(container, "sh", "-c", "pip freeze --exclude source-brightpearl --path "
-                        "\"$(python -c 'import sysconfig; print(sysconfig.get_path(\"purelib\"))')\"")
+def test_given_the_image_when_its_python_packages_are_listed_then_each_has_the_version_constraints_txt_pins(container):
+    installed = _run_in(
+        container,
+        "sh",
+        "-c",
+        "pip freeze --exclude source-brightpearl --path "
+        '"$(python -c \'import sysconfig; print(sysconfig.get_path("purelib"))\')"',
+    )
     pinned = _pins((REPO_ROOT / "constraints.txt").read_text().splitlines())
     in_image = _pins(installed.stdout.splitlines())
     assert installed.returncode == 0 and in_image, installed.stderr

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import pytest
 from airbyte_cdk.models import SyncMode
@@ -23,33 +23,48 @@ def mock() -> MockServer:
         yield server
 
 
-def _read(mock: MockServer, stream: str, mode: SyncMode, state: Optional[List[Any]] = None) -> EntrypointOutput:
-    catalog = CatalogBuilder().with_stream(
-        ConfiguredAirbyteStreamBuilder().with_name(stream).with_sync_mode(mode)
-        .with_primary_key([["id"]] if stream == "orders" else [[f"{stream[:-4]}Id"]])).build()
+def _read(mock: MockServer, stream: str, mode: SyncMode, state: list[Any] | None = None) -> EntrypointOutput:
+    catalog = (
+        CatalogBuilder()
+        .with_stream(
+            ConfiguredAirbyteStreamBuilder()
+            .with_name(stream)
+            .with_sync_mode(mode)
+            .with_primary_key([["id"]] if stream == "orders" else [[f"{stream[:-4]}Id"]])
+        )
+        .build()
+    )
     config = mock.connector_config()
     source = SourceBrightpearl(config=config, catalog=catalog, state=state)
     return read(source, config, catalog, state=state)
 
 
-def _read_every_incremental_stream(mock: MockServer, state: Optional[List[Any]] = None) -> EntrypointOutput:
+def _read_every_incremental_stream(mock: MockServer, state: list[Any] | None = None) -> EntrypointOutput:
     config = mock.connector_config()
-    streams = SourceBrightpearl(config=config, catalog=None, state=None).discover(logging.getLogger("discover"), config).streams
+    streams = (
+        SourceBrightpearl(config=config, catalog=None, state=None)
+        .discover(logging.getLogger("discover"), config)
+        .streams
+    )
     catalog = CatalogBuilder()
     for stream in streams:
         if SyncMode.incremental in stream.supported_sync_modes:
-            catalog.with_stream(ConfiguredAirbyteStreamBuilder().with_name(stream.name).with_sync_mode(SyncMode.incremental)
-                                .with_primary_key(stream.source_defined_primary_key))
+            catalog.with_stream(
+                ConfiguredAirbyteStreamBuilder()
+                .with_name(stream.name)
+                .with_sync_mode(SyncMode.incremental)
+                .with_primary_key(stream.source_defined_primary_key)
+            )
     catalog = catalog.build()
     return read(SourceBrightpearl(config=config, catalog=catalog, state=state), config, catalog, state=state)
 
 
-def _records(output: EntrypointOutput, stream: str) -> List[Dict[str, Any]]:
+def _records(output: EntrypointOutput, stream: str) -> list[dict[str, Any]]:
     return [record.record.data for record in output.records if record.record.stream == stream]
 
 
 @pytest.fixture(scope="module")
-def two_syncs() -> Dict[str, Any]:
+def two_syncs() -> dict[str, Any]:
     """Every incremental stream synced from scratch, then again from its final state with nothing changed.
 
     On a mock of its own: the CDK's response cache is shared by every read in this process, so a
@@ -57,8 +72,10 @@ def two_syncs() -> Dict[str, Any]:
     """
     with MockServer(orders=ORDERS, rate_limit=0) as mock:
         first = _read_every_incremental_stream(mock)
-        states = {message.state.stream.stream_descriptor.name: message.state.stream.stream_state.__dict__
-                  for message in first.state_messages}
+        states = {
+            message.state.stream.stream_descriptor.name: message.state.stream.stream_state.__dict__
+            for message in first.state_messages
+        }
         state = StateBuilder()
         for name, stream_state in states.items():
             state.with_stream_state(name, stream_state)
@@ -71,7 +88,7 @@ def _calls(mock: MockServer, route_part: str) -> int:
     return sum(sum(statuses.values()) for route, statuses in mock.stats()["routes"].items() if route_part in route)
 
 
-def _final_state(output: EntrypointOutput) -> List[Any]:
+def _final_state(output: EntrypointOutput) -> list[Any]:
     state = output.most_recent_state
     return StateBuilder().with_stream_state(state.stream_descriptor.name, state.stream_state.__dict__).build()
 
@@ -95,8 +112,11 @@ def test_given_orders_synced_when_37_change_then_the_next_sync_returns_them(mock
     output = _read(mock, "orders", SyncMode.incremental, state)
     ids = {record.record.data["id"] for record in output.records}
     assert set(changed) <= ids
-    assert all(record.record.data["reference"] == f"changed-{record.record.data['id']}"
-               for record in output.records if record.record.data["id"] in changed)
+    assert all(
+        record.record.data["reference"] == f"changed-{record.record.data['id']}"
+        for record in output.records
+        if record.record.data["id"] in changed
+    )
 
 
 def test_given_incremental_orders_when_stream_completes_then_a_log_line_gives_the_cursor_and_its_lag(mock):
@@ -116,7 +136,9 @@ def test_given_deleted_orders_when_order_ids_read_then_they_are_missing(mock):
 
 
 @pytest.mark.parametrize("bad_ids", [[100007], [100050, 100051]])
-def test_given_bad_ids_in_a_set_of_200_when_read_orders_then_they_are_skipped_and_named_and_the_rest_arrive(mock, bad_ids):
+def test_given_bad_ids_in_a_set_of_200_when_read_orders_then_they_are_skipped_and_named_and_the_rest_arrive(
+    mock, bad_ids
+):
     mock.add_fault(kind="bad_id", ids=bad_ids, count=None)
     try:
         output = _read(mock, "orders", SyncMode.full_refresh)
@@ -125,9 +147,13 @@ def test_given_bad_ids_in_a_set_of_200_when_read_orders_then_they_are_skipped_an
     ids = {record.record.data["id"] for record in output.records}
     assert not ids & set(bad_ids)
     assert len(ids) == mock.counts()["order"] - len(bad_ids)
-    warnings = [log.log.message for log in output.logs if log.log.level.value == "WARN" and "Skipping orders" in log.log.message]
-    assert sorted(warnings) == sorted(f"Skipping orders record {bad_id}: Brightpearl fails every GET that includes it (HTTP 400)."
-                                      for bad_id in bad_ids)
+    warnings = [
+        log.log.message for log in output.logs if log.log.level.value == "WARN" and "Skipping orders" in log.log.message
+    ]
+    assert sorted(warnings) == sorted(
+        f"Skipping orders record {bad_id}: Brightpearl fails every GET that includes it (HTTP 400)."
+        for bad_id in bad_ids
+    )
 
 
 def test_given_every_incremental_stream_synced_when_nothing_changed_then_each_search_runs_once_per_date(two_syncs):
@@ -140,15 +166,24 @@ def test_given_every_incremental_stream_synced_when_nothing_changed_then_each_se
     created_passes = ["orders", "sales_credits", "sales_orders", "products", "contacts", "companies"]
     assert sum(searches.values()) == len(two_syncs["streams"]) - 2 + len(created_passes), str(sorted(searches.items()))
     assert {route: calls for route, calls in searches.items() if calls > 1} == {
-        "GET order-service/order-search": 4, "GET warehouse-service/goods-movement-search": 2,
-        "GET order-service/sales-order-search": 2, "GET product-service/product-search": 2,
-        "GET contact-service/contact-search": 2, "GET contact-service/company-search": 2}
+        "GET order-service/order-search": 4,
+        "GET warehouse-service/goods-movement-search": 2,
+        "GET order-service/sales-order-search": 2,
+        "GET product-service/product-search": 2,
+        "GET contact-service/contact-search": 2,
+        "GET contact-service/company-search": 2,
+    }
 
 
-def test_given_every_incremental_stream_synced_when_nothing_changed_then_each_returns_only_its_lookback_overlap(two_syncs):
+def test_given_every_incremental_stream_synced_when_nothing_changed_then_each_returns_only_its_lookback_overlap(
+    two_syncs,
+):
     first, second = two_syncs["first"], two_syncs["second"]
-    grew = {name: (len(_records(first, name)), len(_records(second, name))) for name in two_syncs["streams"]
-            if len(_records(second, name)) >= max(len(_records(first, name)), 2)}
+    grew = {
+        name: (len(_records(first, name)), len(_records(second, name)))
+        for name in two_syncs["streams"]
+        if len(_records(second, name)) >= max(len(_records(first, name)), 2)
+    }
     assert not grew, f"second sync re-read everything: {grew}"
 
 

@@ -16,7 +16,7 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any
 
 import pytest
 
@@ -41,15 +41,15 @@ SEED = 20260917
 class Chain:
     """One chain of kill-resume legs over consecutive syncs."""
 
-    kills: List[Tuple[int, int]] = field(default_factory=list)  # (kill point, exit code) of each real kill
-    syncs: List[Dict[str, Tuple[int, int]]] = field(default_factory=list)  # missing_and_extra of each sync
-    kills_per_sync: List[int] = field(default_factory=list)
+    kills: list[tuple[int, int]] = field(default_factory=list)  # (kill point, exit code) of each real kill
+    syncs: list[dict[str, tuple[int, int]]] = field(default_factory=list)  # missing_and_extra of each sync
+    kills_per_sync: list[int] = field(default_factory=list)
 
 
-def _run_chain(mock: MockServer, work_dir: Path, points: List[int], clean: Keys) -> Chain:
+def _run_chain(mock: MockServer, work_dir: Path, points: list[int], clean: Keys) -> Chain:
     config = account_token_config(mock)
     chain = Chain()
-    states: Dict[str, Any] = {}
+    states: dict[str, Any] = {}
     delivered, kills_in_sync = no_keys(), 0
 
     def finish_sync() -> None:
@@ -85,7 +85,7 @@ def mock() -> MockServer:
 
 
 @pytest.fixture(scope="module")
-def chains(mock, tmp_path_factory, request) -> List[Chain]:
+def chains(mock, tmp_path_factory, request) -> list[Chain]:
     work_dir = tmp_path_factory.mktemp("kill_and_resume")
     clean = read(work_dir / "clean", account_token_config(mock))
     assert clean.exit_code == 0, clean.errors() or clean.stderr[-2000:]
@@ -95,14 +95,19 @@ def chains(mock, tmp_path_factory, request) -> List[Chain]:
     stratum = len(clean.lines) / KILL_POINTS
     points = [rng.randint(int(index * stratum) + 1, int((index + 1) * stratum) - 1) for index in range(KILL_POINTS)]
     with ThreadPoolExecutor(CHAINS) as pool:
-        futures = [pool.submit(_run_chain, mock, work_dir / f"chain{number}", points[number::CHAINS], clean_keys)
-                   for number in range(CHAINS)]
+        futures = [
+            pool.submit(_run_chain, mock, work_dir / f"chain{number}", points[number::CHAINS], clean_keys)
+            for number in range(CHAINS)
+        ]
         result = [future.result() for future in futures]
     kills = sum(len(chain.kills) for chain in result)
     resumed = sum(kills for chain in result for kills, sync in zip(chain.kills_per_sync, chain.syncs) if not sync)
-    report_line(request, f"kill and resume: {resumed} / {kills} kill points resumed with nothing lost "
-                         f"(points {sorted(points)} of {len(clean.lines)} lines; "
-                         f"{sum(len(chain.syncs) for chain in result)} syncs)")
+    report_line(
+        request,
+        f"kill and resume: {resumed} / {kills} kill points resumed with nothing lost "
+        f"(points {sorted(points)} of {len(clean.lines)} lines; "
+        f"{sum(len(chain.syncs) for chain in result)} syncs)",
+    )
     return result
 
 
@@ -117,7 +122,8 @@ def test_given_20_kill_points_spread_over_a_sync_when_read_then_each_is_a_sigkil
 
 
 def test_given_a_sync_killed_and_resumed_from_its_last_states_when_it_completes_then_no_record_is_lost_or_invented(
-        chains):
+    chains,
+):
     syncs = [sync for chain in chains for sync in chain.syncs]
 
     assert syncs and all(sync == {} for sync in syncs), syncs

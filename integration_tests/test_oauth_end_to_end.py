@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import requests
@@ -21,15 +21,38 @@ BIN = Path(sys.executable).parent
 CONNECTOR = str(BIN / "source-brightpearl")
 ORDERS = 450  # a search page and three ID-set GETs: the expiry lands between them
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-CATALOG = {"streams": [{"stream": {"name": "orders", "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
-                        "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}]}
+CATALOG = {
+    "streams": [
+        {
+            "stream": {"name": "orders", "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
+            "sync_mode": "full_refresh",
+            "destination_sync_mode": "overwrite",
+        }
+    ]
+}
 
 
 def run_helper(mock: MockServer, config_path: Path, approve: Callable[[str], None]) -> str:
     """Runs `source-brightpearl oauth` against the mock, approves the URL it prints, returns its output."""
-    command = [CONNECTOR, "oauth", "--account-code", mock.account, "--client-id", mock.app_ref,
-               "--dev-ref", mock.dev_ref, "--config", str(config_path), "--oauth-host", mock.base_url,
-               "--redirect-uri", f"http://127.0.0.1:{free_port()}/callback", "--no-browser", "--timeout", "60"]
+    command = [
+        CONNECTOR,
+        "oauth",
+        "--account-code",
+        mock.account,
+        "--client-id",
+        mock.app_ref,
+        "--dev-ref",
+        mock.dev_ref,
+        "--config",
+        str(config_path),
+        "--oauth-host",
+        mock.base_url,
+        "--redirect-uri",
+        f"http://127.0.0.1:{free_port()}/callback",
+        "--no-browser",
+        "--timeout",
+        "60",
+    ]
     helper = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         first_lines = [helper.stdout.readline(), helper.stdout.readline()]
@@ -70,12 +93,22 @@ def sync_across_expiry(oauth_mock, connected):
     catalog_path.write_text(json.dumps(CATALOG))
     oauth_mock.reset_stats()
     oauth_mock.add_fault(kind="expire_tokens", after=3)
-    result = subprocess.run([CONNECTOR, "read", "--config", str(config_path), "--catalog", str(catalog_path)],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [CONNECTOR, "read", "--config", str(config_path), "--catalog", str(catalog_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     oauth_mock.clear_faults()
     messages = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    return {"result": result, "messages": messages, "before": credentials_before, "stats": oauth_mock.stats(),
-            "config_after": json.loads(config_path.read_text()), "helper_output": helper_output}
+    return {
+        "result": result,
+        "messages": messages,
+        "before": credentials_before,
+        "stats": oauth_mock.stats(),
+        "config_after": json.loads(config_path.read_text()),
+        "helper_output": helper_output,
+    }
 
 
 def _control_configs(messages: list[dict]) -> list[dict[str, Any]]:
@@ -83,7 +116,8 @@ def _control_configs(messages: list[dict]) -> list[dict[str, Any]]:
 
 
 def test_given_the_helper_when_approved_then_it_writes_an_owner_only_oauth_config_pointing_at_the_api_domain(
-        oauth_mock, connected):
+    oauth_mock, connected
+):
     config_path, _ = connected
 
     config = json.loads(config_path.read_text())
@@ -91,13 +125,15 @@ def test_given_the_helper_when_approved_then_it_writes_an_owner_only_oauth_confi
     assert stat.S_IMODE(config_path.stat().st_mode) == 0o600
     credentials = config["credentials"]
     assert (credentials["auth_type"], credentials["client_id"], credentials["dev_ref"]) == (
-        "oauth", oauth_mock.app_ref, oauth_mock.dev_ref)
+        "oauth",
+        oauth_mock.app_ref,
+        oauth_mock.dev_ref,
+    )
     assert credentials["api_domain"] == oauth_mock.base_url and "api_domain" not in config
     assert credentials["access_token"] and credentials["refresh_token"] and credentials["token_expiry_date"]
 
 
-def test_given_tokens_expire_mid_sync_when_reading_then_the_connector_refreshes_once_and_succeeds(
-        sync_across_expiry):
+def test_given_tokens_expire_mid_sync_when_reading_then_the_connector_refreshes_once_and_succeeds(sync_across_expiry):
     routes = sync_across_expiry["stats"]["routes"]
 
     assert sync_across_expiry["result"].returncode == 0, sync_across_expiry["result"].stdout[-2000:]
@@ -106,22 +142,30 @@ def test_given_tokens_expire_mid_sync_when_reading_then_the_connector_refreshes_
 
 
 def test_given_tokens_expire_mid_sync_when_reading_then_no_order_is_lost(sync_across_expiry):
-    ids = [message["record"]["data"]["id"] for message in sync_across_expiry["messages"]
-           if message["type"] == "RECORD" and message["record"]["stream"] == "orders"]
+    ids = [
+        message["record"]["data"]["id"]
+        for message in sync_across_expiry["messages"]
+        if message["type"] == "RECORD" and message["record"]["stream"] == "orders"
+    ]
 
     assert len(ids) == len(set(ids)) == ORDERS
 
 
 def test_given_a_tls_mock_when_the_connector_connects_and_reads_trusting_its_ca_then_every_order_arrives(
-        tmp_path, monkeypatch):
+    tmp_path, monkeypatch
+):
     with MockServer(orders=120, tls=True, extra_args=["--oauth-auto-approve"]) as mock:
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(mock.ca_file))  # the helper and the read inherit it
         config_path = tmp_path / "config.json"
         run_helper(mock, config_path, _follow_redirects)
         catalog_path = tmp_path / "catalog.json"
         catalog_path.write_text(json.dumps(CATALOG))
-        result = subprocess.run([CONNECTOR, "read", "--config", str(config_path), "--catalog", str(catalog_path)],
-                                capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [CONNECTOR, "read", "--config", str(config_path), "--catalog", str(catalog_path)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         routes = mock.stats()["routes"]
 
     messages = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
@@ -132,37 +176,51 @@ def test_given_a_tls_mock_when_the_connector_connects_and_reads_trusting_its_ca_
 
 
 def test_given_a_refresh_mid_sync_when_reading_then_the_control_message_carries_the_new_refresh_token(
-        oauth_mock, sync_across_expiry):
+    oauth_mock, sync_across_expiry
+):
     controls = _control_configs(sync_across_expiry["messages"])
 
     assert len(controls) == 1
     new_refresh_token = controls[0]["credentials"]["refresh_token"]
     assert new_refresh_token != sync_across_expiry["before"]["refresh_token"]
     # the mock retired the old refresh token and accepts the new one
-    check = requests.post(f"{oauth_mock.base_url}/token/{oauth_mock.account}", timeout=10, data={
-        "grant_type": "refresh_token", "client_id": oauth_mock.app_ref,
-        "refresh_token": sync_across_expiry["before"]["refresh_token"]})
+    check = requests.post(
+        f"{oauth_mock.base_url}/token/{oauth_mock.account}",
+        timeout=10,
+        data={
+            "grant_type": "refresh_token",
+            "client_id": oauth_mock.app_ref,
+            "refresh_token": sync_across_expiry["before"]["refresh_token"],
+        },
+    )
     assert check.json()["error"] == "invalid_grant"
 
 
 def test_given_a_refresh_mid_sync_when_reading_with_a_config_file_then_the_file_holds_the_new_tokens_at_0600(
-        connected, sync_across_expiry):
+    connected, sync_across_expiry
+):
     config_path, _ = connected
     rotated = _control_configs(sync_across_expiry["messages"])[0]["credentials"]
 
     saved = sync_across_expiry["config_after"]
 
     assert {key: saved["credentials"][key] for key in ("access_token", "refresh_token", "token_expiry_date")} == {
-        key: rotated[key] for key in ("access_token", "refresh_token", "token_expiry_date")}
+        key: rotated[key] for key in ("access_token", "refresh_token", "token_expiry_date")
+    }
     assert "base_url" not in saved
     assert stat.S_IMODE(config_path.stat().st_mode) == 0o600
 
 
 def test_given_the_helper_and_a_read_across_a_refresh_when_grepping_their_output_then_no_token_value_appears(
-        sync_across_expiry):
+    sync_across_expiry,
+):
     rotated = _control_configs(sync_across_expiry["messages"])[0]["credentials"]
-    token_values = {sync_across_expiry["before"]["access_token"], sync_across_expiry["before"]["refresh_token"],
-                    rotated["access_token"], rotated["refresh_token"]}
+    token_values = {
+        sync_across_expiry["before"]["access_token"],
+        sync_across_expiry["before"]["refresh_token"],
+        rotated["access_token"],
+        rotated["refresh_token"],
+    }
     result = sync_across_expiry["result"]
     # The CONTROL message is the one place a rotated token must travel (the platform persists it).
     outside_control = "\n".join(line for line in result.stdout.splitlines() if not line.startswith('{"type":"CONTROL"'))
@@ -176,14 +234,23 @@ def test_given_the_helper_and_a_read_across_a_refresh_when_grepping_their_output
 def _headless_chromium():
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[dev]')")
     if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
-        pytest.skip(f"no browser: {CHROMIUM} and {CHROMEDRIVER} are needed "
-                    "(apt-get install -y chromium chromium-driver)")
+        pytest.skip(
+            f"no browser: {CHROMIUM} and {CHROMEDRIVER} are needed (apt-get install -y chromium chromium-driver)"
+        )
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-dev-shm-usage"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+    ):
         options.add_argument(flag)
     return webdriver, Service(CHROMEDRIVER), options
 
@@ -212,7 +279,9 @@ def test_given_a_real_headless_chromium_when_the_user_clicks_approve_then_the_he
         run_helper(mock, tmp_path / "config.json", approve_in_browser)
         token_posts = mock.stats()["routes"]["POST oauth/token"]
 
-    assert seen == {"app": mock.app_ref,
-                    "result": "Brightpearl connected. You can close this tab and return to the terminal."}
+    assert seen == {
+        "app": mock.app_ref,
+        "result": "Brightpearl connected. You can close this tab and return to the terminal.",
+    }
     assert token_posts == {"200": 1}
     assert json.loads((tmp_path / "config.json").read_text())["credentials"]["refresh_token"]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import shutil
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -47,8 +47,9 @@ def mock() -> Iterator[MockServer]:
 
 @pytest.fixture(scope="module")
 def source(airbyte, mock: MockServer):
-    return airbyte.get_source("source-brightpearl", config=mock.connector_config(),
-                              local_executable=_connector_executable())
+    return airbyte.get_source(
+        "source-brightpearl", config=mock.connector_config(), local_executable=_connector_executable()
+    )
 
 
 def test_given_a_local_executable_when_pyairbyte_checks_then_the_connection_succeeds(source):
@@ -56,7 +57,8 @@ def test_given_a_local_executable_when_pyairbyte_checks_then_the_connection_succ
 
 
 def test_given_a_local_executable_when_pyairbyte_reads_orders_then_the_cache_holds_every_mock_order(
-        airbyte, source, mock, tmp_path):
+    airbyte, source, mock, tmp_path
+):
     source.select_streams(["orders"])
     cache = airbyte.caches.DuckDBCache(db_path=tmp_path / "brightpearl.duckdb")
     result = source.read(cache=cache, force_full_refresh=True)

@@ -16,9 +16,10 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Dict, Iterable, List
+from typing import Any
 from urllib.parse import parse_qs, quote, quote_plus, urlsplit
 
 import pytest
@@ -36,14 +37,24 @@ SMALL_STREAMS = ["order_statuses", "warehouses", "price_lists"]
 CONTROL_MESSAGE_START = '{"type":"CONTROL"'
 BIN = Path(sys.executable).parent
 
-RUNS: List[str] = []
-LEAKS: List[str] = []
+RUNS: list[str] = []
+LEAKS: list[str] = []
 
 
 @pytest.fixture(scope="module")
 def mock() -> MockServer:
-    with MockServer(orders=20, extra_args=["--account-token", ACCOUNT_TOKEN, "--staff-token", STAFF_TOKEN,
-                                           "--client-secret", CLIENT_SECRET, "--oauth-auto-approve"]) as server:
+    with MockServer(
+        orders=20,
+        extra_args=[
+            "--account-token",
+            ACCOUNT_TOKEN,
+            "--staff-token",
+            STAFF_TOKEN,
+            "--client-secret",
+            CLIENT_SECRET,
+            "--oauth-auto-approve",
+        ],
+    ) as server:
         yield server
 
 
@@ -54,69 +65,107 @@ def leak_count(request):
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     if reporter and RUNS:
         with request.config.pluginmanager.get_plugin("capturemanager").global_and_fixture_disabled():
-            reporter.write_line(f"\nsecret leaks found: {len(LEAKS)} in {len(RUNS)} runs "
-                                "(stdout and stderr of every command, at debug level and on errors)")
+            reporter.write_line(
+                f"\nsecret leaks found: {len(LEAKS)} in {len(RUNS)} runs "
+                "(stdout and stderr of every command, at debug level and on errors)"
+            )
 
 
-def config(api_domain: str, auth: str = "account_token", token: str = ACCOUNT_TOKEN) -> Dict[str, Any]:
-    return {"account_code": "acme", "api_domain": api_domain,
-            "credentials": {"auth_type": auth, "app_ref": "acme-analytics", auth: token}}
+def config(api_domain: str, auth: str = "account_token", token: str = ACCOUNT_TOKEN) -> dict[str, Any]:
+    return {
+        "account_code": "acme",
+        "api_domain": api_domain,
+        "credentials": {"auth_type": auth, "app_ref": "acme-analytics", auth: token},
+    }
 
 
-def catalog(streams: List[str]) -> Dict[str, Any]:
-    return {"streams": [{"stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
-                         "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"} for name in streams]}
+def catalog(streams: list[str]) -> dict[str, Any]:
+    return {
+        "streams": [
+            {
+                "stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
+                "sync_mode": "full_refresh",
+                "destination_sync_mode": "overwrite",
+            }
+            for name in streams
+        ]
+    }
 
 
-def issued_tokens(mock: MockServer) -> Dict[str, str]:
+def issued_tokens(mock: MockServer) -> dict[str, str]:
     """An access and refresh token pair from the mock's authorization-code flow, and the code itself."""
     redirect_uri = "http://127.0.0.1:9/callback"  # read from the redirect, never called
-    approval = mock.session.get(f"{mock.base_url}/authorize/{mock.account}", allow_redirects=False, params={
-        "response_type": "code", "client_id": mock.app_ref, "redirect_uri": redirect_uri, "state": "s"})
+    approval = mock.session.get(
+        f"{mock.base_url}/authorize/{mock.account}",
+        allow_redirects=False,
+        params={"response_type": "code", "client_id": mock.app_ref, "redirect_uri": redirect_uri, "state": "s"},
+    )
     code = parse_qs(urlsplit(approval.headers["location"]).query)["code"][0]
-    tokens = mock.session.post(f"{mock.base_url}/token/{mock.account}", data={
-        "grant_type": "authorization_code", "code": code, "client_id": mock.app_ref,
-        "client_secret": CLIENT_SECRET, "redirect_uri": redirect_uri}).json()
+    tokens = mock.session.post(
+        f"{mock.base_url}/token/{mock.account}",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "client_id": mock.app_ref,
+            "client_secret": CLIENT_SECRET,
+            "redirect_uri": redirect_uri,
+        },
+    ).json()
     return {"code": code, "access_token": tokens["access_token"], "refresh_token": tokens["refresh_token"]}
 
 
-def oauth_config(mock: MockServer, access_token: str, refresh_token: str, expires_in: timedelta) -> Dict[str, Any]:
-    expiry = (datetime.now(timezone.utc) + expires_in).isoformat()
-    return {"account_code": mock.account, "credentials": {
-        "auth_type": "oauth", "client_id": mock.app_ref, "dev_ref": mock.dev_ref, "client_secret": CLIENT_SECRET,
-        "access_token": access_token, "refresh_token": refresh_token, "token_expiry_date": expiry,
-        "api_domain": mock.base_url, "oauth_host": mock.base_url}}
+def oauth_config(mock: MockServer, access_token: str, refresh_token: str, expires_in: timedelta) -> dict[str, Any]:
+    expiry = (datetime.now(UTC) + expires_in).isoformat()
+    return {
+        "account_code": mock.account,
+        "credentials": {
+            "auth_type": "oauth",
+            "client_id": mock.app_ref,
+            "dev_ref": mock.dev_ref,
+            "client_secret": CLIENT_SECRET,
+            "access_token": access_token,
+            "refresh_token": refresh_token,
+            "token_expiry_date": expiry,
+            "api_domain": mock.base_url,
+            "oauth_host": mock.base_url,
+        },
+    }
 
 
-def fresh_oauth_config(mock: MockServer, expires_in: timedelta = timedelta(days=7)) -> Dict[str, Any]:
+def fresh_oauth_config(mock: MockServer, expires_in: timedelta = timedelta(days=7)) -> dict[str, Any]:
     tokens = issued_tokens(mock)
     return oauth_config(mock, tokens["access_token"], tokens["refresh_token"], expires_in)
 
 
-def secrets_of(config_: Dict[str, Any]) -> List[str]:
+def secrets_of(config_: dict[str, Any]) -> list[str]:
     credentials = config_["credentials"]
-    return [credentials[name] for name in ("account_token", "staff_token", "client_secret", "access_token",
-                                           "refresh_token") if credentials.get(name)]
+    return [
+        credentials[name]
+        for name in ("account_token", "staff_token", "client_secret", "access_token", "refresh_token")
+        if credentials.get(name)
+    ]
 
 
-def rotated_secrets(result: subprocess.CompletedProcess) -> List[str]:
+def rotated_secrets(result: subprocess.CompletedProcess) -> list[str]:
     """The tokens a refresh produced, which only the CONTROL message may carry."""
     controls = [json.loads(line) for line in result.stdout.splitlines() if line.startswith(CONTROL_MESSAGE_START)]
-    return [value for control in controls
-            for value in secrets_of(control["control"]["connectorConfig"]["config"])]
+    return [value for control in controls for value in secrets_of(control["control"]["connectorConfig"]["config"])]
 
 
-def leaked(name: str, output: str, secrets: Iterable[str]) -> List[str]:
+def leaked(name: str, output: str, secrets: Iterable[str]) -> list[str]:
     """The secrets found in `output` outside CONTROL messages, as is or URL-encoded; counted for the summary."""
     logged = "\n".join(line for line in output.splitlines() if not line.startswith(CONTROL_MESSAGE_START))
-    found = [secret for secret in set(secrets)
-             if any(form in logged for form in {secret, quote(secret, safe=""), quote_plus(secret)})]
+    found = [
+        secret
+        for secret in set(secrets)
+        if any(form in logged for form in {secret, quote(secret, safe=""), quote_plus(secret)})
+    ]
     RUNS.append(name)
     LEAKS.extend(f"{name}: {secret[:12]}..." for secret in found)
     return found
 
 
-def connector_leaks(name: str, result: subprocess.CompletedProcess, secrets: Iterable[str]) -> List[str]:
+def connector_leaks(name: str, result: subprocess.CompletedProcess, secrets: Iterable[str]) -> list[str]:
     return leaked(name, result.stdout + result.stderr, [*secrets, *rotated_secrets(result)])
 
 
@@ -124,29 +173,35 @@ def record_count(result: subprocess.CompletedProcess) -> int:
     return sum(1 for line in result.stdout.splitlines() if line.startswith('{"type":"RECORD"'))
 
 
-def error_traces(result: subprocess.CompletedProcess) -> List[Dict[str, Any]]:
+def error_traces(result: subprocess.CompletedProcess) -> list[dict[str, Any]]:
     messages = [json.loads(line) for line in result.stdout.splitlines() if line.startswith('{"type":"TRACE"')]
     return [message["trace"]["error"] for message in messages if message["trace"]["type"] == "ERROR"]
 
 
 def connection_status(result: subprocess.CompletedProcess) -> str:
-    return next(json.loads(line)["connectionStatus"]["status"] for line in result.stdout.splitlines()
-                if line.startswith('{"type":"CONNECTION_STATUS"'))
+    return next(
+        json.loads(line)["connectionStatus"]["status"]
+        for line in result.stdout.splitlines()
+        if line.startswith('{"type":"CONNECTION_STATUS"')
+    )
 
 
 PRIVATE_APP_CASES = {
     "spec": lambda mock: dict(args=("spec",)),
     "check, account token, debug": lambda mock: dict(args=("check", "--debug"), config=config(mock.base_url)),
     "check, staff token, debug": lambda mock: dict(
-        args=("check", "--debug"), config=config(mock.base_url, "staff_token", STAFF_TOKEN)),
+        args=("check", "--debug"), config=config(mock.base_url, "staff_token", STAFF_TOKEN)
+    ),
     "discover, debug": lambda mock: dict(args=("discover", "--debug"), config=config(mock.base_url)),
     "check, rejected token (401), debug": lambda mock: dict(
-        args=("check", "--debug"), config=config(mock.base_url, token=ACCOUNT_TOKEN[::-1])),
+        args=("check", "--debug"), config=config(mock.base_url, token=ACCOUNT_TOKEN[::-1])
+    ),
     "read, rejected token (401), debug": lambda mock: dict(
-        args=("read", "--debug"), config=config(mock.base_url, token=ACCOUNT_TOKEN[::-1]),
-        catalog=catalog(SMALL_STREAMS[:1])),
-    "check, unreachable host, debug": lambda mock: dict(
-        args=("check", "--debug"), config=config("http://127.0.0.1:9")),
+        args=("read", "--debug"),
+        config=config(mock.base_url, token=ACCOUNT_TOKEN[::-1]),
+        catalog=catalog(SMALL_STREAMS[:1]),
+    ),
+    "check, unreachable host, debug": lambda mock: dict(args=("check", "--debug"), config=config("http://127.0.0.1:9")),
 }
 
 
@@ -164,15 +219,36 @@ def test_given_good_token_when_read_at_debug_then_records_arrive_and_no_secret_l
     assert connector_leaks("read, account token, debug", result, [ACCOUNT_TOKEN, STAFF_TOKEN]) == []
 
 
-def run_oauth_helper(mock: MockServer, config_path: Path, client_secret: str) -> Dict[str, Any]:
+def run_oauth_helper(mock: MockServer, config_path: Path, client_secret: str) -> dict[str, Any]:
     """`source-brightpearl oauth` for a confidential app; the approval's redirect is followed by hand
     so the authorization code is known. Returns the helper's output, exit code and that code."""
     redirect_uri = f"http://127.0.0.1:{free_port()}/callback"
-    command = [str(BIN / "source-brightpearl"), "oauth", "--account-code", mock.account, "--client-id", mock.app_ref,
-               "--dev-ref", mock.dev_ref, "--config", str(config_path), "--oauth-host", mock.base_url,
-               "--redirect-uri", redirect_uri, "--no-browser", "--timeout", "60"]
-    helper = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              env={**os.environ, "BRIGHTPEARL_CLIENT_SECRET": client_secret})
+    command = [
+        str(BIN / "source-brightpearl"),
+        "oauth",
+        "--account-code",
+        mock.account,
+        "--client-id",
+        mock.app_ref,
+        "--dev-ref",
+        mock.dev_ref,
+        "--config",
+        str(config_path),
+        "--oauth-host",
+        mock.base_url,
+        "--redirect-uri",
+        redirect_uri,
+        "--no-browser",
+        "--timeout",
+        "60",
+    ]
+    helper = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "BRIGHTPEARL_CLIENT_SECRET": client_secret},
+    )
     try:
         first_lines = [helper.stdout.readline(), helper.stdout.readline()]
         approval = mock.session.get(first_lines[1].strip(), allow_redirects=False)
@@ -182,12 +258,16 @@ def run_oauth_helper(mock: MockServer, config_path: Path, client_secret: str) ->
     finally:
         if helper.poll() is None:
             helper.kill()
-    return {"output": "".join(first_lines) + rest, "exit_code": helper.returncode,
-            "code": parse_qs(urlsplit(location).query)["code"][0]}
+    return {
+        "output": "".join(first_lines) + rest,
+        "exit_code": helper.returncode,
+        "code": parse_qs(urlsplit(location).query)["code"][0],
+    }
 
 
 def test_given_a_confidential_app_when_the_oauth_helper_connects_then_no_code_token_or_secret_is_printed(
-        tmp_path, mock):
+    tmp_path, mock
+):
     config_path = tmp_path / "config.json"
     helper = run_oauth_helper(mock, config_path, CLIENT_SECRET)
     assert helper["exit_code"] == 0, helper["output"]
@@ -195,8 +275,7 @@ def test_given_a_confidential_app_when_the_oauth_helper_connects_then_no_code_to
     assert leaked("oauth helper", helper["output"], [helper["code"], *secrets_of(written)]) == []
 
 
-def test_given_a_wrong_client_secret_when_the_oauth_helper_exchanges_the_code_then_neither_is_printed(
-        tmp_path, mock):
+def test_given_a_wrong_client_secret_when_the_oauth_helper_exchanges_the_code_then_neither_is_printed(tmp_path, mock):
     helper = run_oauth_helper(mock, tmp_path / "config.json", WRONG_CLIENT_SECRET)
     assert helper["exit_code"] == 1 and "invalid_client" in helper["output"]
     assert leaked("oauth helper, refused secret", helper["output"], [helper["code"], WRONG_CLIENT_SECRET]) == []
@@ -210,8 +289,7 @@ def test_given_oauth_tokens_when_check_or_discover_at_debug_then_no_token_or_sec
     assert connector_leaks(f"{command}, oauth, debug", result, secrets_of(oauth)) == []
 
 
-def test_given_the_stored_expiry_passed_when_read_at_debug_then_the_refresh_leaks_no_old_or_new_token(
-        tmp_path, mock):
+def test_given_the_stored_expiry_passed_when_read_at_debug_then_the_refresh_leaks_no_old_or_new_token(tmp_path, mock):
     oauth = fresh_oauth_config(mock, expires_in=timedelta(hours=-1))
     result = run_connector(tmp_path, "read", "--debug", config=oauth, catalog=catalog(SMALL_STREAMS))
     assert result.returncode == 0 and record_count(result) > 0
@@ -233,7 +311,8 @@ def test_given_a_401_token_expired_mid_sync_when_read_at_debug_then_the_refresh_
 
 @pytest.mark.parametrize("command", ["check", "read"])
 def test_given_a_refused_refresh_token_when_command_runs_at_debug_then_the_config_error_leaks_no_token(
-        tmp_path, mock, command):
+    tmp_path, mock, command
+):
     oauth = oauth_config(mock, UNKNOWN_ACCESS_TOKEN, DEAD_REFRESH_TOKEN, expires_in=timedelta(hours=-1))
     extra = dict(catalog=catalog(SMALL_STREAMS[:1])) if command == "read" else {}
     result = run_connector(tmp_path, command, "--debug", config=oauth, **extra)
@@ -247,7 +326,8 @@ def test_given_a_refused_refresh_token_when_command_runs_at_debug_then_the_confi
 
 @pytest.mark.parametrize("command", ["check", "read"])
 def test_given_an_access_token_the_api_quotes_in_its_401_when_command_runs_at_debug_then_it_does_not_leak(
-        tmp_path, mock, command):
+    tmp_path, mock, command
+):
     """The API answers 401 "Invalid instance token: <the token sent>"; the connector must not repeat it."""
     oauth = oauth_config(mock, UNKNOWN_ACCESS_TOKEN, DEAD_REFRESH_TOKEN, expires_in=timedelta(days=7))
     extra = dict(catalog=catalog(SMALL_STREAMS[:1])) if command == "read" else {}

@@ -16,9 +16,10 @@ which is where a 7.x declarative source reads its config from.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any
 
 import pytest
 import yaml
@@ -39,7 +40,7 @@ STREAMS_START, STREAMS_END = "<!-- streams:start -->", "<!-- streams:end -->"
 
 
 @cache
-def _scenario_config(config_path: Path) -> Dict[str, Any]:
+def _scenario_config(config_path: Path) -> dict[str, Any]:
     """The committed config, loaded once per file so the mock fixture can point it at the mock."""
     return json.loads((CONNECTOR_ROOT / config_path).read_text())
 
@@ -57,11 +58,11 @@ class TestBrightpearlStandards(standard_tests.SourceTestSuiteBase):
     connector_name = "source-brightpearl"
 
     @classmethod
-    def config_paths(cls) -> List[Path]:
+    def config_paths(cls) -> list[Path]:
         return [scenario.config_path for scenario in super().get_scenarios() if scenario.config_path]
 
     @classmethod
-    def get_scenarios(cls) -> List[ConnectorTestScenario]:
+    def get_scenarios(cls) -> list[ConnectorTestScenario]:
         return [
             scenario.model_copy(update={"config_dict": _scenario_config(scenario.config_path)})
             if scenario.config_path
@@ -78,12 +79,12 @@ class TestBrightpearlStandards(standard_tests.SourceTestSuiteBase):
 
 
 @pytest.fixture(scope="module")
-def discovered_streams(mock_brightpearl) -> List[AirbyteStream]:
+def discovered_streams(mock_brightpearl) -> list[AirbyteStream]:
     config = _scenario_config(Path("integration_tests/config.json"))
     return list(discover(SourceBrightpearl(config=config), config).catalog.catalog.streams)
 
 
-def _docs_stream_names() -> List[str]:
+def _docs_stream_names() -> list[str]:
     """The first column of the generated stream table between the markers in docs/brightpearl.md."""
     text = (CONNECTOR_ROOT / "docs" / "brightpearl.md").read_text()
     table = text.split(STREAMS_START, 1)[1].split(STREAMS_END, 1)[0]
@@ -91,10 +92,10 @@ def _docs_stream_names() -> List[str]:
     return [row.strip("|").split("|")[0].strip().strip("`") for row in rows]
 
 
-def test_given_docs_page_when_compared_with_discover_then_it_lists_exactly_the_discovered_streams(
-        discovered_streams):
+def test_given_docs_page_when_compared_with_discover_then_it_lists_exactly_the_discovered_streams(discovered_streams):
     assert sorted(_docs_stream_names()) == sorted(stream.name for stream in discovered_streams), (
-        "regenerate the table: python scripts/stream_table.py --write docs/brightpearl.md")
+        "regenerate the table: python scripts/stream_table.py --write docs/brightpearl.md"
+    )
 
 
 def test_given_metadata_suggested_streams_when_compared_with_discover_then_each_is_discovered(discovered_streams):
@@ -103,7 +104,8 @@ def test_given_metadata_suggested_streams_when_compared_with_discover_then_each_
 
 
 def test_given_state_from_a_first_incremental_read_when_nothing_changed_then_a_second_read_returns_fewer_records(
-        discovered_streams):
+    discovered_streams,
+):
     config = _scenario_config(Path("integration_tests/config.json"))
     streams = [stream.name for stream in discovered_streams if SyncMode.incremental in stream.supported_sync_modes]
     if not streams:
@@ -115,8 +117,9 @@ def test_given_state_from_a_first_incremental_read_when_nothing_changed_then_a_s
 
     first = read(SourceBrightpearl(config=config, catalog=catalog), config, catalog)
     # The last state of each stream is where the next sync starts.
-    state = list({message.state.stream.stream_descriptor.name: message.state
-                  for message in first.state_messages}.values())
+    state = list(
+        {message.state.stream.stream_descriptor.name: message.state for message in first.state_messages}.values()
+    )
     second = read(SourceBrightpearl(config=config, catalog=catalog, state=state), config, catalog, state)
 
     for name in streams:

@@ -54,8 +54,11 @@ class SingleSlashes:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and "//" in scope["path"]:
-            scope = {**scope, "path": _REPEATED_SLASHES.sub("/", scope["path"]),
-                     "raw_path": re.sub(rb"/{2,}", b"/", scope.get("raw_path") or scope["path"].encode())}
+            scope = {
+                **scope,
+                "path": _REPEATED_SLASHES.sub("/", scope["path"]),
+                "raw_path": re.sub(rb"/{2,}", b"/", scope.get("raw_path") or scope["path"].encode()),
+            }
         await self.app(scope, receive, send)
 
 
@@ -107,9 +110,12 @@ def create_app(state: MockState, journal: WriteJournal | None = None) -> Starlet
         state.stats.record(f"{request.method} {route_name}", response.status_code)
         if state.log_requests:
             # the path and query only: credentials travel in headers and are never printed
-            print(f"{request.method} {request.url.path}{'?' + request.url.query if request.url.query else ''} "
-                  f"-> {response.status_code} {(time.perf_counter() - started) * 1000:.1f}ms",
-                  file=sys.stderr, flush=True)
+            print(
+                f"{request.method} {request.url.path}{'?' + request.url.query if request.url.query else ''} "
+                f"-> {response.status_code} {(time.perf_counter() - started) * 1000:.1f}ms",
+                file=sys.stderr,
+                flush=True,
+            )
         return response
 
     @contextlib.asynccontextmanager
@@ -120,12 +126,16 @@ def create_app(state: MockState, journal: WriteJournal | None = None) -> Starlet
         finally:
             state.webhooks.stop()
 
-    return Starlette(routes=[
-        Route("/public-api/{account}/{path:path}", api, methods=API_METHODS),
-        *control_routes(state, journal),
-        *oauth_routes(state),
-    ], middleware=[Middleware(SingleSlashes)], exception_handlers={404: _no_route, 405: _no_route},
-        lifespan=lifespan)
+    return Starlette(
+        routes=[
+            Route("/public-api/{account}/{path:path}", api, methods=API_METHODS),
+            *control_routes(state, journal),
+            *oauth_routes(state),
+        ],
+        middleware=[Middleware(SingleSlashes)],
+        exception_handlers={404: _no_route, 405: _no_route},
+        lifespan=lifespan,
+    )
 
 
 def _authenticate(state: MockState, request: Request) -> None:
@@ -150,8 +160,9 @@ def _authenticate(state: MockState, request: Request) -> None:
     raise ProxyError(401, errors.NOT_AUTHENTICATED)
 
 
-def _resolve(state: MockState, journal: WriteJournal | None, request: Request, path: str,
-             body: bytes) -> tuple[str, Callable[[], Response]]:
+def _resolve(
+    state: MockState, journal: WriteJournal | None, request: Request, path: str, body: bytes
+) -> tuple[str, Callable[[], Response]]:
     """Find what serves `path`: the route's name for the stats and the handler to call.
 
     The writes table comes first; then the registry's search, ID-set GET and OPTIONS routes.
@@ -163,8 +174,9 @@ def _resolve(state: MockState, journal: WriteJournal | None, request: Request, p
     return find_read(state, request, path)
 
 
-def _write(state: MockState, journal: WriteJournal | None, write: Write, ids: dict[str, int], path: str,
-           raw_body: bytes) -> Response:
+def _write(
+    state: MockState, journal: WriteJournal | None, write: Write, ids: dict[str, int], path: str, raw_body: bytes
+) -> Response:
     """Serve a write, keep it in the journal (`--data-file`), then raise its webhook events.
 
     The write is kept only once its journal line is: a refused body or a line that cannot be
@@ -182,5 +194,6 @@ def _write(state: MockState, journal: WriteJournal | None, write: Write, ids: di
     with state.webhooks.batch():
         for full_event, event_ids in call.events:
             state.webhooks.publish(full_event, event_ids)
-    return json_response({} if call.result is None else {"response": call.result},
-                         headers={"message-type": write.message_type})
+    return json_response(
+        {} if call.result is None else {"response": call.result}, headers={"message-type": write.message_type}
+    )

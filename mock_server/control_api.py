@@ -75,8 +75,11 @@ def control_routes(state: MockState, journal: WriteJournal | None = None) -> lis
 
     async def tokens(request: Request) -> Response:
         body = await _body(request)
-        expires_in = int(_number(body, "expires_in", ACCESS_TOKEN_SECONDS, -MAX_CLOCK_STEP_SECONDS,
-                                 MAX_CLOCK_STEP_SECONDS, whole=True))
+        expires_in = int(
+            _number(
+                body, "expires_in", ACCESS_TOKEN_SECONDS, -MAX_CLOCK_STEP_SECONDS, MAX_CLOCK_STEP_SECONDS, whole=True
+            )
+        )
         token = state.credentials.issue_access_token(state.clock.now(), expires_in)
         return json_response({"access_token": token, "token_type": "Bearer", "expires_in": expires_in})
 
@@ -116,8 +119,14 @@ def control_routes(state: MockState, journal: WriteJournal | None = None) -> lis
         wait = _number(dict(request.query_params), "wait", 0.0, 0, MAX_WAIT_SECONDS, text=True)
         drained = await asyncio.to_thread(state.webhooks.wait_drained, wait)
         report = state.webhooks.report()
-        return json_response({"drained": drained, "pending": report["pending"], "deliveries": report["deliveries"],
-                              "attempts": report["attempts"]})
+        return json_response(
+            {
+                "drained": drained,
+                "pending": report["pending"],
+                "deliveries": report["deliveries"],
+                "attempts": report["attempts"],
+            }
+        )
 
     return [
         Route("/_mock/health", health, methods=["GET"]),
@@ -154,8 +163,9 @@ async def _body(request: Request, *shapes: type) -> Any:
     return body
 
 
-def _number(values: dict, name: str, default: float, low: float, high: float, whole: bool = False,
-            text: bool = False) -> float:
+def _number(
+    values: dict, name: str, default: float, low: float, high: float, whole: bool = False, text: bool = False
+) -> float:
     """`values[name]` as a finite number in [low, high] (a whole one with `whole`; parsed from text with `text`)."""
     value = values.get(name, default)
     if text and isinstance(value, str):

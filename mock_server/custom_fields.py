@@ -31,9 +31,14 @@ class Owner:
 
 
 OWNERS = (
-    Owner("order-service/order", "order", lambda order: "sale" if order["orderTypeCode"] in ("SO", "SC") else "purchase"),
-    Owner("contact-service/contact", "contact",
-          lambda contact: "supplier" if contact["relationshipToAccount"]["isSupplier"] else "customer"),
+    Owner(
+        "order-service/order", "order", lambda order: "sale" if order["orderTypeCode"] in ("SO", "SC") else "purchase"
+    ),
+    Owner(
+        "contact-service/contact",
+        "contact",
+        lambda contact: "supplier" if contact["relationshipToAccount"]["isSupplier"] else "customer",
+    ),
     Owner("product-service/product", "product", lambda product: "product"),
 )
 _PATH = re.compile(r"^(?P<owner>[a-z-]+/[a-z-]+)/(?P<id>[1-9][0-9]{0,17})/custom-field/?$")
@@ -65,8 +70,10 @@ def patch(dataset: Dataset, owner: Owner, record: Record, operations: Any) -> di
     fields = {field["code"]: field for field in dataset[f"{kind}-custom-field"].records()}
     unknown = sorted(set(changed) - set(fields))
     if unknown:
-        raise errors.bad_request(f"{', '.join(unknown)} is not a {kind} custom field; "
-                                 f"the {kind} custom fields are {', '.join(sorted(fields))}")
+        raise errors.bad_request(
+            f"{', '.join(unknown)} is not a {kind} custom field; "
+            f"the {kind} custom fields are {', '.join(sorted(fields))}"
+        )
     return {code: _value(field, changed[code]) if code in changed else None for code, field in fields.items()}
 
 
@@ -89,7 +96,7 @@ def _value(field: Record, value: Any) -> Any:
         if option is not None:
             return {"id": option["id"], "value": option["value"]}
         choices = ", ".join(str(option["id"]) for option in (field.get("options") or {}).values())
-        raise errors.bad_request(f"{code} takes {{\"id\": <option>}} with an option of {choices}, not {value!r}")
+        raise errors.bad_request(f'{code} takes {{"id": <option>}} with an option of {choices}, not {value!r}')
     elif isinstance(value, str):  # TEXT, TEXTAREA, DATE
         return value
     raise errors.bad_request(f"{code} is a {kind} custom field and cannot hold {value!r}")

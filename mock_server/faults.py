@@ -20,8 +20,10 @@ from .resources import Resource
 from .state import Fault, MockState
 
 # what the nginx in front of Brightpearl's services answers when they fail
-PROXY_PAGE = ("<html><head><title>{status} {reason}</title></head><body><center><h1>{status} {reason}</h1></center>"
-              "<hr><center>nginx</center></body></html>")
+PROXY_PAGE = (
+    "<html><head><title>{status} {reason}</title></head><body><center><h1>{status} {reason}</h1></center>"
+    "<hr><center>nginx</center></body></html>"
+)
 REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 504: "Gateway Time-out"}
 
 
@@ -69,8 +71,11 @@ async def before_serving(state: MockState, faults: list[Fault]) -> Response | No
 
 def _answer_instead(fault: Fault) -> Response | None:
     if fault.kind == "throttle":
-        return json_response({"response": errors.TOO_MANY_REQUESTS}, 503, {
-            "brightpearl-requests-remaining": "0", "brightpearl-next-throttle-period": str(fault.period_ms)})
+        return json_response(
+            {"response": errors.TOO_MANY_REQUESTS},
+            503,
+            {"brightpearl-requests-remaining": "0", "brightpearl-next-throttle-period": str(fault.period_ms)},
+        )
     if fault.kind == "429":
         return json_response({"response": errors.TOO_MANY_REQUESTS}, 429, {"retry-after": str(fault.retry_after)})
     if fault.kind == "token_expired":

@@ -142,8 +142,14 @@ def oauth_routes(state: MockState) -> list[Route]:
                 raise OAuthError("invalid_grant", UNKNOWN_TOKEN)
             access_token, refresh_token = pair
             extra = {}  # the recorded refresh answer has no installation_instance_id
-        return {"access_token": access_token, "refresh_token": refresh_token, **extra,
-                "api_domain": api_domain, "token_type": TOKEN_TYPE, "expires_in": ACCESS_TOKEN_SECONDS}
+        return {
+            "access_token": access_token,
+            "refresh_token": refresh_token,
+            **extra,
+            "api_domain": api_domain,
+            "token_type": TOKEN_TYPE,
+            "expires_in": ACCESS_TOKEN_SECONDS,
+        }
 
     return [
         Route("/authorize/{account}", authorize, methods=["GET", "POST"]),
@@ -172,8 +178,12 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 def _token_json(body: dict, status: int) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type=JSON_TYPE,
-                    headers={"cache-control": "no-store", "pragma": "no-cache"})
+    return Response(
+        orjson.dumps(body),
+        status_code=status,
+        media_type=JSON_TYPE,
+        headers={"cache-control": "no-store", "pragma": "no-cache"},
+    )
 
 
 def _recorded(state: MockState, request: Request, route: str, response: Response) -> Response:
@@ -185,16 +195,23 @@ def _recorded(state: MockState, request: Request, route: str, response: Response
 
 
 def _approval_page(account: str, params: dict[str, str]) -> Response:
-    hidden = "".join(f"<input type='hidden' name='{html.escape(name)}' value='{html.escape(params.get(name, ''))}'>"
-                     for name in ("response_type", "client_id", "redirect_uri", "state"))
-    body = (f"<p>The app <strong id='app'>{html.escape(params['client_id'])}</strong> asks for access to the "
-            f"Brightpearl account <strong id='account'>{html.escape(account)}</strong>.</p>"
-            f"<form method='post' action='/authorize/{html.escape(account)}'>{hidden}"
-            "<button type='submit' name='decision' value='approve' id='approve'>Approve</button> "
-            "<button type='submit' name='decision' value='deny' id='deny'>Deny</button></form>")
+    hidden = "".join(
+        f"<input type='hidden' name='{html.escape(name)}' value='{html.escape(params.get(name, ''))}'>"
+        for name in ("response_type", "client_id", "redirect_uri", "state")
+    )
+    body = (
+        f"<p>The app <strong id='app'>{html.escape(params['client_id'])}</strong> asks for access to the "
+        f"Brightpearl account <strong id='account'>{html.escape(account)}</strong>.</p>"
+        f"<form method='post' action='/authorize/{html.escape(account)}'>{hidden}"
+        "<button type='submit' name='decision' value='approve' id='approve'>Approve</button> "
+        "<button type='submit' name='decision' value='deny' id='deny'>Deny</button></form>"
+    )
     return _page("Authorize app", body, 200)
 
 
 def _page(title: str, body: str, status: int) -> Response:
-    return HTMLResponse(f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
-                        f"<body><h1>{title}</h1>{body}</body></html>", status_code=status)
+    return HTMLResponse(
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
+        f"<body><h1>{title}</h1>{body}</body></html>",
+        status_code=status,
+    )

@@ -42,12 +42,16 @@ def _routes_by_service(resources: list[Resource]) -> dict[str, list[ResourceRout
     for resource in resources:
         service_routes = routes.setdefault(resource.service, [])
         if resource.search:
-            service_routes.append(ResourceRoute(resource, "search", re.compile(f"^{re.escape(resource.search)}/?$"),
-                                                resource.search))
+            service_routes.append(
+                ResourceRoute(resource, "search", re.compile(f"^{re.escape(resource.search)}/?$"), resource.search)
+            )
         if resource.get:
             literal = re.escape(resource.get).replace(re.escape("{parent}"), "(?P<parent>[^/]+)")
-            service_routes.append(ResourceRoute(resource, "get", re.compile(f"^{literal}(?:/(?P<ids>[^/]*))?/?$"),
-                                                resource.get + "/{ids}"))
+            service_routes.append(
+                ResourceRoute(
+                    resource, "get", re.compile(f"^{literal}(?:/(?P<ids>[^/]*))?/?$"), resource.get + "/{ids}"
+                )
+            )
     for service_routes in routes.values():
         # `product/custom-field-meta-data` must win over `product/{ids}`
         service_routes.sort(key=lambda route: -len(route.template))
@@ -89,7 +93,8 @@ def _record_part(state: MockState, path: str) -> tuple[str, Callable[[], Respons
     """The GETs that answer one thing rather than a resource's records, or None when `path` is none of them."""
     if path.rstrip("/") == "integration-service/account-configuration":
         return "integration-service/account-configuration", lambda: json_response(
-            {"response": state.dataset.account_configuration}, headers={"message-type": "get-account-configuration"})
+            {"response": state.dataset.account_configuration}, headers={"message-type": "get-account-configuration"}
+        )
     match = _DEFAULT_LOCATION.match(path)
     if match:
         return "warehouse-service/warehouse/{id}/location/default", partial(_default_location, state, int(match["id"]))
@@ -114,8 +119,12 @@ def _custom_fields(state: MockState, owner: custom_fields.Owner, record_id: int)
 
 def _search(state: MockState, resource: Resource, params: dict) -> Response:
     dataset = state.dataset
-    body = run_search(dataset[resource.name], params, dataset.account_tz,
-                      lambda table_name, ids: reference_table(dataset, table_name, ids))
+    body = run_search(
+        dataset[resource.name],
+        params,
+        dataset.account_tz,
+        lambda table_name, ids: reference_table(dataset, table_name, ids),
+    )
     return json_response(body, headers={"message-type": "bulk-data-search"})
 
 
@@ -148,8 +157,10 @@ def _selected_ids(state: MockState, resource: Resource, match: re.Match, listing
         try:
             ids = requested.ids(resource.max_ids)
         except IdSetTooLarge as error:
-            raise errors.bad_request(f"The ID set asks for {error.size} {resource.name} IDs; "
-                                     f"at most {resource.max_ids} can be requested at once") from None
+            raise errors.bad_request(
+                f"The ID set asks for {error.size} {resource.name} IDs; "
+                f"at most {resource.max_ids} can be requested at once"
+            ) from None
     if parents is not None:
         ids = [record_id for record_id in ids if table.parent_of(record_id) in parents]
     return [record_id for record_id in ids if record_id in table]

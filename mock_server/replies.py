@@ -8,8 +8,12 @@ import orjson
 from starlette.responses import Response
 
 JSON_TYPE = "application/json;charset=UTF-8"
-STATIC_HEADERS = {"cache-control": "no-cache, must-revalidate", "expires": "Mon, 20 Dec 1998 01:00:00 GMT",
-                  "pragma": "no-cache", "strict-transport-security": "max-age=15724800"}
+STATIC_HEADERS = {
+    "cache-control": "no-cache, must-revalidate",
+    "expires": "Mon, 20 Dec 1998 01:00:00 GMT",
+    "pragma": "no-cache",
+    "strict-transport-security": "max-age=15724800",
+}
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

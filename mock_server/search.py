@@ -38,7 +38,12 @@ def parse_filter_time(text: str, account_tz: tzinfo) -> tuple[datetime, bool]:
         raise ValueError(text)
     year, month, day, hour, minute, second, fraction, offset = match.groups()
     moment = datetime(
-        int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
+        int(year),
+        int(month),
+        int(day),
+        int(hour or 0),
+        int(minute or 0),
+        int(second or 0),
         int((fraction or "0").ljust(6, "0")),
     )
     if offset is None:
@@ -154,9 +159,7 @@ def _sorted(rows: list[tuple], order: list[tuple[int, Column, str]]) -> list[tup
     return rows
 
 
-def run_search(
-    table: Table, params: Mapping[str, str], account_tz: tzinfo, reference: ReferenceBuilder
-) -> dict:
+def run_search(table: Table, params: Mapping[str, str], account_tz: tzinfo, reference: ReferenceBuilder) -> dict:
     resource = table.resource
     all_columns = resource.columns
 
@@ -192,8 +195,9 @@ def run_search(
     if order == [(0, all_columns[0], "ASC")]:
         rows = table.search_rows()
     else:
-        rows = table.sorted_search_rows(tuple((index, direction) for index, _, direction in order),
-                                        lambda unsorted: _sorted(unsorted, order))
+        rows = table.sorted_search_rows(
+            tuple((index, direction) for index, _, direction in order), lambda unsorted: _sorted(unsorted, order)
+        )
     for test in predicates:
         rows = [row for row in rows if test(row)]
 

@@ -11,7 +11,7 @@ import secrets
 import time
 from collections import Counter, defaultdict, deque
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .store import Dataset
 from .webhooks import Webhooks
@@ -41,8 +41,10 @@ class Budget:
     next_period_ms: int
 
     def headers(self) -> dict[str, str]:
-        return {"brightpearl-requests-remaining": str(self.remaining),
-                "brightpearl-next-throttle-period": str(self.next_period_ms)}
+        return {
+            "brightpearl-requests-remaining": str(self.remaining),
+            "brightpearl-next-throttle-period": str(self.next_period_ms),
+        }
 
 
 UNLIMITED = Budget(199, int(WINDOW_SECONDS * 1000))
@@ -128,8 +130,19 @@ def _oauth_token() -> str:
     return base64.b64encode(secrets.token_bytes(31)).decode()
 
 
-FAULT_KINDS = ("throttle", "429", "token_expired", "expire_tokens", "500", "502", "504", "slow", "reset", "truncate",
-               "bad_id")
+FAULT_KINDS = (
+    "throttle",
+    "429",
+    "token_expired",
+    "expire_tokens",
+    "500",
+    "502",
+    "504",
+    "slow",
+    "reset",
+    "truncate",
+    "bad_id",
+)
 
 
 @dataclass
@@ -205,8 +218,10 @@ class Stats:
         self.routes[route][str(status)] += 1
 
     def report(self) -> dict:
-        return {"total": sum(sum(c.values()) for c in self.routes.values()),
-                "routes": {route: dict(counts) for route, counts in sorted(self.routes.items())}}
+        return {
+            "total": sum(sum(c.values()) for c in self.routes.values()),
+            "routes": {route: dict(counts) for route, counts in sorted(self.routes.items())},
+        }
 
     def reset(self) -> None:
         self.routes.clear()
@@ -233,8 +248,13 @@ class MockState:
         table = self.dataset["webhook"]
         seeded = max(table.ids(), default=0)
         # a dataset sequence, so a failed write gives its ID back; seeded once, so no deleted ID comes back
-        self.webhooks = Webhooks(table, self.credentials.account, self.clock.now,
-                                 lambda: self.dataset.next_id("webhook", lambda: seeded), self.webhook_retry_ms)
+        self.webhooks = Webhooks(
+            table,
+            self.credentials.account,
+            self.clock.now,
+            lambda: self.dataset.next_id("webhook", lambda: seeded),
+            self.webhook_retry_ms,
+        )
 
     def now_stamp(self) -> str:
-        return format_stamp(datetime.fromtimestamp(self.clock.now(), timezone.utc), self.dataset.account_tz)
+        return format_stamp(datetime.fromtimestamp(self.clock.now(), UTC), self.dataset.account_tz)

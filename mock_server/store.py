@@ -128,8 +128,12 @@ class Table:
     # transactions ------------------------------------------------------------------------------
     def _remember(self, record_id: int) -> None:
         if self._undo is not None and record_id not in self._undo:
-            self._undo[record_id] = (self._bodies.get(record_id, _ABSENT), self._optional.get(record_id, _ABSENT),
-                                     self._rows.get(record_id, _ABSENT), self._parents.get(record_id, _ABSENT))
+            self._undo[record_id] = (
+                self._bodies.get(record_id, _ABSENT),
+                self._optional.get(record_id, _ABSENT),
+                self._rows.get(record_id, _ABSENT),
+                self._parents.get(record_id, _ABSENT),
+            )
 
     def begin(self) -> None:
         self._undo = {}
@@ -149,8 +153,7 @@ class Table:
                 else:
                     index[record_id] = value
         if reinserted:  # a record deleted and put back goes to its place in ID order again
-            self._bodies, self._optional, self._rows, self._parents = (dict(sorted(index.items()))
-                                                                       for index in indexes)
+            self._bodies, self._optional, self._rows, self._parents = (dict(sorted(index.items())) for index in indexes)
         self._flat_rows = None
 
     def parent_of(self, record_id: int) -> Any:

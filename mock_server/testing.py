@@ -34,8 +34,16 @@ def free_port() -> int:
 class MockServer:
     """`brightpearl-mock` in a subprocess with the default credentials, and clients for its API and control API."""
 
-    def __init__(self, orders: int = 300, rate_limit: int = 0, seed: int = 1, account: str = DEFAULT_ACCOUNT,
-                 extra_args: list[str] | None = None, startup_timeout: float = 60.0, tls: bool = False):
+    def __init__(
+        self,
+        orders: int = 300,
+        rate_limit: int = 0,
+        seed: int = 1,
+        account: str = DEFAULT_ACCOUNT,
+        extra_args: list[str] | None = None,
+        startup_timeout: float = 60.0,
+        tls: bool = False,
+    ):
         self.port = free_port()
         self.account = account
         self._tls_dir = Path(tempfile.mkdtemp(prefix="brightpearl-mock-ca-")) if tls else None
@@ -43,9 +51,23 @@ class MockServer:
         self.base_url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.app_ref, self.account_token = DEFAULT_APP_REF, DEFAULT_ACCOUNT_TOKEN
         self.staff_token, self.dev_ref = DEFAULT_STAFF_TOKEN, DEFAULT_DEV_REF
-        self._command = [sys.executable, "-m", "mock_server", "--port", str(self.port), "--orders", str(orders),
-                         "--rate-limit", str(rate_limit), "--seed", str(seed), "--account", account,
-                         *(["--tls", "--tls-ca-file", str(self.ca_file)] if tls else []), *(extra_args or [])]
+        self._command = [
+            sys.executable,
+            "-m",
+            "mock_server",
+            "--port",
+            str(self.port),
+            "--orders",
+            str(orders),
+            "--rate-limit",
+            str(rate_limit),
+            "--seed",
+            str(seed),
+            "--account",
+            account,
+            *(["--tls", "--tls-ca-file", str(self.ca_file)] if tls else []),
+            *(extra_args or []),
+        ]
         self._startup_timeout = startup_timeout
         self._process: subprocess.Popen | None = None
         self.output = ""  # what the process printed, once it has stopped
@@ -99,10 +121,12 @@ class MockServer:
 
     def connector_config(self, **overrides: Any) -> dict[str, Any]:
         """A source-brightpearl config that reads this mock with its account token; `overrides` replace keys."""
-        return {"account_code": self.account, "api_domain": self.base_url,
-                "credentials": {"auth_type": "account_token", "app_ref": self.app_ref,
-                                "account_token": self.account_token},
-                **overrides}
+        return {
+            "account_code": self.account,
+            "api_domain": self.base_url,
+            "credentials": {"auth_type": "account_token", "app_ref": self.app_ref, "account_token": self.account_token},
+            **overrides,
+        }
 
     # the control API ---------------------------------------------------------------------------
     def control(self, method: str, path: str, payload: Any = None) -> Any:

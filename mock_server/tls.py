@@ -23,9 +23,11 @@ class ServerTls:
     key_and_certificate_file: Path
 
     def how_to_trust(self) -> str:
-        return (f"brightpearl-mock: https with a CA made at start-up; its certificate is {self.ca_file}\n"
-                f"  trust it with SSL_CERT_FILE={self.ca_file} (Python's ssl, OpenSSL), "
-                f"REQUESTS_CA_BUNDLE={self.ca_file} (requests), or curl --cacert {self.ca_file}")
+        return (
+            f"brightpearl-mock: https with a CA made at start-up; its certificate is {self.ca_file}\n"
+            f"  trust it with SSL_CERT_FILE={self.ca_file} (Python's ssl, OpenSSL), "
+            f"REQUESTS_CA_BUNDLE={self.ca_file} (requests), or curl --cacert {self.ca_file}"
+        )
 
 
 def make_certificates(host: str, ca_file: Path | None) -> ServerTls:

@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import h11
@@ -55,7 +55,7 @@ def covers(pattern: str, event: str) -> bool:
 
 
 def _utc_stamp(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _fill(template: str, variables: dict[str, str]) -> str:
@@ -80,8 +80,16 @@ class Delivery:
     outcome: str = "pending"  # pending | delivered | failed | cancelled | undeliverable | dropped
 
     def describe(self) -> dict:
-        return {"id": self.id, "webhook": self.webhook_id, "event": self.event, "ids": self.resource_ids,
-                "method": self.method, "url": self.url, "attempts": self.attempts, "outcome": self.outcome}
+        return {
+            "id": self.id,
+            "webhook": self.webhook_id,
+            "event": self.event,
+            "ids": self.resource_ids,
+            "method": self.method,
+            "url": self.url,
+            "attempts": self.attempts,
+            "outcome": self.outcome,
+        }
 
 
 @dataclass
@@ -113,8 +121,11 @@ async def call_receiver(method: str, url: str, body: bytes | None, content_type:
         raise ValueError(f"{url!r} is not an http(s) URL")
     secure = parts.scheme == "https"
     reader, writer = await asyncio.wait_for(
-        asyncio.open_connection(parts.hostname, parts.port or (443 if secure else 80),
-                                ssl=ssl.create_default_context() if secure else None), CONNECT_SECONDS)
+        asyncio.open_connection(
+            parts.hostname, parts.port or (443 if secure else 80), ssl=ssl.create_default_context() if secure else None
+        ),
+        CONNECT_SECONDS,
+    )
     try:
         connection = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_ANSWER_HEAD)
         headers = [("host", parts.netloc), ("user-agent", USER_AGENT), ("connection", "close")]
@@ -223,22 +234,36 @@ class Webhooks:
             for full_event, ids in gathered.items():
                 self.publish(full_event, ids)
 
-    def _enqueue(self, subscription: dict, event: str, resource_ids: str,
-                 overrides: dict[str, str] | None = None) -> None:
+    def _enqueue(
+        self, subscription: dict, event: str, resource_ids: str, overrides: dict[str, str] | None = None
+    ) -> None:
         resource_type, _, rest = event.partition(".")
         lifecycle_event, _, specifier = rest.partition(".")
-        variables = {"account-code": self.account, "resource-type": resource_type, "resource-id": resource_ids,
-                     "lifecycle-event": lifecycle_event, "full-event": event, "resource-specifier": specifier,
-                     "raised-on": _utc_stamp(self.now()), "brightpearl-version": BRIGHTPEARL_VERSION,
-                     **(overrides or {})}
+        variables = {
+            "account-code": self.account,
+            "resource-type": resource_type,
+            "resource-id": resource_ids,
+            "lifecycle-event": lifecycle_event,
+            "full-event": event,
+            "resource-specifier": specifier,
+            "raised-on": _utc_stamp(self.now()),
+            "brightpearl-version": BRIGHTPEARL_VERSION,
+            **(overrides or {}),
+        }
         method = subscription["httpMethod"]
         body_template = subscription.get("bodyTemplate")
         delivery = Delivery(
-            id=next(self._ids), webhook_id=subscription["id"], event=event, resource_ids=variables["resource-id"],
-            method=method, url=_fill(subscription["uriTemplate"], variables),
+            id=next(self._ids),
+            webhook_id=subscription["id"],
+            event=event,
+            resource_ids=variables["resource-id"],
+            method=method,
+            url=_fill(subscription["uriTemplate"], variables),
             body=_fill(body_template, variables).encode() if method in ("POST", "PUT") and body_template else None,
             content_type=subscription.get("contentType"),
-            quality_of_service=int(subscription.get("qualityOfService", 0)), due=time.monotonic())
+            quality_of_service=int(subscription.get("qualityOfService", 0)),
+            due=time.monotonic(),
+        )
         self.deliveries[delivery.id] = delivery
         host = urlsplit(delivery.url).hostname or ""
         queue = self._queues.setdefault(delivery.webhook_id, [])
@@ -319,9 +344,12 @@ class Webhooks:
     async def _send(self, delivery: Delivery) -> tuple[int | None, str | None, float]:
         started = time.perf_counter()
         try:
-            status, error = await asyncio.wait_for(
-                call_receiver(delivery.method, delivery.url, delivery.body, delivery.content_type),
-                ANSWER_SECONDS), None
+            status, error = (
+                await asyncio.wait_for(
+                    call_receiver(delivery.method, delivery.url, delivery.body, delivery.content_type), ANSWER_SECONDS
+                ),
+                None,
+            )
         except TimeoutError:
             status, error = None, f"TimeoutError: no answer within {ANSWER_SECONDS:g}s"
         except (OSError, ValueError, h11.ProtocolError) as exception:
@@ -367,12 +395,25 @@ class Webhooks:
         while len(self._finished) > MAX_LOGGED:
             self.deliveries.pop(self._finished.popleft(), None)
 
-    def _log(self, delivery: Delivery, status: int | None, error: str | None, elapsed_ms: float,
-             outcome: str | None = None) -> None:
-        self.attempts.append(Attempt(
-            delivery=delivery.id, webhook=delivery.webhook_id, event=delivery.event, ids=delivery.resource_ids,
-            attempt=delivery.attempts, method=delivery.method, url=delivery.url, at=_utc_stamp(time.time()),
-            status=status, error=error, elapsed_ms=round(elapsed_ms, 1), outcome=outcome or delivery.outcome))
+    def _log(
+        self, delivery: Delivery, status: int | None, error: str | None, elapsed_ms: float, outcome: str | None = None
+    ) -> None:
+        self.attempts.append(
+            Attempt(
+                delivery=delivery.id,
+                webhook=delivery.webhook_id,
+                event=delivery.event,
+                ids=delivery.resource_ids,
+                attempt=delivery.attempts,
+                method=delivery.method,
+                url=delivery.url,
+                at=_utc_stamp(time.time()),
+                status=status,
+                error=error,
+                elapsed_ms=round(elapsed_ms, 1),
+                outcome=outcome or delivery.outcome,
+            )
+        )
 
     # the delivery log --------------------------------------------------------------------------
     def wait_drained(self, timeout: float) -> bool:
@@ -382,11 +423,14 @@ class Webhooks:
 
     def report(self) -> dict:
         with self._condition:
-            return {"subscriptions": list(self.table.records()),
-                    "pending": self._pending,
-                    "deliveries": [delivery.describe() for delivery in self.deliveries.values()],
-                    "attempts": [vars(attempt).copy() for attempt in self.attempts],
-                    "retry_ms": self.retry_ms, "max_attempts": self.max_attempts}
+            return {
+                "subscriptions": list(self.table.records()),
+                "pending": self._pending,
+                "deliveries": [delivery.describe() for delivery in self.deliveries.values()],
+                "attempts": [vars(attempt).copy() for attempt in self.attempts],
+                "retry_ms": self.retry_ms,
+                "max_attempts": self.max_attempts,
+            }
 
     def clear_log(self) -> None:
         """Forget finished deliveries and all attempts; pending deliveries go on."""

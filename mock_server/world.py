@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -19,8 +19,8 @@ from .store import Dataset
 
 T = TypeVar("T")
 
-HISTORY_START = datetime(2024, 1, 1, tzinfo=timezone.utc)
-HISTORY_END = datetime(2026, 11, 1, tzinfo=timezone.utc)
+HISTORY_START = datetime(2024, 1, 1, tzinfo=UTC)
+HISTORY_END = datetime(2026, 11, 1, tzinfo=UTC)
 _QUANTA = {places: Decimal(1).scaleb(-places) for places in range(9)}
 
 

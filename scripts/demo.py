@@ -50,8 +50,9 @@ def main() -> None:
 
     print(f"Starting the mock Brightpearl account 'acme' with {args.orders} orders...", flush=True)
     with MockServer(orders=args.orders, rate_limit=200) as mock:
-        source = airbyte.get_source("source-brightpearl", config=mock.connector_config(),
-                                    local_executable=connector_executable())
+        source = airbyte.get_source(
+            "source-brightpearl", config=mock.connector_config(), local_executable=connector_executable()
+        )
         source.check()
         source.select_all_streams()
         started = time.perf_counter()
@@ -66,8 +67,10 @@ def main() -> None:
     for name, count in counts.items():
         print(f"  {name:<{width}}  {count}")
     example = f"SELECT ordertypecode, count(*) AS orders FROM {SCHEMA}.orders GROUP BY 1"
-    print(f"\nQuery it, e.g.:\n  .venv/bin/python -c \"import duckdb; db = duckdb.connect('{args.db}', "
-          f"read_only=True); db.sql('{example}').show()\"")
+    print(
+        f"\nQuery it, e.g.:\n  .venv/bin/python -c \"import duckdb; db = duckdb.connect('{args.db}', "
+        f"read_only=True); db.sql('{example}').show()\""
+    )
 
 
 if __name__ == "__main__":

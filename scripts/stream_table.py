@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
+import yaml
 from airbyte_cdk.sources.declarative.parsers.manifest_component_transformer import ManifestComponentTransformer
 from airbyte_cdk.sources.declarative.parsers.manifest_reference_resolver import ManifestReferenceResolver
-import yaml
 
 MANIFEST = Path(__file__).resolve().parent.parent / "source_brightpearl" / "manifest.yaml"
 START, END = "<!-- streams:start -->", "<!-- streams:end -->"
@@ -40,11 +41,16 @@ def _search_and_get(stream: Mapping[str, Any]) -> str:
     if router.get("type") == "GroupingPartitionRouter":
         search = router["underlying_partition_router"]["parent_stream_configs"][0]["stream"]
         search_parameters = search.get("$parameters", {})
-        filters = {key: value for key, value in search["retriever"]["requester"].get("request_parameters", {}).items()
-                   if key not in ("columns", "firstResult")}
+        filters = {
+            key: value
+            for key, value in search["retriever"]["requester"].get("request_parameters", {}).items()
+            if key not in ("columns", "firstResult")
+        }
         filter_text = "".join(f"?{key}={value}" for key, value in filters.items())
-        return (f"`{search_parameters['endpoint']}{filter_text}` -> `{parameters['resource']}/{{ids}}` "
-                f"({router['group_size']} IDs a call)")
+        return (
+            f"`{search_parameters['endpoint']}{filter_text}` -> `{parameters['resource']}/{{ids}}` "
+            f"({router['group_size']} IDs a call)"
+        )
     return f"`{parameters['endpoint'].rstrip('/')}`"
 
 

@@ -10,17 +10,18 @@ import re
 import sys
 import threading
 import time
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import InitVar, dataclass
 from dataclasses import field as dataclass_field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Dict, Generator, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Tuple, Union
+from datetime import UTC, datetime, timedelta
+from typing import (
+    Any,
+)
 from urllib.parse import urljoin, urlsplit
 
 import backoff
 import orjson
 import requests
-from urllib3.exceptions import InvalidHeader, LocationParseError
-from urllib3.util import Retry, parse_url
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.auth.oauth import DeclarativeSingleUseRefreshTokenOauth2Authenticator
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
@@ -46,6 +47,8 @@ from airbyte_cdk.sources.types import Config, Record, StreamSlice, StreamState
 from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from airbyte_cdk.utils.datetime_helpers import AirbyteDateTime, ab_datetime_now
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from urllib3.exceptions import InvalidHeader, LocationParseError
+from urllib3.util import Retry, parse_url
 
 LOGGER = logging.getLogger("airbyte")
 THROTTLE_PERIOD_HEADER = "brightpearl-next-throttle-period"
@@ -83,8 +86,7 @@ def malformed_response(response: requests.Response, problem: str) -> AirbyteTrac
     would let a sync exit 0 without them."""
     return AirbyteTracedException(
         message=(
-            "Brightpearl sent an incomplete or malformed response. This is usually temporary: "
-            "run the sync again."
+            "Brightpearl sent an incomplete or malformed response. This is usually temporary: run the sync again."
         ),
         internal_message=f"The {response.status_code} answer to {response.url} is not usable: {problem}",
         failure_type=FailureType.transient_error,
@@ -112,12 +114,12 @@ class BrightpearlResponseExtractor(RecordExtractor):
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[str, Any]]:
         return response_records(response)
 
-    def ids_answered(self, response: requests.Response, id_field: str) -> List[Any]:
+    def ids_answered(self, response: requests.Response, id_field: str) -> list[Any]:
         """The IDs of the records an ID-set GET answered (see BrightpearlIdSetRetriever)."""
         return [record.get(id_field) for record in response_records(response)]
 
 
-def response_records(response: requests.Response) -> List[MutableMapping[str, Any]]:
+def response_records(response: requests.Response) -> list[MutableMapping[str, Any]]:
     """The records in a body's `response`: the items of a list, or a non-empty object.
 
     Anything else (`{"response": null}`, a string, a list of non-objects, no `response`) is no answer
@@ -169,8 +171,8 @@ class _SearchPage:
     """One page of a search: where it was asked, its records with their sort keys, its `metaData`."""
 
     first_result: int
-    records: List[Record]
-    keys: List[tuple]
+    records: list[Record]
+    keys: list[tuple]
     meta: Mapping[str, Any]
 
     @property
@@ -206,7 +208,7 @@ class BrightpearlSearchRetriever(SimpleRetriever):
     row nor ask a page again, nor compare a page with the one before.
     """
 
-    filter_columns: List[str] = dataclass_field(default_factory=list)
+    filter_columns: list[str] = dataclass_field(default_factory=list)
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         super().__post_init__(parameters)
@@ -219,9 +221,9 @@ class BrightpearlSearchRetriever(SimpleRetriever):
 
     def _request_params(
         self,
-        stream_slice: Optional[StreamSlice] = None,
-        next_page_token: Optional[Mapping[str, Any]] = None,
-        page_size_override: Optional[int] = None,
+        stream_slice: StreamSlice | None = None,
+        next_page_token: Mapping[str, Any] | None = None,
+        page_size_override: int | None = None,
     ) -> Mapping[str, Any]:
         params = super()._request_params(stream_slice, next_page_token, page_size_override)
         first_result = next_page_token[FIRST_RESULT] if next_page_token else 1
@@ -229,7 +231,7 @@ class BrightpearlSearchRetriever(SimpleRetriever):
 
     def _read_pages(
         self,
-        records_generator_fn: Callable[[Optional[requests.Response]], Iterable[Record]],
+        records_generator_fn: Callable[[requests.Response | None], Iterable[Record]],
         stream_slice: StreamSlice,
     ) -> Iterable[Record]:
         searched = set()
@@ -241,9 +243,9 @@ class BrightpearlSearchRetriever(SimpleRetriever):
 
     def _read_pass(
         self,
-        records_generator_fn: Callable[[Optional[requests.Response]], Iterable[Record]],
+        records_generator_fn: Callable[[requests.Response | None], Iterable[Record]],
         stream_slice: StreamSlice,
-        filter_column: Optional[str],
+        filter_column: str | None,
     ) -> Iterable[Record]:
         asked: set = set()
 
@@ -267,7 +269,11 @@ class BrightpearlSearchRetriever(SimpleRetriever):
             previous, page = page, fetch(self._next_first_result(page, max(asked)))
 
     def _realigned(
-        self, fetch: Callable[[int], _SearchPage], asked: set, previous: _SearchPage, page: _SearchPage,
+        self,
+        fetch: Callable[[int], _SearchPage],
+        asked: set,
+        previous: _SearchPage,
+        page: _SearchPage,
         last_key: tuple,
     ) -> _SearchPage:
         """A page asked between `previous` (which held the last row read) and `page` (which starts
@@ -286,7 +292,9 @@ class BrightpearlSearchRetriever(SimpleRetriever):
             if first_result in asked:
                 raise self._paging_error(
                     "lost more rows ahead of the page being read than one page holds while it was read "
-                    "(records deleted meanwhile)", page)
+                    "(records deleted meanwhile)",
+                    page,
+                )
             candidate = fetch(first_result)
             if candidate.starts_at_or_before(last_key):
                 return candidate
@@ -296,37 +304,46 @@ class BrightpearlSearchRetriever(SimpleRetriever):
         last_result = page.meta.get("lastResult")
         if not isinstance(last_result, int) or last_result <= highest_asked:
             raise self._paging_error(
-                f"says more pages follow but its lastResult ({last_result}) does not advance", page)
+                f"says more pages follow but its lastResult ({last_result}) does not advance", page
+            )
         # A full page past `resultsAvailable` is read on: supplier-payment-search is known to report
         # 500 whatever it holds, while its later pages do answer (the public record of a peer).
         if last_result >= page.results_available and page.meta.get("resultsReturned") != SEARCH_PAGE_SIZE:
             raise self._paging_error(
                 f"says more pages follow past lastResult {last_result}, but resultsAvailable is "
-                f"{page.meta.get('resultsAvailable')}", page)
+                f"{page.meta.get('resultsAvailable')}",
+                page,
+            )
         return last_result
 
-    def _metadata(self, response: Optional[requests.Response], first_result: int) -> Mapping[str, Any]:
+    def _metadata(self, response: requests.Response | None, first_result: int) -> Mapping[str, Any]:
         body = decode_body(response) if response is not None else None
         answer = body.get("response") if isinstance(body, Mapping) else None
         meta = answer.get("metaData") if isinstance(answer, Mapping) else None
         if not isinstance(meta, Mapping) or not isinstance(answer.get("results"), list):
-            raise self._paging_error("answered something that is not a search page (no results and metaData)",
-                                     _SearchPage(first_result, [], [], {}))
+            raise self._paging_error(
+                "answered something that is not a search page (no results and metaData)",
+                _SearchPage(first_result, [], [], {}),
+            )
         return meta
 
-    def _sorted_keys(self, records: List[Record], first_result: int) -> List[tuple]:
+    def _sorted_keys(self, records: list[Record], first_result: int) -> list[tuple]:
         keys = [tuple(record.get(column) for column in self._key_columns) for record in records]
         kinds = {type(value) for key in keys for value in key}
         if len(kinds) > 1:  # a row without its key, or with a path where its ID should be
             odd = next(key for key in keys if {type(value) for value in key} != {int})
             raise self._paging_error(
                 f"answered a row whose {', '.join(self._key_columns)} is {_excerpt(odd[0] if len(odd) == 1 else odd)}, "
-                "unlike its other rows", _SearchPage(first_result, [], [], {}))
+                "unlike its other rows",
+                _SearchPage(first_result, [], [], {}),
+            )
         if all(key <= following for key, following in zip(keys, keys[1:])):
             return keys
         raise self._paging_error(
             f"did not sort its rows on {', '.join(self._key_columns)} as asked (or sent rows without it)",
-            _SearchPage(first_result, [], [], {}), FailureType.system_error)
+            _SearchPage(first_result, [], [], {}),
+            FailureType.system_error,
+        )
 
     def _paging_error(
         self, problem: str, page: _SearchPage, failure_type: FailureType = FailureType.transient_error
@@ -343,7 +360,7 @@ class BrightpearlSearchRetriever(SimpleRetriever):
         )
 
 
-def _page_token(first_result: int, filter_column: Optional[str]) -> Mapping[str, Any]:
+def _page_token(first_result: int, filter_column: str | None) -> Mapping[str, Any]:
     return {FIRST_RESULT: first_result, FILTER_COLUMN: filter_column}
 
 
@@ -363,9 +380,9 @@ class BrightpearlFieldFallback(RecordTransformation):
     def transform(
         self,
         record: MutableMapping[str, Any],
-        config: Optional[Config] = None,
-        stream_state: Optional[StreamState] = None,
-        stream_slice: Optional[StreamSlice] = None,
+        config: Config | None = None,
+        stream_state: StreamState | None = None,
+        stream_slice: StreamSlice | None = None,
     ) -> None:
         if record.get(self.field) is None:
             record[self.field] = record.get(self.fallback_field)
@@ -384,14 +401,14 @@ class BrightpearlKeyedMapToList(RecordTransformation):
 
     parameters: InitVar[Mapping[str, Any]]
     field: str = ""
-    key_fields: List[str] = dataclass_field(default_factory=list)
+    key_fields: list[str] = dataclass_field(default_factory=list)
 
     def transform(
         self,
         record: MutableMapping[str, Any],
-        config: Optional[Config] = None,
-        stream_state: Optional[StreamState] = None,
-        stream_slice: Optional[StreamSlice] = None,
+        config: Config | None = None,
+        stream_state: StreamState | None = None,
+        stream_slice: StreamSlice | None = None,
     ) -> None:
         keyed_map = record.get(self.field)
         if isinstance(keyed_map, Mapping):
@@ -399,7 +416,7 @@ class BrightpearlKeyedMapToList(RecordTransformation):
 
 
 def flatten_keyed_map(
-    keyed_map: Mapping[str, Any], key_fields: List[str], keys: Optional[Mapping[str, int]] = None
+    keyed_map: Mapping[str, Any], key_fields: list[str], keys: Mapping[str, int] | None = None
 ) -> Iterator[MutableMapping[str, Any]]:
     """The leaves of a map nested `len(key_fields)` levels deep, each with its keys as integers."""
     key_field, deeper_key_fields = key_fields[0], key_fields[1:]
@@ -422,8 +439,8 @@ class BrightpearlKeyedMapExtractor(RecordExtractor):
     """
 
     parameters: InitVar[Mapping[str, Any]]
-    field_path: List[str] = dataclass_field(default_factory=list)
-    key_fields: List[str] = dataclass_field(default_factory=list)
+    field_path: list[str] = dataclass_field(default_factory=list)
+    key_fields: list[str] = dataclass_field(default_factory=list)
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[str, Any]]:
         try:
@@ -431,7 +448,7 @@ class BrightpearlKeyedMapExtractor(RecordExtractor):
         except (AttributeError, TypeError, ValueError):  # a key that is no ID, a record that is no object
             raise malformed_response(response, f"`{'.'.join(self.field_path)}` is not a map of records by ID") from None
 
-    def ids_answered(self, response: requests.Response, id_field: str) -> List[Any]:
+    def ids_answered(self, response: requests.Response, id_field: str) -> list[Any]:
         """The IDs of the records an ID-set GET answered: the map's keys (see BrightpearlIdSetRetriever)."""
         keys = list(self._keyed_map(response))
         if not all(key.isascii() and key.isdigit() for key in keys):
@@ -463,7 +480,7 @@ class BrightpearlChildRowsExtractor(RecordExtractor):
 
     parameters: InitVar[Mapping[str, Any]]
     rows_field: str = ""
-    key_fields: List[str] = dataclass_field(default_factory=list)
+    key_fields: list[str] = dataclass_field(default_factory=list)
     # child field -> parent field
     parent_fields: Mapping[str, str] = dataclass_field(default_factory=dict)
 
@@ -477,7 +494,7 @@ class BrightpearlChildRowsExtractor(RecordExtractor):
                 row.update(inherited)
                 yield row
 
-    def ids_answered(self, response: requests.Response, id_field: str) -> List[Any]:
+    def ids_answered(self, response: requests.Response, id_field: str) -> list[Any]:
         """The IDs of the parents an ID-set GET answered, rows or not, by the parent field a row's
         `id_field` comes from (see BrightpearlIdSetRetriever)."""
         parent_id_field = self.parent_fields.get(id_field, id_field)
@@ -505,7 +522,7 @@ def capped_server_wait(seconds: float, asked_by: str) -> float:
     return MAX_SERVER_WAIT_SECONDS
 
 
-def header_number(response: Any, name: str) -> Optional[float]:
+def header_number(response: Any, name: str) -> float | None:
     """A header's finite numeric value, or None when it is missing or not a number."""
     try:
         value = float((getattr(response, "headers", None) or {})[name])
@@ -527,13 +544,13 @@ class BrightpearlThrottleBackoff(BackoffStrategy):
     """
 
     parameters: InitVar[Mapping[str, Any]]
-    config: Optional[Config] = None
+    config: Config | None = None
 
     def backoff_time(
         self,
-        response_or_exception: Optional[Union[requests.Response, requests.RequestException]],
+        response_or_exception: requests.Response | requests.RequestException | None,
         attempt_count: int,
-    ) -> Optional[float]:
+    ) -> float | None:
         if not isinstance(response_or_exception, requests.Response):
             return None
         response = response_or_exception
@@ -559,8 +576,16 @@ def _is_throttled(response: requests.Response) -> bool:
 
 # The credentials the connector sends: as HTTP headers (tokens, app and developer references) or in
 # the OAuth token request's form (client secret, refresh token).
-CREDENTIAL_FIELDS = ("account_token", "staff_token", "app_ref", "dev_ref", "client_id", "client_secret",
-                     "access_token", "refresh_token")
+CREDENTIAL_FIELDS = (
+    "account_token",
+    "staff_token",
+    "app_ref",
+    "dev_ref",
+    "client_id",
+    "client_secret",
+    "access_token",
+    "refresh_token",
+)
 # What RFC 9110 allows in a header value: visible ASCII, space, tab and obs-text (0x80-0xFF). requests
 # refuses only line breaks (quoting the value in its error) and http.client what is not latin-1.
 HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
@@ -630,35 +655,50 @@ class BrightpearlApiDomainValidation(ValidationStrategy):
             raise config_error(f"{self.field} '{without_password(text)}' {problem}")
 
 
-def base_url_problem(text: str) -> Optional[str]:
+def base_url_problem(text: str) -> str | None:
     """What makes `text` unfit to start request URLs, or None: it must be a host or an http(s) URL
     with no path, read as requests reads it (urllib3's `parse_url`), which Python's `urlsplit` (and
     so any other parser) must read the same way. `http://attacker.example.com\\@127.0.0.1` is
     loopback to `urlsplit`, but requests sends it to attacker.example.com."""
     if "\\" in text:
-        return ("holds a backslash: the HTTP client would send requests to the host before it, not the one "
-                "after it. Remove it.")
+        return (
+            "holds a backslash: the HTTP client would send requests to the host before it, not the one "
+            "after it. Remove it."
+        )
     if "@" in text:
-        return ("holds a user name or password ('user:password@'): credentials are never put in the address, "
-                "and what comes before the '@' could be taken for the host. Remove it.")
-    not_a_base_url = ("is not a host (like use1.brightpearlconnect.com) or a base URL (like "
-                      "https://proxy.example.com), without a path, query or fragment.")
+        return (
+            "holds a user name or password ('user:password@'): credentials are never put in the address, "
+            "and what comes before the '@' could be taken for the host. Remove it."
+        )
+    not_a_base_url = (
+        "is not a host (like use1.brightpearlconnect.com) or a base URL (like "
+        "https://proxy.example.com), without a path, query or fragment."
+    )
     url = text if "://" in text else f"https://{text}"
     try:
         parts = parse_url(url)
         other_reading = urlsplit(url).hostname
     except (LocationParseError, ValueError):
         return not_a_base_url
-    if (parts.scheme not in ("http", "https") or not parts.host or parts.path not in (None, "", "/")
-            or parts.query is not None or parts.fragment is not None):
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.host
+        or parts.path not in (None, "", "/")
+        or parts.query is not None
+        or parts.fragment is not None
+    ):
         return not_a_base_url
     host = parts.host.strip("[]")
     if not url.isascii() or host != other_reading:
-        return ("does not name its host plainly (URL parsers read it differently); write the host in ASCII, "
-                "without %-escapes (an international domain in its xn-- form).")
+        return (
+            "does not name its host plainly (URL parsers read it differently); write the host in ASCII, "
+            "without %-escapes (an international domain in its xn-- form)."
+        )
     if parts.scheme == "http" and not _is_loopback(host):
-        return ("uses plain http:// to a host that is not loopback; use https://. "
-                "Plain http:// is only allowed for 127.0.0.0/8, localhost and ::1.")
+        return (
+            "uses plain http:// to a host that is not loopback; use https://. "
+            "Plain http:// is only allowed for 127.0.0.0/8, localhost and ::1."
+        )
     return None
 
 
@@ -687,7 +727,7 @@ class BrightpearlStartDateValidation(ValidationStrategy):
     typo), which a JSON-schema pattern cannot detect."""
 
     # Brightpearl started in 2007, so no account holds records before this.
-    EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+    EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 
     def validate(self, value: Any) -> None:
         if value in (None, ""):
@@ -699,8 +739,8 @@ class BrightpearlStartDateValidation(ValidationStrategy):
                 f"start_date '{value}' is not a valid date-time; use the form 2024-01-31T00:00:00Z."
             ) from None
         if moment.tzinfo is None:  # the spec reads a start_date without an offset as UTC
-            moment = moment.replace(tzinfo=timezone.utc)
-        now = datetime.now(timezone.utc)
+            moment = moment.replace(tzinfo=UTC)
+        now = datetime.now(UTC)
         if not self.EARLIEST <= moment <= now:
             raise config_error(
                 f"start_date '{value}' is outside the accepted range, from {self.EARLIEST:%Y-%m-%dT%H:%M:%SZ} "
@@ -709,9 +749,7 @@ class BrightpearlStartDateValidation(ValidationStrategy):
 
 
 def config_error(message: str) -> AirbyteTracedException:
-    return AirbyteTracedException(
-        message=message, internal_message=message, failure_type=FailureType.config_error
-    )
+    return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
 
 
 # Brightpearl's token endpoint answers within a second; these bound one that accepts the connection
@@ -726,7 +764,7 @@ MAX_TOKEN_LIFETIME = timedelta(days=31)
 DEFAULT_TOKEN_LIFETIME = timedelta(hours=1)
 
 
-def post_token_request(url: str, form: Mapping[str, Any]) -> Tuple[int, Any]:
+def post_token_request(url: str, form: Mapping[str, Any]) -> tuple[int, Any]:
     """POSTs `form` to an OAuth token endpoint: the answer's status and JSON body (None if the body
     is not JSON). The request has timeouts, its answer is read within `TOKEN_ANSWER_SECONDS` and up
     to `TOKEN_ANSWER_MAX_BYTES`, and a redirect is never followed: it would take the client secret
@@ -736,8 +774,9 @@ def post_token_request(url: str, form: Mapping[str, Any]) -> Tuple[int, Any]:
     not arrive in full, and a config error naming the target host when it redirects.
     """
     try:
-        with requests.post(url, data=form, timeout=TOKEN_REQUEST_TIMEOUT_SECONDS, allow_redirects=False,
-                           stream=True) as response:
+        with requests.post(
+            url, data=form, timeout=TOKEN_REQUEST_TIMEOUT_SECONDS, allow_redirects=False, stream=True
+        ) as response:
             body = _bounded_token_answer(response, url)
     except requests.RequestException as error:
         raise _token_endpoint_trouble(url, f"could not be reached ({type(error).__name__})") from None
@@ -769,8 +808,7 @@ def _bounded_token_answer(response: requests.Response, url: str) -> bytes:
 
 def _token_endpoint_trouble(url: str, what_happened: str) -> AirbyteTracedException:
     message = f"The OAuth token endpoint {url} {what_happened}. This is usually temporary: try again."
-    return AirbyteTracedException(message=message, internal_message=message,
-                                  failure_type=FailureType.transient_error)
+    return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.transient_error)
 
 
 @dataclass(frozen=True)
@@ -778,12 +816,12 @@ class TokenAnswer:
     """What may be saved from a token endpoint's 200 answer, each field checked."""
 
     access_token: str
-    refresh_token: Optional[str]  # None: absent or unusable, so the stored one stays
-    lifetime: Optional[timedelta]  # None: absent or implausible
-    api_domain: Optional[str]  # as given; the `oauth` command checks it before saving it
+    refresh_token: str | None  # None: absent or unusable, so the stored one stays
+    lifetime: timedelta | None  # None: absent or implausible
+    api_domain: str | None  # as given; the `oauth` command checks it before saving it
 
     @classmethod
-    def from_body(cls, body: Any, url: str) -> "TokenAnswer":
+    def from_body(cls, body: Any, url: str) -> TokenAnswer:
         """Raises a transient error when `body` holds no usable access token: nothing is saved then."""
         fields = body if isinstance(body, Mapping) else {}
         access_token = _usable_token(fields.get("access_token"))
@@ -794,16 +832,20 @@ class TokenAnswer:
         if refresh_token:
             add_to_secrets(refresh_token)
         api_domain = fields.get("api_domain")
-        return cls(access_token, refresh_token, _token_lifetime(fields.get("expires_in")),
-                   api_domain.strip() if isinstance(api_domain, str) and api_domain.strip() else None)
+        return cls(
+            access_token,
+            refresh_token,
+            _token_lifetime(fields.get("expires_in")),
+            api_domain.strip() if isinstance(api_domain, str) and api_domain.strip() else None,
+        )
 
 
-def _usable_token(value: Any) -> Optional[str]:
+def _usable_token(value: Any) -> str | None:
     token = value.strip() if isinstance(value, str) else ""
     return token if token and HEADER_VALUE.fullmatch(token) else None
 
 
-def _token_lifetime(expires_in: Any) -> Optional[timedelta]:
+def _token_lifetime(expires_in: Any) -> timedelta | None:
     if isinstance(expires_in, bool) or not isinstance(expires_in, (int, float, str)):
         return None
     try:
@@ -834,9 +876,9 @@ class BrightpearlOAuthAuthenticator(DeclarativeSingleUseRefreshTokenOauth2Authen
     config: Config
     parameters: InitVar[Mapping[str, Any]]
     token_refresh_endpoint: str = ""
-    refresh_token_error_status_codes: List[int] = dataclass_field(default_factory=list)
+    refresh_token_error_status_codes: list[int] = dataclass_field(default_factory=list)
     refresh_token_error_key: str = ""
-    refresh_token_error_values: List[str] = dataclass_field(default_factory=list)
+    refresh_token_error_values: list[str] = dataclass_field(default_factory=list)
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         super().__init__(
@@ -855,12 +897,18 @@ class BrightpearlOAuthAuthenticator(DeclarativeSingleUseRefreshTokenOauth2Authen
         except ValueError:
             return ab_datetime_now() - timedelta(days=1)
 
-    def refresh_access_token(self) -> Tuple[str, AirbyteDateTime, Optional[str]]:
+    def refresh_access_token(self) -> tuple[str, AirbyteDateTime, str | None]:
         answer = TokenAnswer.from_body(self._make_handled_request(), self.get_token_refresh_endpoint())
         if answer.lifetime is None:
-            LOGGER.warning("The OAuth token answer gave no plausible expires_in: the new access token is taken "
-                           f"to last {DEFAULT_TOKEN_LIFETIME.total_seconds() / 3600:.0f} h.")
-        return answer.access_token, ab_datetime_now() + (answer.lifetime or DEFAULT_TOKEN_LIFETIME), answer.refresh_token
+            LOGGER.warning(
+                "The OAuth token answer gave no plausible expires_in: the new access token is taken "
+                f"to last {DEFAULT_TOKEN_LIFETIME.total_seconds() / 3600:.0f} h."
+            )
+        return (
+            answer.access_token,
+            ab_datetime_now() + (answer.lifetime or DEFAULT_TOKEN_LIFETIME),
+            answer.refresh_token,
+        )
 
     @backoff.on_exception(
         backoff.expo,
@@ -922,7 +970,7 @@ class BrightpearlCustomFieldsSchemaLoader(SchemaLoader):
     """
 
     base_schema_loader: SchemaLoader
-    metadata_requesters: List[Any]
+    metadata_requesters: list[Any]
     config: Config
     parameters: InitVar[Mapping[str, Any]]
 
@@ -938,8 +986,8 @@ class BrightpearlCustomFieldsSchemaLoader(SchemaLoader):
         schema["properties"]["customFields"] = {**custom_fields, "properties": typed_fields}
         return schema
 
-    def _typed_custom_fields(self) -> Dict[str, Any]:
-        typed_fields: Dict[str, Any] = {}
+    def _typed_custom_fields(self) -> dict[str, Any]:
+        typed_fields: dict[str, Any] = {}
         for requester in self.metadata_requesters:
             response = requester.send_request()
             for field in (response.json().get("response") or []) if response is not None else []:
@@ -975,10 +1023,10 @@ class BrightpearlBudgetPacer(APIBudget):
         super().__init__(policies=[])
         self.reserve = reserve
         self._lock = threading.Lock()
-        self._remaining: Optional[int] = None
+        self._remaining: int | None = None
         self._resume_at = 0.0
 
-    def acquire_call(self, request: Any, block: bool = True, timeout: Optional[float] = None) -> None:
+    def acquire_call(self, request: Any, block: bool = True, timeout: float | None = None) -> None:
         with self._lock:
             wait = self._wait_for_a_call()
         if wait > 0:
@@ -1045,7 +1093,7 @@ class BrightpearlTransportGuard(APIBudget):
         self.pacer = pacer
         self.body_timeout_seconds = body_timeout_seconds
 
-    def acquire_call(self, request: Any, block: bool = True, timeout: Optional[float] = None) -> None:
+    def acquire_call(self, request: Any, block: bool = True, timeout: float | None = None) -> None:
         # A retry sends the same prepared request again: one hook is enough.
         if self.inspect not in request.hooks["response"]:
             request.register_hook("response", self.inspect)
@@ -1087,7 +1135,7 @@ class _BoundedBody:
         self._timeout_seconds = timeout_seconds
         self._deadline = time.monotonic() + timeout_seconds
 
-    def stream(self, amt: int = 2**16, decode_content: Optional[bool] = None) -> Iterator[bytes]:
+    def stream(self, amt: int = 2**16, decode_content: bool | None = None) -> Iterator[bytes]:
         received = 0
         while chunk := self._raw.read1(amt, decode_content=decode_content):
             received += len(chunk)
@@ -1140,24 +1188,24 @@ class BrightpearlErrorHandler(ErrorHandler):
         self._is_id_set_get = bool((parameters or {}).get("id_set_get"))
 
     @property
-    def max_retries(self) -> Optional[int]:
+    def max_retries(self) -> int | None:
         return self.error_handler.max_retries
 
     @property
-    def max_time(self) -> Optional[int]:
+    def max_time(self) -> int | None:
         return self.error_handler.max_time
 
     @property
-    def backoff_strategies(self) -> Optional[List[BackoffStrategy]]:
+    def backoff_strategies(self) -> list[BackoffStrategy] | None:
         return self.error_handler.backoff_strategies
 
-    def interpret_response(
-        self, response_or_exception: Optional[Union[requests.Response, Exception]]
-    ) -> ErrorResolution:
+    def interpret_response(self, response_or_exception: requests.Response | Exception | None) -> ErrorResolution:
         for refusal, failure_type in TRANSPORT_REFUSALS.items():
             if isinstance(response_or_exception, refusal):
                 return ErrorResolution(
-                    response_action=ResponseAction.FAIL, failure_type=failure_type, error_message=str(response_or_exception)
+                    response_action=ResponseAction.FAIL,
+                    failure_type=failure_type,
+                    error_message=str(response_or_exception),
                 )
         if isinstance(response_or_exception, requests.Timeout):
             return ErrorResolution(
@@ -1203,7 +1251,7 @@ def is_record_id(value: Any) -> bool:
     return type(value) is int and value > 0
 
 
-def _listed(ids: List[Any], shown: int = 10) -> str:
+def _listed(ids: list[Any], shown: int = 10) -> str:
     listed = ", ".join(_excerpt(record_id) for record_id in ids[:shown])
     return listed if len(ids) <= shown else f"{listed} and {len(ids) - shown} more"
 
@@ -1225,7 +1273,7 @@ class _IdsToRetry(list):
         with self._lock:
             self[:] = sorted(set(self).difference(asked).union(skipped))
 
-    def __deepcopy__(self, memo: Dict[int, Any]) -> List[int]:
+    def __deepcopy__(self, memo: dict[int, Any]) -> list[int]:
         with self._lock:
             return list(self)
 
@@ -1290,7 +1338,7 @@ class BrightpearlRetriedIdsRouter(PartitionRouter):
                 )
             yield partition
 
-    def get_stream_state(self) -> Optional[Mapping[str, StreamState]]:
+    def get_stream_state(self) -> Mapping[str, StreamState] | None:
         return {**(self.found_by.get_stream_state() or {}), self.STATE_KEY: self._ids_to_retry}
 
     def get_request_params(self, **kwargs: Any) -> Mapping[str, Any]:
@@ -1315,7 +1363,7 @@ class _IdSetOutcome:
     """What became of the IDs of one ID set as it is read."""
 
     size: int
-    skipped: List[int] = dataclass_field(default_factory=list)
+    skipped: list[int] = dataclass_field(default_factory=list)
     newly_skipped: int = 0
 
     @property
@@ -1348,9 +1396,9 @@ class BrightpearlIdSetRetriever(SimpleRetriever):
     named after the requester, which a custom retriever's requester cannot rename in the manifest.
     """
 
-    cached_responses_of: Optional[str] = None
+    cached_responses_of: str | None = None
     # Given by the factory: the stream's ID batches, a GroupingPartitionRouter over a BrightpearlRetriedIdsRouter.
-    partition_router: Optional[PartitionRouter] = None
+    partition_router: PartitionRouter | None = None
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         super().__post_init__(parameters)
@@ -1361,14 +1409,14 @@ class BrightpearlIdSetRetriever(SimpleRetriever):
         self._id_field = primary_key if isinstance(primary_key, str) else primary_key[0]
         ids = getattr(self.partition_router, "underlying_partition_router", None)
         if not isinstance(ids, BrightpearlRetriedIdsRouter):
-            raise ValueError(f"{self.name}: an ID-set stream's partition_router must group a BrightpearlRetriedIdsRouter")
+            raise ValueError(
+                f"{self.name}: an ID-set stream's partition_router must group a BrightpearlRetriedIdsRouter"
+            )
         self._ids = ids
         # The stream's cursor (its stream slicer, when incremental) holds the state the sync started from.
         self._ids.carry_over(getattr(self.stream_slicer, "state", None) or {})
 
-    def read_records(
-        self, records_schema: Mapping[str, Any], stream_slice: Optional[StreamSlice] = None
-    ) -> Iterable[Any]:
+    def read_records(self, records_schema: Mapping[str, Any], stream_slice: StreamSlice | None = None) -> Iterable[Any]:
         assert stream_slice is not None, "an ID-set GET needs a slice of IDs"
         ids = list(stream_slice.partition["ids"])
         outcome = _IdSetOutcome(size=len(ids))
@@ -1386,10 +1434,10 @@ class BrightpearlIdSetRetriever(SimpleRetriever):
         self,
         records_schema: Mapping[str, Any],
         stream_slice: StreamSlice,
-        ids: List[int],
+        ids: list[int],
         outcome: _IdSetOutcome,
         asked_again: bool = False,
-    ) -> Generator[Any, None, List[int]]:
+    ) -> Generator[Any, None, list[int]]:
         """The records of `ids` from one GET, or from GETs of each half when Brightpearl rejects it;
         returns the IDs the answers left out."""
         part = StreamSlice(
@@ -1404,7 +1452,9 @@ class BrightpearlIdSetRetriever(SimpleRetriever):
                 return []
             middle = len(ids) // 2
             missing = yield from self._read_ids(records_schema, stream_slice, ids[:middle], outcome, asked_again)
-            return missing + (yield from self._read_ids(records_schema, stream_slice, ids[middle:], outcome, asked_again))
+            return missing + (
+                yield from self._read_ids(records_schema, stream_slice, ids[middle:], outcome, asked_again)
+            )
         # 404 CMNC-404 (let through by `error_handler`): none of them exists any more.
         if response is None or response.status_code == 404:
             return ids
@@ -1426,9 +1476,9 @@ class BrightpearlIdSetRetriever(SimpleRetriever):
 
     def _request_headers(
         self,
-        stream_slice: Optional[StreamSlice] = None,
-        next_page_token: Optional[Mapping[str, Any]] = None,
-        page_size_override: Optional[int] = None,
+        stream_slice: StreamSlice | None = None,
+        next_page_token: Mapping[str, Any] | None = None,
+        page_size_override: int | None = None,
     ) -> Mapping[str, Any]:
         headers = super()._request_headers(stream_slice, next_page_token, page_size_override)
         if stream_slice is not None and stream_slice.extra_fields.get(ASKED_AGAIN):
@@ -1470,7 +1520,7 @@ class BrightpearlParentRowsRetriever(SimpleRetriever):
 
     def _read_pages(
         self,
-        records_generator_fn: Callable[[Optional[requests.Response]], Iterable[Record]],
+        records_generator_fn: Callable[[requests.Response | None], Iterable[Record]],
         stream_slice: StreamSlice,
     ) -> Iterable[Record]:
         yield from records_generator_fn(stream_slice.extra_fields["child_response"])

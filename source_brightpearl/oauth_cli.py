@@ -15,10 +15,11 @@ import sys
 import tempfile
 import threading
 import webbrowser
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -41,8 +42,7 @@ def oauth_base_url(host: str) -> str:
 
 
 def authorize_url(oauth_host: str, account_code: str, client_id: str, redirect_uri: str, state: str) -> str:
-    query = urlencode({"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
-                       "state": state})
+    query = urlencode({"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri, "state": state})
     return f"{oauth_base_url(oauth_host)}/authorize/{account_code}?{query}"
 
 
@@ -63,7 +63,8 @@ def _listener(redirect_uri: str, redirect: _Redirect) -> HTTPServer:
     if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "localhost", "::1") or not parts.port:
         raise OAuthCliError(
             f"--redirect-uri {redirect_uri} must be a loopback http URL with a port, like {DEFAULT_REDIRECT_URI} "
-            "(the same URL as registered for the app in Brightpearl's developer portal).")
+            "(the same URL as registered for the app in Brightpearl's developer portal)."
+        )
     path = parts.path or "/"
 
     class Handler(BaseHTTPRequestHandler):
@@ -77,10 +78,12 @@ def _listener(redirect_uri: str, redirect: _Redirect) -> HTTPServer:
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.end_headers()
-            message = ("Brightpearl connected. You can close this tab and return to the terminal." if ok else
-                       "Brightpearl did not authorize the app. See the terminal for details.")
-            self.wfile.write(f"<!doctype html><title>source-brightpearl</title><p id='result'>{message}</p>"
-                             .encode())
+            message = (
+                "Brightpearl connected. You can close this tab and return to the terminal."
+                if ok
+                else "Brightpearl did not authorize the app. See the terminal for details."
+            )
+            self.wfile.write(f"<!doctype html><title>source-brightpearl</title><p id='result'>{message}</p>".encode())
             redirect.arrived.set()
 
         def log_message(self, format: str, *args: Any) -> None:
@@ -90,8 +93,10 @@ def _listener(redirect_uri: str, redirect: _Redirect) -> HTTPServer:
     try:
         return HTTPServer((parts.hostname, parts.port), Handler)
     except OSError as error:
-        raise OAuthCliError(f"Cannot listen on {parts.hostname}:{parts.port} for the redirect: {error.strerror}. "
-                            "Free the port or pass another --redirect-uri registered for the app.") from None
+        raise OAuthCliError(
+            f"Cannot listen on {parts.hostname}:{parts.port} for the redirect: {error.strerror}. "
+            "Free the port or pass another --redirect-uri registered for the app."
+        ) from None
 
 
 def exchange_code(oauth_host: str, account_code: str, form: Mapping[str, str]) -> TokenAnswer:
@@ -102,27 +107,38 @@ def exchange_code(oauth_host: str, account_code: str, form: Mapping[str, str]) -
     except AirbyteTracedException as error:
         raise OAuthCliError(error.message) from None
     if tokens is None:
-        fields = {name: value[:200] for name, value in (body.items() if isinstance(body, Mapping) else [])
-                  if isinstance(value, str) and value}
+        fields = {
+            name: value[:200]
+            for name, value in (body.items() if isinstance(body, Mapping) else [])
+            if isinstance(value, str) and value
+        }
         error = fields.get("error") or f"HTTP {status}"
-        hint = {"invalid_client": "Check the app reference (--client-id) and, for a confidential app, "
-                                  f"the secret in ${CLIENT_SECRET_ENV}.",
-                "invalid_grant": "The code expired or the redirect URI differs from the app's; run the command "
-                                 "again."}.get(error, "")
+        hint = {
+            "invalid_client": "Check the app reference (--client-id) and, for a confidential app, "
+            f"the secret in ${CLIENT_SECRET_ENV}.",
+            "invalid_grant": "The code expired or the redirect URI differs from the app's; run the command again.",
+        }.get(error, "")
         description = fields.get("error_description", "")
-        raise OAuthCliError(f"Brightpearl refused the code exchange: {error}"
-                            f"{' (' + description + ')' if description else ''}. {hint}".strip())
+        raise OAuthCliError(
+            f"Brightpearl refused the code exchange: {error}"
+            f"{' (' + description + ')' if description else ''}. {hint}".strip()
+        )
     if tokens.refresh_token is None:
-        raise OAuthCliError(f"The OAuth token endpoint {url} answered without a refresh token, so nothing was "
-                            "saved; run the command again.")
+        raise OAuthCliError(
+            f"The OAuth token endpoint {url} answered without a refresh token, so nothing was "
+            "saved; run the command again."
+        )
     if tokens.api_domain and base_url_problem(tokens.api_domain):
-        raise OAuthCliError(f"The OAuth token endpoint {url} answered an api_domain that "
-                            f"{base_url_problem(tokens.api_domain)} Nothing was saved.")
+        raise OAuthCliError(
+            f"The OAuth token endpoint {url} answered an api_domain that "
+            f"{base_url_problem(tokens.api_domain)} Nothing was saved."
+        )
     return tokens
 
 
-def credentials_from(tokens: TokenAnswer, args: argparse.Namespace, client_secret: Optional[str],
-                     now: datetime) -> dict[str, Any]:
+def credentials_from(
+    tokens: TokenAnswer, args: argparse.Namespace, client_secret: str | None, now: datetime
+) -> dict[str, Any]:
     credentials: dict[str, Any] = {"auth_type": "oauth", "client_id": args.client_id, "dev_ref": args.dev_ref}
     if client_secret:
         credentials["client_secret"] = client_secret
@@ -170,17 +186,27 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="source-brightpearl oauth",
         description="Connect a Brightpearl OAuth instance app and write the connector config (mode 0600). "
-                    f"A confidential app's secret is read from ${CLIENT_SECRET_ENV}.")
+        f"A confidential app's secret is read from ${CLIENT_SECRET_ENV}.",
+    )
     parser.add_argument("--account-code", required=True, help="the Brightpearl account, e.g. acme")
     parser.add_argument("--client-id", required=True, help="the instance app's reference")
     parser.add_argument("--dev-ref", required=True, help="your developer account reference")
-    parser.add_argument("--config", default="secrets/config.json", type=Path,
-                        help="config file to write; an existing one keeps its other settings (default: %(default)s)")
-    parser.add_argument("--redirect-uri", default=DEFAULT_REDIRECT_URI,
-                        help="loopback URL registered as the app's redirect URI (default: %(default)s)")
-    parser.add_argument("--oauth-host", default=DEFAULT_OAUTH_HOST,
-                        help="OAuth server, e.g. oauth.brightpearlapp.com or a mock's http://127.0.0.1:8787 "
-                             "(default: %(default)s)")
+    parser.add_argument(
+        "--config",
+        default="secrets/config.json",
+        type=Path,
+        help="config file to write; an existing one keeps its other settings (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--redirect-uri",
+        default=DEFAULT_REDIRECT_URI,
+        help="loopback URL registered as the app's redirect URI (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--oauth-host",
+        default=DEFAULT_OAUTH_HOST,
+        help="OAuth server, e.g. oauth.brightpearlapp.com or a mock's http://127.0.0.1:8787 (default: %(default)s)",
+    )
     parser.add_argument("--no-browser", action="store_true", help="only print the URL to open")
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for the approval")
     return parser.parse_args(argv)
@@ -217,18 +243,27 @@ def run(args: argparse.Namespace) -> None:
         server.server_close()
     query = redirect.query
     if query.get("state") != state:
-        raise OAuthCliError("The redirect's state does not match this request (a stale or forged redirect); "
-                            "run the command again.")
+        raise OAuthCliError(
+            "The redirect's state does not match this request (a stale or forged redirect); run the command again."
+        )
     if "code" not in query:
         raise OAuthCliError(f"Brightpearl did not authorize the app: {query.get('error', 'no code in the redirect')}.")
-    form = {"grant_type": "authorization_code", "code": query["code"], "client_id": args.client_id,
-            "redirect_uri": args.redirect_uri, **({"client_secret": client_secret} if client_secret else {})}
+    form = {
+        "grant_type": "authorization_code",
+        "code": query["code"],
+        "client_id": args.client_id,
+        "redirect_uri": args.redirect_uri,
+        **({"client_secret": client_secret} if client_secret else {}),
+    }
     tokens = exchange_code(args.oauth_host, args.account_code, form)
     config_path: Path = args.config
     config = json.loads(config_path.read_text()) if config_path.exists() else {}
     config["account_code"] = args.account_code
-    config["credentials"] = credentials_from(tokens, args, client_secret, datetime.now(timezone.utc))
+    config["credentials"] = credentials_from(tokens, args, client_secret, datetime.now(UTC))
     write_config_atomically(config_path, config)
-    print(f"Wrote {config_path} (mode 0600) for account {args.account_code}; "
-          f"API domain {tokens.api_domain or 'not given'}; the access token is valid until "
-          f"{config['credentials']['token_expiry_date'] or 'unknown'}.", flush=True)
+    print(
+        f"Wrote {config_path} (mode 0600) for account {args.account_code}; "
+        f"API domain {tokens.api_domain or 'not given'}; the access token is valid until "
+        f"{config['credentials']['token_expiry_date'] or 'unknown'}.",
+        flush=True,
+    )

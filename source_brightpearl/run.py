@@ -6,8 +6,9 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, TextIO
+from typing import Any, TextIO
 
 import orjson
 from airbyte_cdk.entrypoint import PRINT_BUFFER, AirbyteEntrypoint
@@ -69,8 +70,11 @@ class _StdoutSavingRotatedTokens:
                     oauth_cli.save_rotated_tokens(self._config_path, connector_config)
                 except (OSError, ValueError) as error:
                     reason = error.strerror if isinstance(error, OSError) else "it no longer holds a JSON config"
-                    print(f"source-brightpearl: could not save the new OAuth tokens to {self._config_path}: "
-                          f"{reason}; keep the CONTROL message's config instead.", file=sys.stderr)
+                    print(
+                        f"source-brightpearl: could not save the new OAuth tokens to {self._config_path}: "
+                        f"{reason}; keep the CONTROL message's config instead.",
+                        file=sys.stderr,
+                    )
         return written
 
     def __getattr__(self, name: str) -> Any:
@@ -86,13 +90,21 @@ def run() -> None:
     init_uncaught_exception_handler(logging.getLogger("airbyte"))
     parsed_args = AirbyteEntrypoint.parse_args(args or ["--help"])
     try:
-        config = _read_input(SourceBrightpearl.read_config, parsed_args, "config",
-                             "It must hold one JSON object, like the example config in the README.")
+        config = _read_input(
+            SourceBrightpearl.read_config,
+            parsed_args,
+            "config",
+            "It must hold one JSON object, like the example config in the README.",
+        )
         source = SourceBrightpearl(
             catalog=_read_input(SourceBrightpearl.read_catalog, parsed_args, "catalog", CATALOG_HINT),
             config=config,
-            state=_read_input(SourceBrightpearl.read_state, parsed_args, "state",
-                              "Pass the STATE messages of the last read as a JSON list, or no --state for a full sync."),
+            state=_read_input(
+                SourceBrightpearl.read_state,
+                parsed_args,
+                "state",
+                "Pass the STATE messages of the last read as a JSON list, or no --state for a full sync.",
+            ),
             config_path=getattr(parsed_args, "config", None),
         )
         _launch(source, parsed_args, config)
@@ -121,12 +133,13 @@ def _reason(error: ValueError) -> str:
         decode_error = error.__context__
         return f"it is not JSON ({decode_error.msg} at line {decode_error.lineno}, column {decode_error.colno})"
     # serpyco's catalog and state errors list each problem with its place in the file.
-    problems = [f"{problem.instance_path or '(top level)'}: {problem.message}"
-                for problem in getattr(error, "errors", [])]
+    problems = [
+        f"{problem.instance_path or '(top level)'}: {problem.message}" for problem in getattr(error, "errors", [])
+    ]
     return "; ".join(problems) or "it holds JSON, but not a JSON object"
 
 
-def _launch(source: SourceBrightpearl, parsed_args: argparse.Namespace, config: Optional[Mapping[str, Any]]) -> None:
+def _launch(source: SourceBrightpearl, parsed_args: argparse.Namespace, config: Mapping[str, Any] | None) -> None:
     """The CDK's `launch` with this connector's entrypoint; for OAuth configs stdout is wrapped
     inside the CDK's print buffer (which replaces sys.stdout) to save rotated tokens."""
     entrypoint = BrightpearlEntrypoint(source)
@@ -137,7 +150,7 @@ def _launch(source: SourceBrightpearl, parsed_args: argparse.Namespace, config: 
             print(f"{message}\n", end="")
 
 
-def _uses_oauth(config: Optional[Mapping[str, Any]]) -> bool:
+def _uses_oauth(config: Mapping[str, Any] | None) -> bool:
     credentials = (config or {}).get("credentials")
     return isinstance(credentials, Mapping) and credentials.get("auth_type") == "oauth"
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 import difflib
 import json
 import logging
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Set, Tuple
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 import requests
-from jsonschema import Draft7Validator
-from jsonschema.exceptions import ValidationError
 from airbyte_cdk.models import (
     AirbyteConnectionStatus,
     AirbyteLogMessage,
@@ -43,6 +42,8 @@ from airbyte_cdk.sources.streams.call_rate import APIBudget
 from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.utils.datetime_helpers import ab_datetime_now, ab_datetime_try_parse
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from jsonschema import Draft7Validator
+from jsonschema.exceptions import ValidationError
 
 from source_brightpearl.components import BrightpearlBudgetPacer, BrightpearlTransportGuard, config_error
 
@@ -67,9 +68,9 @@ CLOCK_SKEW = timedelta(minutes=5)
 class SourceBrightpearl(YamlDeclarativeSource):
     def __init__(
         self,
-        catalog: Optional[ConfiguredAirbyteCatalog] = None,
-        config: Optional[Mapping[str, Any]] = None,
-        state: Optional[List[AirbyteStateMessage]] = None,
+        catalog: ConfiguredAirbyteCatalog | None = None,
+        config: Mapping[str, Any] | None = None,
+        state: list[AirbyteStateMessage] | None = None,
         **kwargs: Any,
     ) -> None:
         # The config is checked against the spec only when a command runs, before any request, so
@@ -78,8 +79,11 @@ class SourceBrightpearl(YamlDeclarativeSource):
         self._configured_request_timeout = _positive_number((config or {}).get("request_timeout_seconds"))
         # The package's manifest by absolute path: the CDK opens a relative one in the current directory first.
         super().__init__(
-            path_to_yaml=str(Path(__file__).with_name("manifest.yaml")), catalog=catalog, config=config,
-            state=state, **kwargs,
+            path_to_yaml=str(Path(__file__).with_name("manifest.yaml")),
+            catalog=catalog,
+            config=config,
+            state=state,
+            **kwargs,
         )
         # Every requester the factory builds shares this one budget (HttpRequester.api_budget); the
         # manifest's `api_budget` can only describe the CDK's own policies (see the pacer's and the
@@ -93,12 +97,12 @@ class SourceBrightpearl(YamlDeclarativeSource):
         self._cursors = StreamCursors(self.resolved_manifest, self._config)
         self._incoming_state_warnings = self._clamp_incoming_state(state or [])
 
-    def _clamp_incoming_state(self, state: List[AirbyteStateMessage]) -> List[str]:
+    def _clamp_incoming_state(self, state: list[AirbyteStateMessage]) -> list[str]:
         """Checks each stream's `--state` cursors before the CDK reads them (an odd format would end
         in a traceback there) and moves a cursor in the future back to now (from there every later
         sync would find nothing new); returns a warning for each one moved."""
         now = ab_datetime_now()
-        warnings: List[str] = []
+        warnings: list[str] = []
         for message in state:
             if not message.stream:
                 continue
@@ -113,11 +117,14 @@ class SourceBrightpearl(YamlDeclarativeSource):
                 ) from None
             if moved:
                 self._connector_state_manager.update_state_for_stream(descriptor.name, descriptor.namespace, clamped)
-                warnings += [f"The state of stream '{descriptor.name}' has {path} {value}, which is in the future; "
-                             f"reading from now ({self._cursors.format(now)}) instead." for path, value, _ in moved]
+                warnings += [
+                    f"The state of stream '{descriptor.name}' has {path} {value}, which is in the future; "
+                    f"reading from now ({self._cursors.format(now)}) instead."
+                    for path, value, _ in moved
+                ]
         return warnings
 
-    def _read_and_parse_yaml_file(self, path_to_yaml_file: str) -> Dict[str, Any]:
+    def _read_and_parse_yaml_file(self, path_to_yaml_file: str) -> dict[str, Any]:
         """The manifest, with the config's `request_timeout_seconds` (if any) as every requester's read
         timeout: the CDK takes an HttpRequester's timeouts as plain numbers, never from the config."""
         manifest = super()._read_and_parse_yaml_file(path_to_yaml_file)
@@ -134,7 +141,7 @@ class SourceBrightpearl(YamlDeclarativeSource):
         logger: logging.Logger,
         config: Mapping[str, Any],
         catalog: ConfiguredAirbyteCatalog,
-        state: Optional[List[AirbyteStateMessage]] = None,
+        state: list[AirbyteStateMessage] | None = None,
     ) -> Iterator[AirbyteMessage]:
         """The declarative read, plus:
 
@@ -149,10 +156,10 @@ class SourceBrightpearl(YamlDeclarativeSource):
         sync_start = ab_datetime_now()
         for warning in self._incoming_state_warnings:
             yield _log(Level.WARN, warning)
-        future_records: Dict[str, int] = {}
-        capped_streams: Set[str] = set()
-        cursors: Dict[str, str] = {}
-        completed: List[str] = []
+        future_records: dict[str, int] = {}
+        capped_streams: set[str] = set()
+        cursors: dict[str, str] = {}
+        completed: list[str] = []
         for message in _with_plain_stream_errors(super().read(logger, config, catalog, state)):
             if message.type == Type.STATE and message.state.stream:
                 warning = self._cap_at_start(message.state.stream, sync_start, capped_streams)
@@ -180,25 +187,27 @@ class SourceBrightpearl(YamlDeclarativeSource):
             if name in cursors:
                 yield _cursor_lag_log(name, cursors[name])
 
-    def _cap_at_start(self, state: AirbyteStreamState, sync_start: datetime, capped_streams: Set[str]) -> Optional[str]:
+    def _cap_at_start(self, state: AirbyteStreamState, sync_start: datetime, capped_streams: set[str]) -> str | None:
         """Caps a stream state's cursors at the sync's start; a warning the first time a stream's cap
         hides a date in the future."""
         capped, moved = self._cursors.bounded(state.stream_state.__dict__ if state.stream_state else {}, sync_start)
         if moved:
             state.stream_state = AirbyteStateBlob(capped)
-        future = [value for _, value, moment in moved if moment > datetime.now(timezone.utc) + CLOCK_SKEW]
+        future = [value for _, value, moment in moved if moment > datetime.now(UTC) + CLOCK_SKEW]
         name = state.stream_descriptor.name
         if not future or name in capped_streams:
             return None
         capped_streams.add(name)
-        return (f"Stream '{name}' state stops at this sync's start ({self._cursors.format(sync_start)}), not at "
-                f"{future[0]}: changes made after the start are read by the next sync.")
+        return (
+            f"Stream '{name}' state stops at this sync's start ({self._cursors.format(sync_start)}), not at "
+            f"{future[0]}: changes made after the start are read by the next sync."
+        )
 
     def _future_record_warning(
-        self, record: AirbyteRecordMessage, sync_start: datetime, future_records: Dict[str, int]
-    ) -> Optional[str]:
+        self, record: AirbyteRecordMessage, sync_start: datetime, future_records: dict[str, int]
+    ) -> str | None:
         """A warning for a record whose cursor lies in the future (the first few of each stream)."""
-        found = self._cursors.beyond(record.stream, record.data, datetime.now(timezone.utc) + CLOCK_SKEW)
+        found = self._cursors.beyond(record.stream, record.data, datetime.now(UTC) + CLOCK_SKEW)
         if found is None:
             return None
         record_id, field, value = found
@@ -206,8 +215,10 @@ class SourceBrightpearl(YamlDeclarativeSource):
         if seen > FUTURE_RECORDS_NAMED:
             return None
         more = " Further ones are not listed." if seen == FUTURE_RECORDS_NAMED else ""
-        return (f"Stream '{record.stream}' record {record_id} has {field} {value}, in the future: it is delivered, "
-                f"and the stream's state stops at this sync's start ({self._cursors.format(sync_start)}).{more}")
+        return (
+            f"Stream '{record.stream}' record {record_id} has {field} {value}, in the future: it is delivered, "
+            f"and the stream's state stops at this sync's start ({self._cursors.format(sync_start)}).{more}"
+        )
 
     def _check_catalog_streams(self, catalog: ConfiguredAirbyteCatalog) -> None:
         """Fails on a catalog that selects nothing or names a stream this connector lacks: the CDK
@@ -300,8 +311,8 @@ def _with_plain_stream_errors(messages: Iterator[AirbyteMessage]) -> Iterator[Ai
     """The read's messages, with a stream's config error sent without a stack trace, and the CDK's
     closing error for failed streams (which quotes each exception's internal repr) saying instead
     what each stream's error said."""
-    failures: Dict[str, List[str]] = {}
-    failure_types: Set[FailureType] = set()
+    failures: dict[str, list[str]] = {}
+    failure_types: set[FailureType] = set()
     try:
         for message in messages:
             if message.type == Type.TRACE and message.trace.type == TraceType.ERROR:
@@ -346,12 +357,18 @@ def _describe_spec_violation(error: ValidationError) -> str:
         return _describe_unselected_option(error, path)
     subject = f"Config field '{'.'.join(path)}'" if path else "The config"
     rules = {
-        "type": lambda expected: "must be " + " or ".join(
-            _TYPE_NAMES.get(name, name) for name in (expected if isinstance(expected, list) else [expected])),
+        "type": lambda expected: (
+            "must be "
+            + " or ".join(
+                _TYPE_NAMES.get(name, name) for name in (expected if isinstance(expected, list) else [expected])
+            )
+        ),
         "minLength": lambda expected: "must not be empty" if expected == 1 else f"needs at least {expected} characters",
         "pattern": lambda expected: (
-            f"must have the form {error.schema['pattern_descriptor']}" if "pattern_descriptor" in error.schema
-            else f"must match the regular expression {expected}"),
+            f"must have the form {error.schema['pattern_descriptor']}"
+            if "pattern_descriptor" in error.schema
+            else f"must match the regular expression {expected}"
+        ),
         "enum": lambda expected: "must be one of " + ", ".join(f"'{value}'" for value in expected),
         "const": lambda expected: f"must be '{expected}'",
         "minimum": lambda expected: f"must be at least {expected}",
@@ -367,22 +384,26 @@ def _error_of_selected_option(error: ValidationError) -> ValidationError:
     """For a `oneOf` failure (`credentials`), the first error inside the option the config's
     discriminator (`auth_type`) selects, when exactly one option's `const` matched."""
     while error.validator == "oneOf" and error.context:
-        failures_by_option: Dict[Any, List[ValidationError]] = {}
+        failures_by_option: dict[Any, list[ValidationError]] = {}
         for failure in error.context:
             failures_by_option.setdefault(failure.schema_path[0], []).append(failure)
-        selected = [failures for failures in failures_by_option.values()
-                    if not any(failure.validator == "const" for failure in failures)]
+        selected = [
+            failures
+            for failures in failures_by_option.values()
+            if not any(failure.validator == "const" for failure in failures)
+        ]
         if len(selected) != 1:
             break
         error = selected[0][0]
     return error
 
 
-def _describe_unselected_option(error: ValidationError, path: List[str]) -> str:
+def _describe_unselected_option(error: ValidationError, path: list[str]) -> str:
     """No option matched: name the discriminator (the property every option fixes with `const`)."""
     options = error.validator_value
-    discriminators = set.intersection(*(
-        {name for name, schema in option.get("properties", {}).items() if "const" in schema} for option in options))
+    discriminators = set.intersection(
+        *({name for name, schema in option.get("properties", {}).items() if "const" in schema} for option in options)
+    )
     if not discriminators or not isinstance(error.instance, Mapping):
         return f"Config field '{'.'.join(path)}' matches none of its {len(options)} options."
     name = sorted(discriminators)[0]
@@ -391,8 +412,14 @@ def _describe_unselected_option(error: ValidationError, path: List[str]) -> str:
     return f"Config field '{'.'.join(path + [name])}' must be one of {allowed}{given}."
 
 
-_TYPE_NAMES = {"string": "a string", "integer": "a whole number", "number": "a number", "boolean": "true or false",
-               "object": "an object", "array": "a list"}
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "object": "an object",
+    "array": "a list",
+}
 
 
 def _may_quote(schema: Mapping[str, Any]) -> bool:
@@ -405,16 +432,16 @@ def _quote(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _close_matches(name: str, known: List[str]) -> str:
+def _close_matches(name: str, known: list[str]) -> str:
     matches = difflib.get_close_matches(name, known, n=3)
     return f" (did you mean {' or '.join(repr(match) for match in matches)}?)" if matches else ""
 
 
-def _positive_number(value: Any) -> Optional[float]:
+def _positive_number(value: Any) -> float | None:
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else None
 
 
-def _is_account_configuration(response: Optional[requests.Response]) -> bool:
+def _is_account_configuration(response: requests.Response | None) -> bool:
     """Whether an answer is Brightpearl's `{"response": {"configuration": {...}}}` (brightpearl-api.md §1)."""
     try:
         body = orjson.loads(response.content) if response is not None else None
@@ -425,16 +452,16 @@ def _is_account_configuration(response: Optional[requests.Response]) -> bool:
     return isinstance(configuration, dict) and bool(configuration)
 
 
-def _describe_answer(response: Optional[requests.Response]) -> str:
+def _describe_answer(response: requests.Response | None) -> str:
     if response is None:
         return "the empty answer"
     content_type = response.headers.get("Content-Type") or "no content type"
     return f"its answer to {urlsplit(response.url).path} (HTTP {response.status_code}, {content_type})"
 
 
-def _find_backoff_exception(error: BaseException) -> Optional[BaseBackoffException]:
+def _find_backoff_exception(error: BaseException) -> BaseBackoffException | None:
     """The retryable HTTP failure behind an AirbyteTracedException, if any."""
-    seen: Optional[BaseException] = error
+    seen: BaseException | None = error
     while seen is not None:
         if isinstance(seen, BaseBackoffException):
             return seen
@@ -448,17 +475,20 @@ class StreamCursors:
     cursor field and primary key (to name a record)."""
 
     def __init__(self, manifest: Mapping[str, Any], config: Mapping[str, Any]) -> None:
-        self._formats: Dict[str, List[str]] = {}
+        self._formats: dict[str, list[str]] = {}
         self._output_format = ""
         for definition in _datetime_cursor_definitions(manifest["streams"]):
             self._output_format = definition["datetime_format"]
             self._formats[self._field(definition, config)] = [
-                *definition.get("cursor_datetime_formats", []), definition["datetime_format"]]
+                *definition.get("cursor_datetime_formats", []),
+                definition["datetime_format"],
+            ]
         self._cursor_field_and_key = {
             stream["name"]: (self._field(stream["incremental_sync"], config), _key_fields(stream.get("primary_key")))
-            for stream in manifest["streams"] if stream.get("incremental_sync")
+            for stream in manifest["streams"]
+            if stream.get("incremental_sync")
         }
-        self.example = self.format(datetime(2024, 1, 31, tzinfo=timezone.utc))
+        self.example = self.format(datetime(2024, 1, 31, tzinfo=UTC))
 
     @staticmethod
     def _field(definition: Mapping[str, Any], config: Mapping[str, Any]) -> str:
@@ -466,12 +496,12 @@ class StreamCursors:
         return str(field.eval(config))
 
     def format(self, moment: datetime) -> str:
-        return DatetimeParser().format(moment.astimezone(timezone.utc), self._output_format)
+        return DatetimeParser().format(moment.astimezone(UTC), self._output_format)
 
-    def bounded(self, state: Any, limit: datetime, path: str = "") -> Tuple[Any, List[Tuple[str, str, datetime]]]:
+    def bounded(self, state: Any, limit: datetime, path: str = "") -> tuple[Any, list[tuple[str, str, datetime]]]:
         """`state` with each cursor later than `limit` replaced by `limit`, and the path, value and
         moment of each one replaced. A cursor in no format of its stream raises ValueError naming it."""
-        moved: List[Tuple[str, str, datetime]] = []
+        moved: list[tuple[str, str, datetime]] = []
         if isinstance(state, Mapping):
             bounded_state = {}
             for key, value in state.items():
@@ -493,7 +523,7 @@ class StreamCursors:
             return [item for item, _ in items], [each for _, moved_inside in items for each in moved_inside]
         return state, moved
 
-    def _parse(self, field: str, value: Any) -> Optional[datetime]:
+    def _parse(self, field: str, value: Any) -> datetime | None:
         for datetime_format in self._formats[field]:
             try:
                 return DatetimeParser().parse(value, datetime_format)
@@ -501,7 +531,7 @@ class StreamCursors:
                 continue
         return None
 
-    def beyond(self, stream: str, data: Mapping[str, Any], limit: datetime) -> Optional[Tuple[str, str, str]]:
+    def beyond(self, stream: str, data: Mapping[str, Any], limit: datetime) -> tuple[str, str, str] | None:
         """The ID, cursor field and value of a record of `stream` whose cursor is later than `limit`."""
         if stream not in self._cursor_field_and_key:
             return None
@@ -514,7 +544,7 @@ class StreamCursors:
             moment = datetime.fromisoformat(value)
         except ValueError:
             return None
-        if (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)) <= limit:
+        if (moment if moment.tzinfo else moment.replace(tzinfo=UTC)) <= limit:
             return None
         return "/".join(str(data.get(key)) for key in key_fields), field, value
 
@@ -530,13 +560,13 @@ def _datetime_cursor_definitions(node: Any) -> Iterator[Mapping[str, Any]]:
             yield from _datetime_cursor_definitions(item)
 
 
-def _key_fields(primary_key: Any) -> List[str]:
+def _key_fields(primary_key: Any) -> list[str]:
     if isinstance(primary_key, str):
         return [primary_key]
     return [key if isinstance(key, str) else key[0] for key in primary_key or []]
 
 
-def _cursor_value(stream_state: Mapping[str, Any]) -> Optional[str]:
+def _cursor_value(stream_state: Mapping[str, Any]) -> str | None:
     """The cursor of a stream state, plain (`{"updatedOn": ...}`) or global
     (`{"use_global_cursor": true, "state": {"updatedOn": ...}, "parent_state": ...}`)."""
     inner = stream_state.get("state")

@@ -7,8 +7,9 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Any
 
 import jsonschema
 from airbyte_cdk.models import SyncMode
@@ -30,20 +31,20 @@ DEFAULT_BASE = "https://euw1.brightpearlconnect.com"
 
 class ConfigBuilder:
     def __init__(self) -> None:
-        self._config: Dict[str, Any] = {
+        self._config: dict[str, Any] = {
             "account_code": ACCOUNT,
             "credentials": {"auth_type": "account_token", "app_ref": APP_REF, "account_token": ACCOUNT_TOKEN},
         }
 
-    def with_staff_token(self) -> "ConfigBuilder":
+    def with_staff_token(self) -> ConfigBuilder:
         self._config["credentials"] = {"auth_type": "staff_token", "app_ref": APP_REF, "staff_token": STAFF_TOKEN}
         return self
 
-    def with_fields(self, **fields: Any) -> "ConfigBuilder":
+    def with_fields(self, **fields: Any) -> ConfigBuilder:
         self._config.update(fields)
         return self
 
-    def build(self) -> Dict[str, Any]:
+    def build(self) -> dict[str, Any]:
         return json.loads(json.dumps(self._config))
 
 
@@ -51,9 +52,9 @@ def api_url(path: str, base: str = DEFAULT_BASE) -> str:
     return f"{base}/public-api/{ACCOUNT}/{path}"
 
 
-def search_body(id_column: str, ids: List[int], first: int, total: int) -> Dict[str, Any]:
+def search_body(id_column: str, ids: list[int], first: int, total: int) -> dict[str, Any]:
     """A `*-search` page holding `ids`, starting at the 1-based position `first` of `total`."""
-    meta: Dict[str, Any] = {
+    meta: dict[str, Any] = {
         "morePagesAvailable": first - 1 + len(ids) < total,
         "resultsAvailable": total,
         "resultsReturned": len(ids),
@@ -78,13 +79,13 @@ def strict(schema: Any) -> Any:
     return schema
 
 
-def schema_errors(schema: Mapping[str, Any], records: Iterable[Mapping[str, Any]]) -> List[str]:
+def schema_errors(schema: Mapping[str, Any], records: Iterable[Mapping[str, Any]]) -> list[str]:
     """Where records break the `strict` schema, formats (`date-time`) included: `path: message` each."""
     validator = jsonschema.Draft7Validator(strict(schema), format_checker=jsonschema.FormatChecker())
     return [f"{list(error.path)}: {error.message}" for record in records for error in validator.iter_errors(record)]
 
 
-def order(order_id: int, row_ids: Iterable[int] = ()) -> Dict[str, Any]:
+def order(order_id: int, row_ids: Iterable[int] = ()) -> dict[str, Any]:
     return {
         "id": order_id,
         "orderTypeCode": "SO",
@@ -104,7 +105,7 @@ def run_read(config: Mapping[str, Any], stream: str, expect_failure: bool = Fals
     return entrypoint_read(source, config, catalog, expected_outcome=outcome)
 
 
-def run_command(command: str, config: Optional[Mapping[str, Any]] = None) -> EntrypointOutput:
+def run_command(command: str, config: Mapping[str, Any] | None = None) -> EntrypointOutput:
     """Runs spec/check/discover through the CDK entrypoint, as the console script does."""
     if config is None:
         return _run_command(SourceBrightpearl(), [command])
@@ -112,9 +113,7 @@ def run_command(command: str, config: Optional[Mapping[str, Any]] = None) -> Ent
         config_path = Path(directory) / "config.json"
         config_path.write_text(json.dumps(config))
         source = SourceBrightpearl(config=config)
-        return _run_command(
-            source, [command, "--config", str(config_path)], expected_outcome=ExpectedOutcome.ALLOW_ANY
-        )
+        return _run_command(source, [command, "--config", str(config_path)], expected_outcome=ExpectedOutcome.ALLOW_ANY)
 
 
 def start_entry_point(directory: Path, argv: Sequence[str]) -> int:
@@ -153,8 +152,12 @@ def start_entry_point(directory: Path, argv: Sequence[str]) -> int:
 def finish_entry_point(directory: Path, pid: int, argv: Sequence[str] = ()) -> subprocess.CompletedProcess:
     """Waits for a child of `start_entry_point`: its exit code, stdout and stderr."""
     _, status = os.waitpid(pid, 0)
-    return subprocess.CompletedProcess(list(argv), os.waitstatus_to_exitcode(status),
-                                       (directory / "stdout").read_text(), (directory / "stderr").read_text())
+    return subprocess.CompletedProcess(
+        list(argv),
+        os.waitstatus_to_exitcode(status),
+        (directory / "stdout").read_text(),
+        (directory / "stderr").read_text(),
+    )
 
 
 def run_entry_point(directory: Path, *args: str, **files: Any) -> subprocess.CompletedProcess:

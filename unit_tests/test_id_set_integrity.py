@@ -3,7 +3,8 @@ and the extractors' checks of a GET body, against `responses`."""
 
 import json
 import re
-from typing import Any, Dict, List, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import responses
@@ -22,17 +23,19 @@ ORDER_GET = re.compile(re.escape(api_url("order-service/order/")) + r"[^?]+")
 GOODS_OUT_GET = re.compile(re.escape(api_url("warehouse-service/order/*/goods-note/goods-out/")) + r"[^?]+")
 
 
-def _asked(request: Any) -> List[int]:
+def _asked(request: Any) -> list[int]:
     return [int(record_id) for record_id in urlsplit(request.url).path.rsplit("/", 1)[1].split(",")]
 
 
-def _search(mocked: responses.RequestsMock, ids: List[Any], url: str = ORDER_SEARCH, id_column: str = "orderId") -> None:
+def _search(
+    mocked: responses.RequestsMock, ids: list[Any], url: str = ORDER_SEARCH, id_column: str = "orderId"
+) -> None:
     mocked.get(url, json=search_body(id_column, ids, 1, len(ids)))
 
 
-def _order_gets(mocked: responses.RequestsMock, answer) -> List[List[int]]:
+def _order_gets(mocked: responses.RequestsMock, answer) -> list[list[int]]:
     """Serves order GETs with `answer(asked IDs, call number)` (a body); returns the IDs each call asked for."""
-    calls: List[List[int]] = []
+    calls: list[list[int]] = []
 
     def callback(request):
         calls.append(_asked(request))
@@ -43,11 +46,11 @@ def _order_gets(mocked: responses.RequestsMock, answer) -> List[List[int]]:
     return calls
 
 
-def _orders(ids: List[int]) -> Dict[str, Any]:
+def _orders(ids: list[int]) -> dict[str, Any]:
     return {"response": [order(record_id) for record_id in ids]}
 
 
-def _read(stream: str, state: Optional[Mapping[str, Any]] = None, expect_failure: bool = False) -> EntrypointOutput:
+def _read(stream: str, state: Mapping[str, Any] | None = None, expect_failure: bool = False) -> EntrypointOutput:
     config = ConfigBuilder().build()
     catalog = CatalogBuilder().with_stream(stream, SyncMode.incremental).build()
     states = StateBuilder().with_stream_state(stream, state).build() if state else None
@@ -56,19 +59,19 @@ def _read(stream: str, state: Optional[Mapping[str, Any]] = None, expect_failure
     return entrypoint_read(source, config, catalog, state=states, expected_outcome=outcome)
 
 
-def _ids(output: EntrypointOutput, field: str = "id") -> List[int]:
+def _ids(output: EntrypointOutput, field: str = "id") -> list[int]:
     return sorted(record.record.data[field] for record in output.records)
 
 
-def _warnings(output: EntrypointOutput) -> List[str]:
+def _warnings(output: EntrypointOutput) -> list[str]:
     return [log.log.message for log in output.logs if log.log.level.value == "WARN"]
 
 
-def _stream_errors(output: EntrypointOutput) -> List[Any]:
+def _stream_errors(output: EntrypointOutput) -> list[Any]:
     return [error.trace.error for error in output.errors if error.trace.error.stream_descriptor]
 
 
-def _final_state(output: EntrypointOutput) -> Dict[str, Any]:
+def _final_state(output: EntrypointOutput) -> dict[str, Any]:
     return output.most_recent_state.stream_state.__dict__
 
 
@@ -118,8 +121,10 @@ def test_given_an_order_never_returned_when_read_then_a_warning_counts_it_as_gon
 
     assert calls == [[1, 2, 3], [2]]
     assert _ids(output) == [1, 3]
-    assert "orders: 1 of 3 records asked for were not returned, twice: deleted since the search found them (2)." \
+    assert (
+        "orders: 1 of 3 records asked for were not returned, twice: deleted since the search found them (2)."
         in _warnings(output)
+    )
     assert _stream_errors(output) == []
 
 
@@ -134,7 +139,9 @@ def test_given_an_answer_with_records_of_other_ids_when_read_then_they_are_not_e
 
     assert calls == [[1, 2], [1, 2]]
     assert _ids(output) == [1, 2]
-    assert any("records for IDs not asked for (1001, 1002); they are dropped" in warning for warning in _warnings(output))
+    assert any(
+        "records for IDs not asked for (1001, 1002); they are dropped" in warning for warning in _warnings(output)
+    )
 
 
 def test_given_order_rows_of_an_order_without_rows_when_read_then_it_is_not_asked_again():
@@ -155,7 +162,7 @@ def test_given_a_search_id_that_is_a_path_when_read_then_the_stream_fails_naming
 
     errors = _stream_errors(output)
     assert [error.failure_type.value for error in errors] == ["transient_error"]
-    assert "whose orderId is \"../../integration-service/webhook\"" in errors[0].message
+    assert 'whose orderId is "../../integration-service/webhook"' in errors[0].message
     assert calls == []
 
 
@@ -180,11 +187,12 @@ def test_given_a_sync_that_failed_on_rejected_gets_when_the_closing_trace_is_rea
     assert [error.failure_type.value for error in closing] == ["transient_error"]
 
 
-def _rejecting(bad: List[int]):
+def _rejecting(bad: list[int]):
     def answer(asked, call):
         if set(asked) & set(bad):
             return 400, {"errors": [{"code": "ORDC-001", "message": "One or more resources could not be loaded"}]}
         return 200, _orders(asked)
+
     return answer
 
 
@@ -199,8 +207,11 @@ def test_given_one_bad_order_when_read_then_it_is_skipped_and_kept_in_the_state_
 
 
 def test_given_a_state_carrying_a_skipped_order_when_read_then_it_is_asked_again_and_dropped_from_the_state():
-    state = {"use_global_cursor": True, "state": {"updatedOn": "2024-03-05T00:00:00+0000"},
-             "parent_state": {"order_search": {"updatedOn": "2024-03-05T00:00:00+0000"}, "ids_to_retry": [4]}}
+    state = {
+        "use_global_cursor": True,
+        "state": {"updatedOn": "2024-03-05T00:00:00+0000"},
+        "parent_state": {"order_search": {"updatedOn": "2024-03-05T00:00:00+0000"}, "ids_to_retry": [4]},
+    }
     with responses.RequestsMock() as mocked:
         _search(mocked, [7])
         calls = _order_gets(mocked, lambda asked, call: (200, _orders(asked)))
@@ -212,8 +223,11 @@ def test_given_a_state_carrying_a_skipped_order_when_read_then_it_is_asked_again
 
 
 def test_given_carried_orders_still_rejected_when_read_then_they_stay_in_the_state_without_failing_the_stream():
-    state = {"use_global_cursor": True, "state": {"updatedOn": "2024-03-05T00:00:00+0000"},
-             "parent_state": {"order_search": {"updatedOn": "2024-03-05T00:00:00+0000"}, "ids_to_retry": [4, 5]}}
+    state = {
+        "use_global_cursor": True,
+        "state": {"updatedOn": "2024-03-05T00:00:00+0000"},
+        "parent_state": {"order_search": {"updatedOn": "2024-03-05T00:00:00+0000"}, "ids_to_retry": [4, 5]},
+    }
     with responses.RequestsMock() as mocked:
         _search(mocked, [7])
         _order_gets(mocked, _rejecting([4, 5]))
@@ -224,8 +238,11 @@ def test_given_carried_orders_still_rejected_when_read_then_they_stay_in_the_sta
 
 
 def test_given_a_state_whose_ids_to_retry_are_not_ids_when_read_then_it_is_a_config_error_naming_the_stream():
-    state = {"use_global_cursor": True, "state": {"updatedOn": "2024-03-05T00:00:00+0000"},
-             "parent_state": {"order_search": {"updatedOn": "2024-03-05T00:00:00+0000"}, "ids_to_retry": ["4; drop"]}}
+    state = {
+        "use_global_cursor": True,
+        "state": {"updatedOn": "2024-03-05T00:00:00+0000"},
+        "parent_state": {"order_search": {"updatedOn": "2024-03-05T00:00:00+0000"}, "ids_to_retry": ["4; drop"]},
+    }
     with responses.RequestsMock(assert_all_requests_are_fired=False):
         output = _read("orders", state=state, expect_failure=True)
 

@@ -28,9 +28,21 @@ STATUSES = {"response": [{"statusId": 1, "name": "Draft / Quote", "orderTypeCode
 
 
 def _oauth_config(expiry: str = "2999-01-01T00:00:00+00:00"):
-    return ConfigBuilder().with_fields(credentials={
-        "auth_type": "oauth", "client_id": APP_REF, "dev_ref": DEV_REF, "access_token": ACCESS_TOKEN,
-        "refresh_token": REFRESH_TOKEN, "token_expiry_date": expiry, "api_domain": API_DOMAIN}).build()
+    return (
+        ConfigBuilder()
+        .with_fields(
+            credentials={
+                "auth_type": "oauth",
+                "client_id": APP_REF,
+                "dev_ref": DEV_REF,
+                "access_token": ACCESS_TOKEN,
+                "refresh_token": REFRESH_TOKEN,
+                "token_expiry_date": expiry,
+                "api_domain": API_DOMAIN,
+            }
+        )
+        .build()
+    )
 
 
 def _oauth_option():
@@ -58,8 +70,11 @@ def test_when_spec_then_advanced_auth_puts_the_account_code_in_the_authorize_and
     assert flow.access_token_url == "https://oauth.brightpearl.com/token/{{account_code}}"
     outputs = auth.oauth_config_specification.complete_oauth_output_specification["properties"]
     assert {name: value["path_in_connector_config"] for name, value in outputs.items()} == {
-        "access_token": ["credentials", "access_token"], "refresh_token": ["credentials", "refresh_token"],
-        "token_expiry_date": ["credentials", "token_expiry_date"], "api_domain": ["credentials", "api_domain"]}
+        "access_token": ["credentials", "access_token"],
+        "refresh_token": ["credentials", "refresh_token"],
+        "token_expiry_date": ["credentials", "token_expiry_date"],
+        "api_domain": ["credentials", "api_domain"],
+    }
 
 
 def test_given_a_valid_oauth_token_when_read_then_bearer_app_ref_and_dev_ref_go_to_the_token_api_domain():
@@ -74,8 +89,16 @@ def test_given_a_valid_oauth_token_when_read_then_bearer_app_ref_and_dev_ref_go_
 
 def test_given_a_stored_token_past_its_expiry_when_read_then_it_refreshes_form_encoded_first():
     with responses.RequestsMock() as mocked:
-        mocked.post(TOKEN_URL, json={"access_token": NEW_ACCESS_TOKEN, "refresh_token": NEW_REFRESH_TOKEN,
-                                     "api_domain": API_DOMAIN, "token_type": "Bearer", "expires_in": 604800})
+        mocked.post(
+            TOKEN_URL,
+            json={
+                "access_token": NEW_ACCESS_TOKEN,
+                "refresh_token": NEW_REFRESH_TOKEN,
+                "api_domain": API_DOMAIN,
+                "token_type": "Bearer",
+                "expires_in": 604800,
+            },
+        )
         mocked.get(api_url("order-service/order-status", f"https://{API_DOMAIN}"), json=STATUSES)
         output = run_read(_oauth_config(expiry="2000-01-01T00:00:00+00:00"), "order_statuses")
         refresh, api_call = mocked.calls[0].request, mocked.calls[1].request
@@ -83,7 +106,10 @@ def test_given_a_stored_token_past_its_expiry_when_read_then_it_refreshes_form_e
     assert refresh.headers["content-type"] == "application/x-www-form-urlencoded"
     form = parse_qs(refresh.body)
     assert (form["grant_type"], form["refresh_token"], form["client_id"]) == (
-        ["refresh_token"], [REFRESH_TOKEN], [APP_REF])
+        ["refresh_token"],
+        [REFRESH_TOKEN],
+        [APP_REF],
+    )
     assert "client_secret" not in form
     assert api_call.headers["authorization"] == f"Bearer {NEW_ACCESS_TOKEN}"
     assert len(output.records) == 1
@@ -93,8 +119,9 @@ def test_given_a_401_token_expired_when_read_then_it_refreshes_and_retries_the_c
     url = api_url("order-service/order-status", f"https://{API_DOMAIN}")
     with responses.RequestsMock() as mocked:
         mocked.get(url, status=401, json={"response": "Authorization token expired"})
-        mocked.post(TOKEN_URL, json={"access_token": NEW_ACCESS_TOKEN, "refresh_token": NEW_REFRESH_TOKEN,
-                                     "expires_in": 604800})
+        mocked.post(
+            TOKEN_URL, json={"access_token": NEW_ACCESS_TOKEN, "refresh_token": NEW_REFRESH_TOKEN, "expires_in": 604800}
+        )
         mocked.get(url, json=STATUSES)
         output = run_read(_oauth_config(), "order_statuses")
         retried = mocked.calls[2].request
@@ -105,8 +132,9 @@ def test_given_a_401_token_expired_when_read_then_it_refreshes_and_retries_the_c
 
 def test_given_a_stored_expiry_that_is_not_a_date_when_read_then_the_token_is_refreshed_instead_of_crashing():
     with responses.RequestsMock() as mocked:
-        mocked.post(TOKEN_URL, json={"access_token": NEW_ACCESS_TOKEN, "refresh_token": NEW_REFRESH_TOKEN,
-                                     "expires_in": 604800})
+        mocked.post(
+            TOKEN_URL, json={"access_token": NEW_ACCESS_TOKEN, "refresh_token": NEW_REFRESH_TOKEN, "expires_in": 604800}
+        )
         mocked.get(api_url("order-service/order-status", f"https://{API_DOMAIN}"), json=STATUSES)
         output = run_read(_oauth_config(expiry="soon"), "order_statuses")
         api_call = mocked.calls[1].request
@@ -115,9 +143,20 @@ def test_given_a_stored_expiry_that_is_not_a_date_when_read_then_the_token_is_re
     assert len(output.records) == 1
 
 
-@pytest.mark.parametrize("body", [{}, {"access_token": None}, {"access_token": ""}, {"access_token": "  \n"},
-                                  {"access_token": 42}, {"access_token": "one\ntwo"}, [NEW_ACCESS_TOKEN],
-                                  "access_token", None])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"access_token": None},
+        {"access_token": ""},
+        {"access_token": "  \n"},
+        {"access_token": 42},
+        {"access_token": "one\ntwo"},
+        [NEW_ACCESS_TOKEN],
+        "access_token",
+        None,
+    ],
+)
 def test_given_a_token_answer_without_a_usable_access_token_when_read_then_it_is_refused_as_transient(body):
     with pytest.raises(AirbyteTracedException) as refused:
         TokenAnswer.from_body(body, TOKEN_URL)
@@ -126,19 +165,42 @@ def test_given_a_token_answer_without_a_usable_access_token_when_read_then_it_is
     assert "without an access token" in refused.value.message
 
 
-@pytest.mark.parametrize("refresh_token, kept", [(f" {NEW_REFRESH_TOKEN}\n", NEW_REFRESH_TOKEN), ("", None),
-                                                 ("   ", None), (None, None), (42, None), ("one\ntwo", None)])
+@pytest.mark.parametrize(
+    "refresh_token, kept",
+    [
+        (f" {NEW_REFRESH_TOKEN}\n", NEW_REFRESH_TOKEN),
+        ("", None),
+        ("   ", None),
+        (None, None),
+        (42, None),
+        ("one\ntwo", None),
+    ],
+)
 def test_given_a_token_answer_when_read_then_only_a_non_empty_refresh_token_replaces_the_stored_one(
-        refresh_token, kept):
+    refresh_token, kept
+):
     answer = TokenAnswer.from_body({"access_token": NEW_ACCESS_TOKEN, "refresh_token": refresh_token}, TOKEN_URL)
 
     assert (answer.access_token, answer.refresh_token) == (NEW_ACCESS_TOKEN, kept)
 
 
-@pytest.mark.parametrize("expires_in, seconds", [(604800, 604800), ("537227", 537227), (3600.5, 3600.5),
-                                                 (0, None), (-604800, None), ("soon", None), (True, None),
-                                                 (1e300, None), (float("nan"), None), (None, None),
-                                                 (32 * 86400, None), ({"days": 7}, None)])
+@pytest.mark.parametrize(
+    "expires_in, seconds",
+    [
+        (604800, 604800),
+        ("537227", 537227),
+        (3600.5, 3600.5),
+        (0, None),
+        (-604800, None),
+        ("soon", None),
+        (True, None),
+        (1e300, None),
+        (float("nan"), None),
+        (None, None),
+        (32 * 86400, None),
+        ({"days": 7}, None),
+    ],
+)
 def test_given_an_expires_in_when_read_then_only_a_plausible_lifetime_is_kept(expires_in, seconds):
     answer = TokenAnswer.from_body({"access_token": NEW_ACCESS_TOKEN, "expires_in": expires_in}, TOKEN_URL)
 
@@ -147,8 +209,11 @@ def test_given_an_expires_in_when_read_then_only_a_plausible_lifetime_is_kept(ex
 
 def test_given_the_refresh_token_is_refused_when_read_then_a_config_error_says_to_re_authenticate():
     with responses.RequestsMock() as mocked:
-        mocked.post(TOKEN_URL, status=400, json={
-            "error": "invalid_grant", "error_description": "The auth token has either expired or does not exist"})
+        mocked.post(
+            TOKEN_URL,
+            status=400,
+            json={"error": "invalid_grant", "error_description": "The auth token has either expired or does not exist"},
+        )
         output = run_read(_oauth_config(expiry="2000-01-01T00:00:00+00:00"), "order_statuses", expect_failure=True)
 
     errors = [message.trace.error for message in output.errors]
@@ -159,12 +224,20 @@ def test_given_the_refresh_token_is_refused_when_read_then_a_config_error_says_t
 
 
 def test_given_an_existing_config_when_rotated_tokens_are_saved_then_only_token_fields_change_and_mode_is_0600(
-        tmp_path):
+    tmp_path,
+):
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps({**_oauth_config(), "start_date": "2024-01-01T00:00:00Z"}))
-    rotated = {**_oauth_config(), "base_url": "https://derived.example",
-               "credentials": {**_oauth_config()["credentials"], "refresh_token": NEW_REFRESH_TOKEN,
-                               "access_token": NEW_ACCESS_TOKEN, "client_id": "not-copied"}}
+    rotated = {
+        **_oauth_config(),
+        "base_url": "https://derived.example",
+        "credentials": {
+            **_oauth_config()["credentials"],
+            "refresh_token": NEW_REFRESH_TOKEN,
+            "access_token": NEW_ACCESS_TOKEN,
+            "client_id": "not-copied",
+        },
+    }
 
     oauth_cli.save_rotated_tokens(config_path, rotated)
 
@@ -180,5 +253,7 @@ def test_given_an_existing_config_when_rotated_tokens_are_saved_then_only_token_
 def test_given_an_oauth_host_when_building_the_authorize_url_then_the_account_code_is_in_its_path():
     url = oauth_cli.authorize_url("oauth.brightpearlapp.com", ACCOUNT, APP_REF, "http://127.0.0.1:8976/callback", "s1")
 
-    assert url == ("https://oauth.brightpearlapp.com/authorize/acme?response_type=code&client_id=acme-analytics"
-                   "&redirect_uri=http%3A%2F%2F127.0.0.1%3A8976%2Fcallback&state=s1")
+    assert url == (
+        "https://oauth.brightpearlapp.com/authorize/acme?response_type=code&client_id=acme-analytics"
+        "&redirect_uri=http%3A%2F%2F127.0.0.1%3A8976%2Fcallback&state=s1"
+    )

@@ -14,7 +14,7 @@ import sys
 import tomllib
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 import jsonschema
 import pytest
@@ -41,21 +41,21 @@ def _metadata_validator():
     return module
 
 
-def _validate_metadata(tmp_path: Path, metadata: Dict[str, Any]) -> List[str]:
+def _validate_metadata(tmp_path: Path, metadata: dict[str, Any]) -> list[str]:
     path = tmp_path / "metadata.yaml"
     path.write_text(yaml.safe_dump(metadata, sort_keys=False))
     return _metadata_validator().validate(path)
 
 
-def _metadata() -> Dict[str, Any]:
+def _metadata() -> dict[str, Any]:
     return yaml.load((REPO_ROOT / "metadata.yaml").read_text(), Loader=_metadata_validator().MetadataLoader)
 
 
-def _manifest() -> Dict[str, Any]:
+def _manifest() -> dict[str, Any]:
     return yaml.safe_load((REPO_ROOT / "source_brightpearl" / "manifest.yaml").read_text())
 
 
-def _manifest_schema_errors(manifest: Dict[str, Any]) -> List[str]:
+def _manifest_schema_errors(manifest: dict[str, Any]) -> list[str]:
     """Resolves `$ref`s and `$parameters` as the CDK does before it validates, then lists every error."""
     resolved = ManifestReferenceResolver().preprocess_manifest(copy.deepcopy(manifest))
     propagated = ManifestComponentTransformer().propagate_types_and_parameters("", resolved, {})
@@ -64,31 +64,37 @@ def _manifest_schema_errors(manifest: Dict[str, Any]) -> List[str]:
     return [message for error in validator.iter_errors(propagated) for message in _leaf_messages(error)]
 
 
-def _leaf_messages(error: jsonschema.ValidationError) -> List[str]:
+def _leaf_messages(error: jsonschema.ValidationError) -> list[str]:
     """The innermost messages: a stream that fails `anyOf` reports why each branch failed."""
     if not error.context:
         return [error.message]
     return [message for branch_error in error.context for message in _leaf_messages(branch_error)]
 
 
-def _manifest_error_messages(node: Any) -> List[str]:
+def _manifest_error_messages(node: Any) -> list[str]:
     if isinstance(node, dict):
-        return [message for key, value in node.items()
-                for message in ([value] if key == "error_message" and isinstance(value, str) else _manifest_error_messages(value))]
+        return [
+            message
+            for key, value in node.items()
+            for message in (
+                [value] if key == "error_message" and isinstance(value, str) else _manifest_error_messages(value)
+            )
+        ]
     if isinstance(node, list):
         return [message for value in node for message in _manifest_error_messages(value)]
     return []
 
 
-def _python_error_messages() -> List[str]:
+def _python_error_messages() -> list[str]:
     """The literal text of the config errors and error resolutions raised in Python components."""
-    source = "".join((REPO_ROOT / "source_brightpearl" / name).read_text()
-                     for name in ("components.py", "source.py", "run.py"))
+    source = "".join(
+        (REPO_ROOT / "source_brightpearl" / name).read_text() for name in ("components.py", "source.py", "run.py")
+    )
     literals = re.findall(r'(?:\bconfig_error\(|error_message=\(?)\s*f?"([^"]+)"', source)
     return [re.sub(r"\{[^}]*\}", "{{ value }}", literal) for literal in literals]
 
 
-def _fixed_phrases(message: str) -> List[str]:
+def _fixed_phrases(message: str) -> list[str]:
     """The parts of a message template between its placeholders, long enough to identify it."""
     parts = re.split(r"\{\{.*?\}\}|\{%.*?%\}", message, flags=re.S)
     phrases = [" ".join(part.replace("`", "").split()).strip(" '\".,") for part in parts]
@@ -165,7 +171,9 @@ def test_given_metadata_docker_repository_when_read_then_it_is_outside_airbytes_
 @pytest.mark.parametrize("document", ["README.md", "Dockerfile"])
 def test_given_metadata_image_when_build_instructions_are_read_then_they_tag_it(document):
     data = _metadata()["data"]
-    assert f"docker build -t {data['dockerRepository']}:{data['dockerImageTag']} ." in (REPO_ROOT / document).read_text()
+    assert (
+        f"docker build -t {data['dockerRepository']}:{data['dockerImageTag']} ." in (REPO_ROOT / document).read_text()
+    )
 
 
 def test_given_dockerfile_when_compared_with_metadata_then_it_builds_from_the_declared_base_image():
@@ -175,13 +183,16 @@ def test_given_dockerfile_when_compared_with_metadata_then_it_builds_from_the_de
     assert default_base.group(1) == _metadata()["data"]["connectorBuildOptions"]["baseImage"]
 
 
-def _constraints() -> Dict[str, str]:
-    pins = [line.split("==") for line in (REPO_ROOT / "constraints.txt").read_text().splitlines()
-            if line and not line.startswith("#")]
+def _constraints() -> dict[str, str]:
+    pins = [
+        line.split("==")
+        for line in (REPO_ROOT / "constraints.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
     return {canonicalize_name(name): version for name, version in pins}
 
 
-def _declared_requirements() -> List[Requirement]:
+def _declared_requirements() -> list[Requirement]:
     """The connector's dependencies and every extra's, but the extras' references to the project itself."""
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
     declared = [Requirement(text) for text in project["dependencies"]]
@@ -191,8 +202,11 @@ def _declared_requirements() -> List[Requirement]:
 
 def test_given_constraints_txt_when_compared_with_pyproject_then_it_pins_each_dependency_within_its_range():
     pins = _constraints()
-    unmet = {str(requirement): pins.get(canonicalize_name(requirement.name)) for requirement in _declared_requirements()
-             if pins.get(canonicalize_name(requirement.name)) not in requirement.specifier}
+    unmet = {
+        str(requirement): pins.get(canonicalize_name(requirement.name))
+        for requirement in _declared_requirements()
+        if pins.get(canonicalize_name(requirement.name)) not in requirement.specifier
+    }
     assert unmet == {}, "run scripts/constraints.sh"
 
 
@@ -202,14 +216,23 @@ def _run_entry_point(*args: str, prelude: str = "", cwd: Path = REPO_ROOT) -> su
     return subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
-def _spec_messages(result: subprocess.CompletedProcess) -> List[Dict[str, Any]]:
-    return [message for line in result.stdout.splitlines() if line.startswith("{")
-            for message in [json.loads(line)] if message["type"] == "SPEC"]
+def _spec_messages(result: subprocess.CompletedProcess) -> list[dict[str, Any]]:
+    return [
+        message
+        for line in result.stdout.splitlines()
+        if line.startswith("{")
+        for message in [json.loads(line)]
+        if message["type"] == "SPEC"
+    ]
 
 
 def test_given_a_folder_holding_another_manifest_when_spec_runs_there_then_it_prints_the_packages_spec(tmp_path):
-    impostor = {"version": "7.0.0", "type": "DeclarativeSource", "streams": [],
-                "spec": {"type": "Spec", "connection_specification": {"title": "Not Brightpearl", "type": "object"}}}
+    impostor = {
+        "version": "7.0.0",
+        "type": "DeclarativeSource",
+        "streams": [],
+        "spec": {"type": "Spec", "connection_specification": {"title": "Not Brightpearl", "type": "object"}},
+    }
     (tmp_path / "manifest.yaml").write_text(yaml.safe_dump(impostor))
     result = _run_entry_point("spec", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -12,8 +12,9 @@ ORDER_STATUSES = api_url("order-service/order-status")
 def _response(remaining: int, period_ms: int) -> requests.Response:
     response = requests.Response()
     response.status_code = 200
-    response.headers.update({"brightpearl-requests-remaining": str(remaining),
-                             "brightpearl-next-throttle-period": str(period_ms)})
+    response.headers.update(
+        {"brightpearl-requests-remaining": str(remaining), "brightpearl-next-throttle-period": str(period_ms)}
+    )
     return response
 
 
@@ -35,7 +36,9 @@ def test_given_remaining_above_the_reserve_when_next_request_then_it_goes_at_onc
     assert waits == []
 
 
-def test_given_two_calls_above_the_reserve_when_four_requests_then_two_go_and_the_rest_go_one_spacing_apart(monkeypatch):
+def test_given_two_calls_above_the_reserve_when_four_requests_then_two_go_and_the_rest_go_one_spacing_apart(
+    monkeypatch,
+):
     waits = []
     monkeypatch.setattr("time.sleep", waits.append)
     pacer = BrightpearlBudgetPacer(reserve=20)
@@ -52,8 +55,12 @@ def test_given_low_budget_answer_when_read_then_the_following_request_waits_for_
     monkeypatch.setattr("time.sleep", waits.append)
     config = ConfigBuilder().with_fields(rate_limit_reserve=5).build()
     with responses.RequestsMock() as mocked:
-        mocked.get(ORDER_STATUSES, status=503, json={"response": "Service unavailable"},
-                   headers={"brightpearl-requests-remaining": "3", "brightpearl-next-throttle-period": "12000"})
+        mocked.get(
+            ORDER_STATUSES,
+            status=503,
+            json={"response": "Service unavailable"},
+            headers={"brightpearl-requests-remaining": "3", "brightpearl-next-throttle-period": "12000"},
+        )
         mocked.get(ORDER_STATUSES, json={"response": [{"statusId": 1}]})
         output = run_read(config, "order_statuses")
     assert len(output.records) == 1
@@ -80,5 +87,7 @@ def test_given_expired_account_token_when_read_then_config_error_after_one_call_
         assert len(mocked.calls) == 1
     messages = [error.trace.error.message for error in output.errors]
     assert output.errors[-1].trace.error.failure_type.value == "config_error"
-    assert any("account token" in message and "has expired" in message and "create a new one" in message
-               for message in messages), messages
+    assert any(
+        "account token" in message and "has expired" in message and "create a new one" in message
+        for message in messages
+    ), messages

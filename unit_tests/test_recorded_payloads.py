@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any
 
 import pytest
 import responses
@@ -21,11 +22,14 @@ import responses
 from unit_tests.builders import ConfigBuilder, api_url, run_command, run_read, schema_errors, search_body
 
 RECORDED = Path(__file__).parent / "resource" / "recorded"
-CUSTOM_FIELD_METADATA = ("order-service/sale/custom-field-meta-data", "order-service/purchase/custom-field-meta-data",
-                         "product-service/product/custom-field-meta-data")
+CUSTOM_FIELD_METADATA = (
+    "order-service/sale/custom-field-meta-data",
+    "order-service/purchase/custom-field-meta-data",
+    "product-service/product/custom-field-meta-data",
+)
 
 
-def recorded(name: str) -> Dict[str, Any]:
+def recorded(name: str) -> dict[str, Any]:
     return json.loads((RECORDED / f"{name}.json").read_text())["body"]
 
 
@@ -35,40 +39,60 @@ class Recording:
     `id_column`) that lists the IDs, each record's ID being its `id_key` (or its key in a map)."""
 
     path: str
-    body: Dict[str, Any]
-    search: Optional[str] = None
+    body: dict[str, Any]
+    search: str | None = None
     id_column: str = ""
     id_key: str = ""
 
-    def ids(self) -> List[int]:
+    def ids(self) -> list[int]:
         response = self.body["response"]
         if isinstance(response, dict):
             return sorted(int(record_id) for record_id in response)
         return sorted(record[self.id_key] for record in response)
 
 
-def _merged(*names: str) -> Dict[str, Any]:
+def _merged(*names: str) -> dict[str, Any]:
     """One ID-set GET answer holding the records of several recordings (the read asks for all at once)."""
     return {"response": [record for name in names for record in recorded(name)["response"]]}
 
 
-ORDERS = Recording("order-service/order", _merged("order_get_multiple", "order_get_one_po"),
-                   "order-service/order-search", "orderId", "id")
-AVAILABILITY = Recording("warehouse-service/product-availability", recorded("product_availability_get"),
-                         "product-service/product-search", "productId")
+ORDERS = Recording(
+    "order-service/order",
+    _merged("order_get_multiple", "order_get_one_po"),
+    "order-service/order-search",
+    "orderId",
+    "id",
+)
+AVAILABILITY = Recording(
+    "warehouse-service/product-availability",
+    recorded("product_availability_get"),
+    "product-service/product-search",
+    "productId",
+)
 RECORDINGS = {
     "orders": ORDERS,
     "order_rows": ORDERS,
-    "products": Recording("product-service/product", recorded("product_get_multiple"),
-                          "product-service/product-search", "productId", "id"),
-    "product_prices": Recording("product-service/product-price", recorded("product_price_get"),
-                                "product-service/product-search", "productId", "productId"),
+    "products": Recording(
+        "product-service/product", recorded("product_get_multiple"), "product-service/product-search", "productId", "id"
+    ),
+    "product_prices": Recording(
+        "product-service/product-price",
+        recorded("product_price_get"),
+        "product-service/product-search",
+        "productId",
+        "productId",
+    ),
     "product_availability": AVAILABILITY,
     "product_availability_totals": AVAILABILITY,
-    "goods_out_notes": Recording("warehouse-service/order/*/goods-note/goods-out", recorded("goods_out_note_get"),
-                                 "warehouse-service/goods-note/goods-out-search", "goodsOutNoteId"),
-    "contacts": Recording("contact-service/contact", recorded("contact_get"), "contact-service/contact-search",
-                          "contactId", "contactId"),
+    "goods_out_notes": Recording(
+        "warehouse-service/order/*/goods-note/goods-out",
+        recorded("goods_out_note_get"),
+        "warehouse-service/goods-note/goods-out-search",
+        "goodsOutNoteId",
+    ),
+    "contacts": Recording(
+        "contact-service/contact", recorded("contact_get"), "contact-service/contact-search", "contactId", "contactId"
+    ),
     "tax_codes": Recording("accounting-service/tax-code", recorded("tax_code_get")),
     "price_lists": Recording("product-service/price-list", recorded("price_list_get")),
     "order_statuses": Recording("order-service/order-status", recorded("order_status_get")),
@@ -82,8 +106,9 @@ def _answer(mocked: responses.RequestsMock, path: str, body: Mapping[str, Any]) 
     mocked.add(responses.GET, re.compile(re.escape(api_url(path)) + r"(/[^?]*)?(\?.*)?$"), json=body)
 
 
-def _read_with_schema(stream: str, recording: Optional[Recording] = None,
-                      metadata: Optional[Dict[str, List[Any]]] = None) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
+def _read_with_schema(
+    stream: str, recording: Recording | None = None, metadata: dict[str, list[Any]] | None = None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The stream's records and its discovered schema, the account answering as `recording` (the
     stream's own by default) and its custom-field metadata as `metadata` (none by default)."""
     recording = recording or RECORDINGS[stream]
@@ -92,8 +117,11 @@ def _read_with_schema(stream: str, recording: Optional[Recording] = None,
             mocked.add(responses.GET, api_url(path), json={"response": (metadata or {}).get(path, [])})
         if recording.search:
             ids = recording.ids()
-            mocked.add(responses.GET, re.compile(re.escape(api_url(recording.search)) + r"(\?.*)?$"),
-                       json=search_body(recording.id_column, ids, 1, len(ids)))
+            mocked.add(
+                responses.GET,
+                re.compile(re.escape(api_url(recording.search)) + r"(\?.*)?$"),
+                json=search_body(recording.id_column, ids, 1, len(ids)),
+            )
         _answer(mocked, recording.path, recording.body)
         catalog = run_command("discover", ConfigBuilder().build()).catalog.catalog
         output = run_read(ConfigBuilder().build(), stream)
@@ -112,7 +140,8 @@ def test_given_recorded_availability_when_read_then_each_products_total_block_is
     records, _ = _read_with_schema("product_availability_totals")
     assert sorted(records, key=lambda record: record["productId"]) == [
         {"inStock": 4, "onHand": 4, "allocated": 0, "inTransit": 0, "productId": 1007},
-        {"inStock": 60, "onHand": 48, "allocated": 12, "inTransit": 0, "productId": 1532}]
+        {"inStock": 60, "onHand": 48, "allocated": 12, "inTransit": 0, "productId": 1532},
+    ]
 
 
 def test_given_a_recorded_custom_field_value_not_in_rfc_3339_when_read_as_a_date_field_then_the_order_validates():
@@ -122,11 +151,14 @@ def test_given_a_recorded_custom_field_value_not_in_rfc_3339_when_read_as_a_date
     values = recorded("order_custom_field_patch")["response"]
     types = {code: "SELECT" if isinstance(value, dict) else "TEXT" for code, value in values.items()}
     types["PCF_ETAORIG"] = "DATE"
-    metadata = [{"id": number, "code": code, "name": code, "customFieldType": field_type, "required": False}
-                for number, (code, field_type) in enumerate(sorted(types.items()), start=1)]
+    metadata = [
+        {"id": number, "code": code, "name": code, "customFieldType": field_type, "required": False}
+        for number, (code, field_type) in enumerate(sorted(types.items()), start=1)
+    ]
     order = {**recorded("order_get_multiple")["response"][1], "customFields": values}
-    records, schema = _read_with_schema("orders", replace(ORDERS, body={"response": [order]}),
-                                        {"order-service/sale/custom-field-meta-data": metadata})
+    records, schema = _read_with_schema(
+        "orders", replace(ORDERS, body={"response": [order]}), {"order-service/sale/custom-field-meta-data": metadata}
+    )
     assert schema["properties"]["customFields"]["properties"]["PCF_ETAORIG"]["type"] == ["null", "string"]
     assert [record["customFields"]["PCF_ETAORIG"] for record in records] == ["2023-03-06 17:22:26 -0600"]
     assert schema_errors(schema, records) == []

@@ -39,12 +39,21 @@ def test_given_staff_token_when_read_then_staff_token_header_is_sent_instead_of_
     assert "brightpearl-account-token" not in request.headers
 
 
-@pytest.mark.parametrize("auth_type, header, token", [("account_token", "brightpearl-account-token", ACCOUNT_TOKEN),
-                                                       ("staff_token", "brightpearl-staff-token", STAFF_TOKEN)])
+@pytest.mark.parametrize(
+    "auth_type, header, token",
+    [
+        ("account_token", "brightpearl-account-token", ACCOUNT_TOKEN),
+        ("staff_token", "brightpearl-staff-token", STAFF_TOKEN),
+    ],
+)
 def test_given_a_token_and_app_ref_pasted_with_spaces_and_newlines_when_read_then_they_are_sent_trimmed(
-        auth_type, header, token):
-    config = ConfigBuilder().with_fields(
-        credentials={"auth_type": auth_type, "app_ref": f"  {APP_REF}\t", auth_type: f"{token}\r\n"}).build()
+    auth_type, header, token
+):
+    config = (
+        ConfigBuilder()
+        .with_fields(credentials={"auth_type": auth_type, "app_ref": f"  {APP_REF}\t", auth_type: f"{token}\r\n"})
+        .build()
+    )
     _, request = _read_order_statuses(config, "https://euw1.brightpearlconnect.com")
     assert (request.headers["brightpearl-app-ref"], request.headers[header]) == (APP_REF, token)
 

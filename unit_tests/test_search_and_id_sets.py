@@ -72,8 +72,12 @@ def test_given_search_when_read_orders_then_first_page_asks_500_rows_sorted_by_i
         first_search = _calls_to(mocked, ORDER_SEARCH)[0]
     # `updatedOn` (or, never updated, `createdOn`) feeds the search's own incremental state; no
     # filter without a start date or state.
-    assert _query(first_search) == {"pageSize": "500", "firstResult": "1", "sort": "orderId.ASC",
-                                    "columns": "orderId,updatedOn,createdOn"}
+    assert _query(first_search) == {
+        "pageSize": "500",
+        "firstResult": "1",
+        "sort": "orderId.ASC",
+        "columns": "orderId,updatedOn,createdOn",
+    }
 
 
 def test_given_two_search_pages_when_read_orders_then_the_second_starts_at_the_last_row_read_and_none_repeats():
@@ -113,8 +117,14 @@ def test_given_the_end_moved_below_the_second_page_when_read_orders_then_the_row
 def test_given_rows_added_ahead_of_the_second_page_when_read_order_notes_then_no_extra_call_and_no_row_twice():
     ids = [1, 2, 4, 5, 6, 7, 8, 9, 10]
     with responses.RequestsMock() as mocked:
-        _live_search(mocked, api_url("order-service/order-note-search"), "noteId", ids, page_size=5,
-                     changes={2: lambda rows: rows.insert(2, 3)})
+        _live_search(
+            mocked,
+            api_url("order-service/order-note-search"),
+            "noteId",
+            ids,
+            page_size=5,
+            changes={2: lambda rows: rows.insert(2, 3)},
+        )
         output = run_read(ConfigBuilder().build(), "order_notes")
         searches = _calls_to(mocked, api_url("order-service/order-note-search"))
     assert [_query(call)["firstResult"] for call in searches] == ["1", "5", "9"]
@@ -180,7 +190,9 @@ def test_given_a_start_date_when_read_orders_then_it_searches_from_it_on_updated
         run_read(ConfigBuilder().with_fields(start_date="2024-05-01T00:00:00Z").build(), "orders")
         searches = _calls_to(mocked, ORDER_SEARCH)
     assert [urlsplit(call.request.url).query.split("&")[0] for call in searches] == [
-        "updatedOn=2024-05-01T00:00:00Z/", "createdOn=2024-05-01T00:00:00Z/"]
+        "updatedOn=2024-05-01T00:00:00Z/",
+        "createdOn=2024-05-01T00:00:00Z/",
+    ]
 
 
 def test_given_empty_search_without_first_and_last_result_when_read_orders_then_no_records_and_no_get():

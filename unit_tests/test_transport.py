@@ -45,8 +45,11 @@ def _backoff(response: requests.Response):
 
 
 def test_given_a_throttled_503_asking_for_a_day_when_backed_off_then_it_waits_10_minutes_and_says_so(caplog):
-    answer = _answer(503, b'{"response": "You have sent too many requests"}',
-                     **{"brightpearl-next-throttle-period": str(DAY_SECONDS * 1000)})
+    answer = _answer(
+        503,
+        b'{"response": "You have sent too many requests"}',
+        **{"brightpearl-next-throttle-period": str(DAY_SECONDS * 1000)},
+    )
 
     with caplog.at_level(logging.WARNING, logger="airbyte"):
         wait = _backoff(answer)
@@ -71,8 +74,9 @@ def test_given_a_retry_after_as_an_http_date_when_backed_off_then_it_waits_until
 
 @pytest.mark.parametrize("period", ["nan", "inf", "soon"])
 def test_given_a_throttle_period_that_is_not_a_number_when_backed_off_then_the_exponential_backoff_applies(period):
-    answer = _answer(503, b'{"response": "You have sent too many requests"}',
-                     **{"brightpearl-next-throttle-period": period})
+    answer = _answer(
+        503, b'{"response": "You have sent too many requests"}', **{"brightpearl-next-throttle-period": period}
+    )
 
     assert _backoff(answer) is None
 
@@ -81,8 +85,12 @@ def test_given_a_day_long_throttle_period_with_the_budget_spent_when_paced_then_
     waits = []
     monkeypatch.setattr("time.sleep", waits.append)
     pacer = BrightpearlBudgetPacer(reserve=20)
-    pacer.update_from_response(None, _answer(200, **{"brightpearl-requests-remaining": "0",
-                                                     "brightpearl-next-throttle-period": str(DAY_SECONDS * 1000)}))
+    pacer.update_from_response(
+        None,
+        _answer(
+            200, **{"brightpearl-requests-remaining": "0", "brightpearl-next-throttle-period": str(DAY_SECONDS * 1000)}
+        ),
+    )
 
     pacer.acquire_call(None)
 
@@ -93,8 +101,12 @@ def test_given_a_throttled_read_asking_for_a_day_when_read_then_it_is_retried_af
     waits = []
     monkeypatch.setattr("time.sleep", waits.append)
     with responses.RequestsMock() as mocked:
-        mocked.get(ORDER_STATUSES, status=503, json=THROTTLED,
-                   headers={"brightpearl-next-throttle-period": str(DAY_SECONDS * 1000)})
+        mocked.get(
+            ORDER_STATUSES,
+            status=503,
+            json=THROTTLED,
+            headers={"brightpearl-next-throttle-period": str(DAY_SECONDS * 1000)},
+        )
         mocked.get(ORDER_STATUSES, json={"response": [{"statusId": 1}]})
         output = run_read(ConfigBuilder().build(), "order_statuses")
 
@@ -120,11 +132,16 @@ def test_given_a_redirect_to_another_host_when_read_then_config_error_naming_sta
     assert "sig=5f2b9c" not in everything and ACCOUNT_TOKEN not in everything
 
 
-@pytest.mark.parametrize("location, named", [
-    pytest.param("https://user:hunter2@collector.example:99999/x?sig=5f2b9c", "collector.example:99999", id="userinfo"),
-    pytest.param("http://[::1/x?sig=5f2b9c", "an address that is not a URL", id="not-a-url"),
-    pytest.param("/elsewhere?sig=5f2b9c", "euw1.brightpearlconnect.com", id="relative"),
-])
+@pytest.mark.parametrize(
+    "location, named",
+    [
+        pytest.param(
+            "https://user:hunter2@collector.example:99999/x?sig=5f2b9c", "collector.example:99999", id="userinfo"
+        ),
+        pytest.param("http://[::1/x?sig=5f2b9c", "an address that is not a URL", id="not-a-url"),
+        pytest.param("/elsewhere?sig=5f2b9c", "euw1.brightpearlconnect.com", id="relative"),
+    ],
+)
 def test_given_a_redirect_location_when_read_then_the_error_names_its_host_and_nothing_else(location, named):
     with responses.RequestsMock() as mocked:
         mocked.get(ORDER_STATUSES, status=302, headers={"Location": location})
@@ -222,7 +239,9 @@ def silent_host():
 def test_given_a_host_that_never_answers_and_a_1_s_timeout_when_check_then_failed_after_that_timeout(silent_host):
     started = time.monotonic()
 
-    output = run_command("check", ConfigBuilder().with_fields(api_domain=silent_host, request_timeout_seconds=1).build())
+    output = run_command(
+        "check", ConfigBuilder().with_fields(api_domain=silent_host, request_timeout_seconds=1).build()
+    )
 
     status = output.connection_status_messages[-1].connectionStatus
     assert status.status.value == "FAILED"
@@ -252,18 +271,23 @@ def test_given_a_request_timeout_out_of_range_when_check_then_failed_naming_the_
 
     result = run_entry_point(tmp_path, "check", config=config)
 
-    [status] = [json.loads(line)["connectionStatus"] for line in result.stdout.splitlines() if "CONNECTION_STATUS" in line]
+    [status] = [
+        json.loads(line)["connectionStatus"] for line in result.stdout.splitlines() if "CONNECTION_STATUS" in line
+    ]
     assert status["status"] == "FAILED"
     assert f"Config field 'request_timeout_seconds' must be {rule}" in status["message"]
 
 
-@pytest.mark.parametrize("body", [
-    pytest.param({"body": "<html><body>Sign in</body></html>", "content_type": "text/html"}, id="html"),
-    pytest.param({"json": {}}, id="empty-object"),
-    pytest.param({"json": {"response": {}}}, id="empty-response"),
-    pytest.param({"json": {"response": "ok"}}, id="string-response"),
-    pytest.param({"json": [{"configuration": {"timeZone": "UTC"}}]}, id="list"),
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({"body": "<html><body>Sign in</body></html>", "content_type": "text/html"}, id="html"),
+        pytest.param({"json": {}}, id="empty-object"),
+        pytest.param({"json": {"response": {}}}, id="empty-response"),
+        pytest.param({"json": {"response": "ok"}}, id="string-response"),
+        pytest.param({"json": [{"configuration": {"timeZone": "UTC"}}]}, id="list"),
+    ],
+)
 def test_given_a_200_that_is_not_the_account_configuration_when_check_then_failed_saying_so(body):
     with responses.RequestsMock() as mocked:
         mocked.get(ACCOUNT_CONFIGURATION, **body)

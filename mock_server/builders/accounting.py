@@ -26,19 +26,36 @@ from .parties import STAFF_COUNT
 from .reference import CURRENCIES
 
 # id, code, name
-NOMINAL_TYPES = {1: ("ASSET", "Assets"), 2: ("LIABILITY", "Liabilities"), 3: ("EQUITY", "Equity"),
-                 4: ("INCOME", "Income"), 5: ("EXPENSE", "Expenses")}
+NOMINAL_TYPES = {
+    1: ("ASSET", "Assets"),
+    2: ("LIABILITY", "Liabilities"),
+    3: ("EQUITY", "Equity"),
+    4: ("INCOME", "Income"),
+    5: ("EXPENSE", "Expenses"),
+}
 # code, name, type id, bank account
-NOMINAL_CODES = [("1001", "Stock", 1, False), ("1100", "Trade debtors", 1, False),
-                 ("1200", "Bank current account", 1, True), ("1210", "Shopify Payments clearing", 1, True),
-                 ("1220", "Amazon Pay clearing", 1, True), ("2100", "Trade creditors", 2, False),
-                 ("2200", "Sales tax", 2, False), ("3000", "Share capital", 3, False),
-                 ("3200", "Retained earnings", 3, False), ("4000", "Sales", 4, False), ("4300", "Shipping income", 4, False),
-                 ("5000", "Cost of goods sold", 5, False), ("7900", "Exchange rate variance", 5, False),
-                 ("8200", "Bank charges", 5, False)]
+NOMINAL_CODES = [
+    ("1001", "Stock", 1, False),
+    ("1100", "Trade debtors", 1, False),
+    ("1200", "Bank current account", 1, True),
+    ("1210", "Shopify Payments clearing", 1, True),
+    ("1220", "Amazon Pay clearing", 1, True),
+    ("2100", "Trade creditors", 2, False),
+    ("2200", "Sales tax", 2, False),
+    ("3000", "Share capital", 3, False),
+    ("3200", "Retained earnings", 3, False),
+    ("4000", "Sales", 4, False),
+    ("4300", "Shipping income", 4, False),
+    ("5000", "Cost of goods sold", 5, False),
+    ("7900", "Exchange rate variance", 5, False),
+    ("8200", "Bank charges", 5, False),
+]
 # id, code, name, bank nominal code, installed integration (0: none)
-PAYMENT_METHODS = [(1, "BANK", "Bank transfer", "1200", 0), (2, "SHOPIFY", "Shopify Payments", "1210", 2),
-                   (3, "AMAZON", "Amazon Pay", "1220", 3)]
+PAYMENT_METHODS = [
+    (1, "BANK", "Bank transfer", "1200", 0),
+    (2, "SHOPIFY", "Shopify Payments", "1210", 2),
+    (3, "AMAZON", "Amazon Pay", "1220", 3),
+]
 METHOD_OF_CHANNEL = {1: "BANK", 2: "SHOPIFY", 3: "AMAZON", 4: "BANK", 5: "SHOPIFY"}
 BANK_OF_METHOD = {code: bank for _, code, _, bank, _ in PAYMENT_METHODS}
 METHOD_OF_BANK = {bank: code for _, code, _, bank, _ in PAYMENT_METHODS}
@@ -50,9 +67,16 @@ CENT = Decimal("0.01")
 def build_nominal_codes(world: World) -> Iterator[Record]:
     for nominal_id, (code, name, type_id, bank) in enumerate(NOMINAL_CODES, start=1):
         type_code, type_name = NOMINAL_TYPES[type_id]
-        record = {"id": nominal_id, "code": code, "name": name,
-                  "type": {"id": type_id, "code": type_code, "description": type_name}, "bank": bank,
-                  "expense": type_id == 5, "reconcile": bank, "active": True}
+        record = {
+            "id": nominal_id,
+            "code": code,
+            "name": name,
+            "type": {"id": type_id, "code": type_code, "description": type_name},
+            "bank": bank,
+            "expense": type_id == 5,
+            "reconcile": bank,
+            "active": True,
+        }
         if bank:
             record["currencyId"] = CURRENCY_IDS["USD"]
         yield record
@@ -93,8 +117,13 @@ def build_exchange_rates(world: World) -> Iterator[Record]:
 
 def build_payment_methods(world: World) -> Iterator[Record]:
     for method_id, code, name, bank, integration_id in PAYMENT_METHODS:
-        yield {"id": method_id, "code": code, "name": name, "bankAccountNominalCode": bank,
-               "installedIntegrationInstanceId": integration_id}
+        yield {
+            "id": method_id,
+            "code": code,
+            "name": name,
+            "bankAccountNominalCode": bank,
+            "installedIntegrationInstanceId": integration_id,
+        }
 
 
 class _Ledger:
@@ -105,23 +134,45 @@ class _Ledger:
         self.journal_id = 0
         self.row_id = 0
 
-    def post(self, order: OrderFacts, type_code: str, moment: datetime, tax_date: str,
-             debits: list[tuple[str, Decimal, int | None]], credits: list[tuple[str, Decimal, int | None]]) -> Record:
+    def post(
+        self,
+        order: OrderFacts,
+        type_code: str,
+        moment: datetime,
+        tax_date: str,
+        debits: list[tuple[str, Decimal, int | None]],
+        credits: list[tuple[str, Decimal, int | None]],
+    ) -> Record:
         """A balanced journal; each side lists (nominal code, amount in the order currency, tax code ID)."""
         world = self.world
         self.journal_id += 1
         rate = order.rate
-        record: Record = {"id": self.journal_id, "journalTypeCode": type_code, "orderId": order.id,
-                          "contactId": order.contact_id, "channelId": order.channel_id,
-                          "leadSourceId": order.lead_source_id, "projectId": 0}
+        record: Record = {
+            "id": self.journal_id,
+            "journalTypeCode": type_code,
+            "orderId": order.id,
+            "contactId": order.contact_id,
+            "channelId": order.channel_id,
+            "leadSourceId": order.lead_source_id,
+            "projectId": 0,
+        }
         if order.invoice_reference:
             record["invoiceReference"] = order.invoice_reference
-        record.update({"taxDate": tax_date, "dueDate": tax_date, "createdOn": world.stamp(moment),
-                       "createdBy": world.rng.randint(1, STAFF_COUNT),
-                       "currency": {"code": order.currency_code, "currencyId": CURRENCY_IDS[order.currency_code],
-                                    "exchangeRate": order.exchange_rate},
-                       "debits": [self._line(*line, rate) for line in debits],
-                       "credits": [self._line(*line, rate) for line in credits]})
+        record.update(
+            {
+                "taxDate": tax_date,
+                "dueDate": tax_date,
+                "createdOn": world.stamp(moment),
+                "createdBy": world.rng.randint(1, STAFF_COUNT),
+                "currency": {
+                    "code": order.currency_code,
+                    "currencyId": CURRENCY_IDS[order.currency_code],
+                    "exchangeRate": order.exchange_rate,
+                },
+                "debits": [self._line(*line, rate) for line in debits],
+                "credits": [self._line(*line, rate) for line in credits],
+            }
+        )
         self._balance_base(record["debits"], record["credits"])
         return record
 
@@ -134,8 +185,12 @@ class _Ledger:
 
     def _line(self, nominal_code: str, amount: Decimal, tax_code_id: int | None, rate: Decimal) -> Record:
         self.row_id += 1
-        line = {"id": self.row_id, "nominalCode": nominal_code, "transactionAmount": self.world.money(amount, 2),
-                "baseAmount": self.world.money(amount / rate, 2)}
+        line = {
+            "id": self.row_id,
+            "nominalCode": nominal_code,
+            "transactionAmount": self.world.money(amount, 2),
+            "baseAmount": self.world.money(amount / rate, 2),
+        }
         if tax_code_id is not None:
             line["taxCodeId"] = tax_code_id
         return line
@@ -163,8 +218,14 @@ def build_journals(world: World) -> Iterator[Record]:
             control, lines = _invoice_lines(order)
             # sales invoices and purchase credits debit the control account; the other two credit it
             debits, credits = (control, lines) if order.type_code in ("SO", "PC") else (lines, control)
-            yield ledger.post(order, {"SO": "SI", "PO": "PI", "SC": "SC", "PC": "PC"}[order.type_code],
-                              order.updated, order.tax_date, debits, credits)
+            yield ledger.post(
+                order,
+                {"SO": "SI", "PO": "PI", "SC": "SC", "PC": "PC"}[order.type_code],
+                order.updated,
+                order.tax_date,
+                debits,
+                credits,
+            )
         if order.payment_status != "PAID" or order.type_code == "PC":
             continue
         if order.type_code == "SO":
@@ -183,20 +244,37 @@ def build_journals(world: World) -> Iterator[Record]:
 
 def journal_lines(journal: Record) -> Iterator[Record]:
     """The journal search's rows: one per line, debits first."""
-    common = {"journalId": journal["id"], "journalType": journal["journalTypeCode"], "orderId": journal["orderId"],
-              "invoiceReference": journal.get("invoiceReference"), "channelId": journal["channelId"],
-              "journalDate": journal["taxDate"], "journalRef": journal["orderId"],
-              "currencyId": journal["currency"]["currencyId"], "exchangeRate": journal["currency"]["exchangeRate"],
-              "projectId": journal["projectId"], "leadSourceId": journal["leadSourceId"],
-              "contactId": journal["contactId"], "journalDueDate": journal["dueDate"],
-              "journalDateEntered": journal["createdOn"], "createdContactId": journal["createdBy"],
-              "taxPeriodId": period_id(journal["taxDate"])}
-    for side, amount_keys in (("debits", ("journalDebit", "transactionDebit")),
-                              ("credits", ("journalCredit", "transactionCredit"))):
+    common = {
+        "journalId": journal["id"],
+        "journalType": journal["journalTypeCode"],
+        "orderId": journal["orderId"],
+        "invoiceReference": journal.get("invoiceReference"),
+        "channelId": journal["channelId"],
+        "journalDate": journal["taxDate"],
+        "journalRef": journal["orderId"],
+        "currencyId": journal["currency"]["currencyId"],
+        "exchangeRate": journal["currency"]["exchangeRate"],
+        "projectId": journal["projectId"],
+        "leadSourceId": journal["leadSourceId"],
+        "contactId": journal["contactId"],
+        "journalDueDate": journal["dueDate"],
+        "journalDateEntered": journal["createdOn"],
+        "createdContactId": journal["createdBy"],
+        "taxPeriodId": period_id(journal["taxDate"]),
+    }
+    for side, amount_keys in (
+        ("debits", ("journalDebit", "transactionDebit")),
+        ("credits", ("journalCredit", "transactionCredit")),
+    ):
         for line in journal[side]:
-            yield {**common, "nominalCode": line["nominalCode"], amount_keys[0]: line["baseAmount"],
-                   amount_keys[1]: line["transactionAmount"], "taxCodeId": line.get("taxCodeId"),
-                   "journalRowId": line["id"]}
+            yield {
+                **common,
+                "nominalCode": line["nominalCode"],
+                amount_keys[0]: line["baseAmount"],
+                amount_keys[1]: line["transactionAmount"],
+                "taxCodeId": line.get("taxCodeId"),
+                "journalRowId": line["id"],
+            }
 
 
 TRANSACTION_PREFIX = {"BANK": "BT", "SHOPIFY": "gid://shopify/OrderTransaction/", "AMAZON": "AMZ-"}
@@ -210,15 +288,23 @@ def _payments(world: World, journal_types: dict[str, str]) -> Iterator[Record]:
         if payment_type is None:
             continue
         payment_id += 1
-        bank_line = next(line for side in ("debits", "credits") for line in journal[side]
-                         if line["nominalCode"] in METHOD_OF_BANK)
+        bank_line = next(
+            line for side in ("debits", "credits") for line in journal[side] if line["nominalCode"] in METHOD_OF_BANK
+        )
         method = METHOD_OF_BANK[bank_line["nominalCode"]]
-        yield {"paymentId": payment_id,
-               "transactionRef": f"{TRANSACTION_PREFIX[method]}{world.rng.randrange(10**9, 10**10)}",
-               "paymentMethodCode": method, "paymentType": payment_type, "orderId": journal["orderId"],
-               "currencyId": journal["currency"]["currencyId"], "currencyCode": journal["currency"]["code"],
-               "amountPaid": bank_line["transactionAmount"], "paymentDate": journal["taxDate"],
-               "createdOn": journal["createdOn"], "journalId": journal["id"]}
+        yield {
+            "paymentId": payment_id,
+            "transactionRef": f"{TRANSACTION_PREFIX[method]}{world.rng.randrange(10**9, 10**10)}",
+            "paymentMethodCode": method,
+            "paymentType": payment_type,
+            "orderId": journal["orderId"],
+            "currencyId": journal["currency"]["currencyId"],
+            "currencyCode": journal["currency"]["code"],
+            "amountPaid": bank_line["transactionAmount"],
+            "paymentDate": journal["taxDate"],
+            "createdOn": journal["createdOn"],
+            "journalId": journal["id"],
+        }
 
 
 def build_customer_payments(world: World) -> Iterator[Record]:

@@ -13,9 +13,20 @@ BRANDS = ["Acme", "Northwind", "Fieldcraft", "Harbour & Co", "Lumen", "Tallgrass
 PRODUCT_TYPES = [(1, "Standard"), (2, "Apparel"), (3, "Homeware"), (4, "Gift card")]
 SEASONS = [(1, "Spring/Summer 2025"), (2, "Autumn/Winter 2025"), (3, "Spring/Summer 2026"), (4, "Autumn/Winter 2026")]
 # id, name, parent id (0 = root)
-CATEGORIES = [(400, "Clothing", 0), (410, "Aprons", 400), (415, "Workwear", 400), (420, "Outerwear", 400),
-              (500, "Home", 0), (510, "Kitchen", 500), (520, "Textiles", 500), (600, "Accessories", 0),
-              (610, "Bags", 600), (620, "Hats", 600), (700, "Gifts", 0), (710, "Gift cards", 700)]
+CATEGORIES = [
+    (400, "Clothing", 0),
+    (410, "Aprons", 400),
+    (415, "Workwear", 400),
+    (420, "Outerwear", 400),
+    (500, "Home", 0),
+    (510, "Kitchen", 500),
+    (520, "Textiles", 500),
+    (600, "Accessories", 0),
+    (610, "Bags", 600),
+    (620, "Hats", 600),
+    (700, "Gifts", 0),
+    (710, "Gift cards", 700),
+]
 ADJECTIVES = ["Linen", "Waxed", "Merino", "Canvas", "Quilted", "Organic", "Selvedge", "Ripstop", "Brushed", "Heritage"]
 NOUNS = ["Apron", "Chore Jacket", "Tote", "Beanie", "Tea Towel", "Overshirt", "Throw", "Field Cap", "Backpack", "Scarf"]
 
@@ -38,9 +49,17 @@ def build_seasons(world: World) -> Iterator[Record]:
 def build_categories(world: World) -> Iterator[Record]:
     for category_id, name, parent_id in CATEGORIES:
         created = world.moment(HISTORY_START)
-        yield {"id": category_id, "name": name, "parentId": parent_id, "active": True,
-               "createdOn": world.stamp(created), "createdById": 4, "updatedOn": world.stamp(world.later(created, 200)),
-               "updatedById": 4, "description": {"languageCode": "en", "text": name, "format": "PLAINTEXT"}}
+        yield {
+            "id": category_id,
+            "name": name,
+            "parentId": parent_id,
+            "active": True,
+            "createdOn": world.stamp(created),
+            "createdById": 4,
+            "updatedOn": world.stamp(world.later(created, 200)),
+            "updatedById": 4,
+            "description": {"languageCode": "en", "text": name, "format": "PLAINTEXT"},
+        }
 
 
 def build_products(world: World) -> Iterator[Record]:
@@ -55,29 +74,61 @@ def build_products(world: World) -> Iterator[Record]:
         barcode = f"50{product_id:011d}"
         categories = world.rng.sample(leaf_categories, world.rng.randint(1, 2))
         yield {
-            "id": product_id, "brandId": world.rng.randint(1, len(BRANDS)),
+            "id": product_id,
+            "brandId": world.rng.randint(1, len(BRANDS)),
             "productTypeId": 4 if not tracked else world.rng.randint(1, 3),
-            "identity": {"sku": sku, "isbn": "", "ean": barcode, "upc": "", "mpn": f"MPN{product_id}", "barcode": barcode},
-            "productGroupId": product_id - product_id % 5 or product_id, "featured": world.chance(0.1),
-            "stock": {"stockTracked": tracked, "weight": {"magnitude": round(world.rng.uniform(0.1, 3.0), 4)},
-                      "dimensions": {"length": 30.0, "height": 2.0, "width": 20.0, "volume": 1200.0}},
+            "identity": {
+                "sku": sku,
+                "isbn": "",
+                "ean": barcode,
+                "upc": "",
+                "mpn": f"MPN{product_id}",
+                "barcode": barcode,
+            },
+            "productGroupId": product_id - product_id % 5 or product_id,
+            "featured": world.chance(0.1),
+            "stock": {
+                "stockTracked": tracked,
+                "weight": {"magnitude": round(world.rng.uniform(0.1, 3.0), 4)},
+                "dimensions": {"length": 30.0, "height": 2.0, "width": 20.0, "volume": 1200.0},
+            },
             "financialDetails": {"taxable": tax[3] not in (None, "0.0000"), "taxCode": {"id": tax[0], "code": tax[1]}},
-            "salesChannels": [{"salesChannelName": "Brightpearl", "productName": name, "productCondition": "new",
-                               "categories": [{"categoryCode": str(code)} for code in categories],
-                               "description": {"languageCode": "en", "text": f"<p>{name}.</p>", "format": "HTML_FRAGMENT"},
-                               "shortDescription": {"languageCode": "en", "text": f"<p>{name.split()[0]}.</p>",
-                                                    "format": "HTML_FRAGMENT"}}],
+            "salesChannels": [
+                {
+                    "salesChannelName": "Brightpearl",
+                    "productName": name,
+                    "productCondition": "new",
+                    "categories": [{"categoryCode": str(code)} for code in categories],
+                    "description": {"languageCode": "en", "text": f"<p>{name}.</p>", "format": "HTML_FRAGMENT"},
+                    "shortDescription": {
+                        "languageCode": "en",
+                        "text": f"<p>{name.split()[0]}.</p>",
+                        "format": "HTML_FRAGMENT",
+                    },
+                }
+            ],
             "composition": {"bundle": False},
             "variations": product_variations(product_id),
-            "createdOn": world.stamp(created), "updatedOn": world.stamp(world.later(created, 400)),
-            "warehouses": {str(w[0]): {"defaultLocationId": stock_location(w[0], product_id), "overflowLocationId": 0,
-                                       "reorderLevel": 20, "reorderQuantity": 50} for w in WAREHOUSES[:2]},
-            "nominalCodeStock": "1001", "nominalCodePurchases": "5000", "nominalCodeSales": "4000",
+            "createdOn": world.stamp(created),
+            "updatedOn": world.stamp(world.later(created, 400)),
+            "warehouses": {
+                str(w[0]): {
+                    "defaultLocationId": stock_location(w[0], product_id),
+                    "overflowLocationId": 0,
+                    "reorderLevel": 20,
+                    "reorderQuantity": 50,
+                }
+                for w in WAREHOUSES[:2]
+            },
+            "nominalCodeStock": "1001",
+            "nominalCodePurchases": "5000",
+            "nominalCodeSales": "4000",
             "seasonIds": world.rng.sample([s[0] for s in SEASONS], world.rng.randint(0, 2)),
             "reporting": {"categoryId": categories[0]},
             "primarySupplierId": world.pick(supplier_ids) if supplier_ids else 0,
             "status": "LIVE" if world.chance(0.92) else "ARCHIVED",
-            "salesPopupMessage": "", "warehousePopupMessage": "",
+            "salesPopupMessage": "",
+            "warehousePopupMessage": "",
             "version": int(created.timestamp() * 1000),
             "customFields": custom_field_values(world, "product"),
         }
@@ -90,8 +141,14 @@ def product_variations(product_id: int) -> list[Record]:
     variations = []
     for option_id, index in ((1, product_id % 5), (2, product_id // 5 % 5)):
         option_name, values = OPTIONS[option_id]
-        variations.append({"optionId": option_id, "optionName": option_name,
-                           "optionValueId": option_id * 100 + index + 1, "optionValue": values[index]})
+        variations.append(
+            {
+                "optionId": option_id,
+                "optionName": option_name,
+                "optionValueId": option_id * 100 + index + 1,
+                "optionValue": values[index],
+            }
+        )
     return variations
 
 
@@ -105,10 +162,19 @@ def cost_price(product_id: int) -> Decimal:
 
 
 # id, name, brand id
-COLLECTIONS = [(1, "Workshop Essentials", 1), (2, "Coastal Living", 4), (3, "Trail Ready", 7), (4, "The Linen Edit", 2),
-               (5, "Winter Warmers", 6), (6, "Gifting", 8)]
-OPTIONS = {1: ("Size", ["XS", "S", "M", "L", "XL"]), 2: ("Colour", ["Natural", "Black", "Olive", "Indigo", "Rust"]),
-           3: ("Length", ["Regular", "Long"])}
+COLLECTIONS = [
+    (1, "Workshop Essentials", 1),
+    (2, "Coastal Living", 4),
+    (3, "Trail Ready", 7),
+    (4, "The Linen Edit", 2),
+    (5, "Winter Warmers", 6),
+    (6, "Gifting", 8),
+]
+OPTIONS = {
+    1: ("Size", ["XS", "S", "M", "L", "XL"]),
+    2: ("Colour", ["Natural", "Black", "Olive", "Indigo", "Rust"]),
+    3: ("Length", ["Regular", "Long"]),
+}
 # quantity breaks of the wholesale list: (break quantity, share of the retail price)
 WHOLESALE_BREAKS = [(1, Decimal("1")), (10, Decimal("0.90")), (50, Decimal("0.80"))]
 
@@ -126,8 +192,13 @@ def build_options(world: World) -> Iterator[Record]:
 def build_option_values(world: World) -> Iterator[Record]:
     for option_id, (name, values) in OPTIONS.items():
         for sort_order, value in enumerate(values, start=1):
-            yield {"optionValueId": option_id * 100 + sort_order, "optionId": option_id, "optionName": name,
-                   "optionValueName": value, "sortOrder": sort_order}
+            yield {
+                "optionValueId": option_id * 100 + sort_order,
+                "optionId": option_id,
+                "optionName": name,
+                "optionValueName": value,
+                "sortOrder": sort_order,
+            }
 
 
 def build_product_prices(world: World) -> Iterator[Record]:
@@ -140,7 +211,14 @@ def build_product_prices(world: World) -> Iterator[Record]:
         for list_id, code, _, list_type, currency_id, _ in PRICE_LISTS:
             base = cost if list_type == "BUY" else retail
             breaks = WHOLESALE_BREAKS if code == "WHOLESALE" else WHOLESALE_BREAKS[:1]
-            price_lists.append({"priceListId": list_id, "currencyCode": codes[currency_id], "currencyId": currency_id,
-                                "quantityPrice": {str(quantity): world.money(base * share * rates[currency_id])
-                                                  for quantity, share in breaks}})
+            price_lists.append(
+                {
+                    "priceListId": list_id,
+                    "currencyCode": codes[currency_id],
+                    "currencyId": currency_id,
+                    "quantityPrice": {
+                        str(quantity): world.money(base * share * rates[currency_id]) for quantity, share in breaks
+                    },
+                }
+            )
         yield {"productId": product_id, "priceLists": price_lists}

@@ -65,21 +65,43 @@ def note_order(world: World, order: Record) -> None:
     current = order["assignment"]["current"]
     invoice = order["invoices"][0] if order["invoices"] else {}
     rows = tuple(
-        RowFacts(int(row_id), row.get("productId"), int(Decimal(row["quantity"]["magnitude"])),
-                 Decimal(row["rowValue"]["rowNet"]["value"]), Decimal(row["rowValue"]["rowTax"]["value"]),
-                 row["rowValue"]["taxClassId"], row["nominalCode"], Decimal(row["itemCost"]["value"]))
-        for row_id, row in order["orderRows"].items())
-    _FACTS.setdefault(world, []).append(OrderFacts(
-        id=order["id"], type_code=order["orderTypeCode"], status_id=order["orderStatus"]["orderStatusId"],
-        stock_status=order["stockStatusCode"], shipping_status=order["shippingStatusCode"],
-        payment_status=order["orderPaymentStatus"], created=datetime.fromisoformat(order["createdOn"]),
-        updated=datetime.fromisoformat(order["updatedOn"]), tax_date=invoice.get("taxDate"),
-        invoice_reference=invoice.get("invoiceReference"), currency_code=order["currency"]["orderCurrencyCode"],
-        exchange_rate=order["currency"]["exchangeRate"], warehouse_id=order["warehouseId"],
-        channel_id=current["channelId"], contact_id=party["contactId"], staff_owner_id=current["staffOwnerContactId"],
-        lead_source_id=current["leadSourceId"], created_by=order["createdById"],
-        shipping_method_id=order["delivery"]["shippingMethodId"], total=Decimal(order["totalValue"]["total"]),
-        rows=rows))
+        RowFacts(
+            int(row_id),
+            row.get("productId"),
+            int(Decimal(row["quantity"]["magnitude"])),
+            Decimal(row["rowValue"]["rowNet"]["value"]),
+            Decimal(row["rowValue"]["rowTax"]["value"]),
+            row["rowValue"]["taxClassId"],
+            row["nominalCode"],
+            Decimal(row["itemCost"]["value"]),
+        )
+        for row_id, row in order["orderRows"].items()
+    )
+    _FACTS.setdefault(world, []).append(
+        OrderFacts(
+            id=order["id"],
+            type_code=order["orderTypeCode"],
+            status_id=order["orderStatus"]["orderStatusId"],
+            stock_status=order["stockStatusCode"],
+            shipping_status=order["shippingStatusCode"],
+            payment_status=order["orderPaymentStatus"],
+            created=datetime.fromisoformat(order["createdOn"]),
+            updated=datetime.fromisoformat(order["updatedOn"]),
+            tax_date=invoice.get("taxDate"),
+            invoice_reference=invoice.get("invoiceReference"),
+            currency_code=order["currency"]["orderCurrencyCode"],
+            exchange_rate=order["currency"]["exchangeRate"],
+            warehouse_id=order["warehouseId"],
+            channel_id=current["channelId"],
+            contact_id=party["contactId"],
+            staff_owner_id=current["staffOwnerContactId"],
+            lead_source_id=current["leadSourceId"],
+            created_by=order["createdById"],
+            shipping_method_id=order["delivery"]["shippingMethodId"],
+            total=Decimal(order["totalValue"]["total"]),
+            rows=rows,
+        )
+    )
 
 
 def orders(world: World, *type_codes: str) -> Iterator[OrderFacts]:

@@ -37,10 +37,12 @@ def flat_order(order: Record) -> Record:
     currency = order["currency"]
     totals = order["totalValue"]
     record: Record = {
-        "id": order["id"], "customerId": customer["contactId"],
+        "id": order["id"],
+        "customerId": customer["contactId"],
         "customer": {"id": customer["contactId"], "address": _flat_address(customer)},
         "billing": {"contactId": parties["billing"]["contactId"], "address": _flat_address(parties["billing"])},
-        "ref": order["reference"], "placedOn": order["placedOn"],
+        "ref": order["reference"],
+        "placedOn": order["placedOn"],
     }
     if "externalRef" in order:
         record["externalRef"] = order["externalRef"]
@@ -48,25 +50,49 @@ def flat_order(order: Record) -> Record:
         record["taxDate"] = order["invoices"][0]["taxDate"]
     if order["parentOrderId"]:
         record["parentId"] = order["parentOrderId"]
-    record.update({
-        "statusId": order["orderStatus"]["orderStatusId"], "warehouseId": order["warehouseId"],
-        "channelId": current["channelId"], "staffOwnerId": current["staffOwnerContactId"],
-        "projectId": current["projectId"], "leadSourceId": current["leadSourceId"], "teamId": current["teamId"],
-        "priceListId": order["priceListId"], "priceModeCode": order["priceModeCode"],
-        "currency": {"code": currency["orderCurrencyCode"], "exchangeRate": currency["exchangeRate"],
-                     "fixedExchangeRate": currency["fixedExchangeRate"]},
-        "delivery": {"date": order["delivery"]["deliveryDate"], "address": _flat_address(parties["delivery"]),
-                     "shippingMethodId": order["delivery"]["shippingMethodId"]},
-        "rows": [_flat_row(int(row_id), row) for row_id, row in order["orderRows"].items()],
-        "total": {"net": totals["net"], "tax": totals["taxAmount"], "gross": totals["total"],
-                  "baseNet": totals["baseNet"], "baseTax": totals["baseTaxAmount"], "baseGross": totals["baseTotal"]},
-        "isCanceled": order["orderStatus"]["orderStatusId"] in CANCELLED_STATUSES,
-        "orderPaymentStatus": order["orderPaymentStatus"], "allocationStatusCode": order["allocationStatusCode"],
-        "stockStatusCode": order["stockStatusCode"], "shippingStatusCode": order["shippingStatusCode"],
-        "historicalOrder": order["historicalOrder"], "orderWeighting": order["orderWeighting"],
-        "costPriceListId": order["costPriceListId"],
-        "createdBy": order["createdById"], "createdOn": order["createdOn"], "updatedOn": order["updatedOn"],
-    })
+    record.update(
+        {
+            "statusId": order["orderStatus"]["orderStatusId"],
+            "warehouseId": order["warehouseId"],
+            "channelId": current["channelId"],
+            "staffOwnerId": current["staffOwnerContactId"],
+            "projectId": current["projectId"],
+            "leadSourceId": current["leadSourceId"],
+            "teamId": current["teamId"],
+            "priceListId": order["priceListId"],
+            "priceModeCode": order["priceModeCode"],
+            "currency": {
+                "code": currency["orderCurrencyCode"],
+                "exchangeRate": currency["exchangeRate"],
+                "fixedExchangeRate": currency["fixedExchangeRate"],
+            },
+            "delivery": {
+                "date": order["delivery"]["deliveryDate"],
+                "address": _flat_address(parties["delivery"]),
+                "shippingMethodId": order["delivery"]["shippingMethodId"],
+            },
+            "rows": [_flat_row(int(row_id), row) for row_id, row in order["orderRows"].items()],
+            "total": {
+                "net": totals["net"],
+                "tax": totals["taxAmount"],
+                "gross": totals["total"],
+                "baseNet": totals["baseNet"],
+                "baseTax": totals["baseTaxAmount"],
+                "baseGross": totals["baseTotal"],
+            },
+            "isCanceled": order["orderStatus"]["orderStatusId"] in CANCELLED_STATUSES,
+            "orderPaymentStatus": order["orderPaymentStatus"],
+            "allocationStatusCode": order["allocationStatusCode"],
+            "stockStatusCode": order["stockStatusCode"],
+            "shippingStatusCode": order["shippingStatusCode"],
+            "historicalOrder": order["historicalOrder"],
+            "orderWeighting": order["orderWeighting"],
+            "costPriceListId": order["costPriceListId"],
+            "createdBy": order["createdById"],
+            "createdOn": order["createdOn"],
+            "updatedOn": order["updatedOn"],
+        }
+    )
     if order["invoices"]:
         record["invoice"] = dict(order["invoices"][0])
     if "installedIntegrationInstanceId" in order:
@@ -80,12 +106,23 @@ def _flat_row(row_id: int, row: Record) -> Record:
         flat.update(productId=row["productId"], sku=row["productSku"])
     value = row["rowValue"]
     composition = row["composition"]
-    flat.update(name=row["productName"], quantity=row["quantity"]["magnitude"], taxCode=value["taxCode"],
-                net=value["rowNet"]["value"], tax=value["rowTax"]["value"], nominalCode=row["nominalCode"],
-                productPrice=row["productPrice"]["value"], discountPercentage=row["discountPercentage"],
-                sequence=int(row["orderRowSequence"]), bundleChild=composition["bundleChild"],
-                bundleParent=composition["bundleParent"], parentRowId=composition["parentOrderRowId"],
-                taxClassId=value["taxClassId"], taxCalculator=value["taxCalculator"], clonedFromId=row["clonedFromId"])
+    flat.update(
+        name=row["productName"],
+        quantity=row["quantity"]["magnitude"],
+        taxCode=value["taxCode"],
+        net=value["rowNet"]["value"],
+        tax=value["rowTax"]["value"],
+        nominalCode=row["nominalCode"],
+        productPrice=row["productPrice"]["value"],
+        discountPercentage=row["discountPercentage"],
+        sequence=int(row["orderRowSequence"]),
+        bundleChild=composition["bundleChild"],
+        bundleParent=composition["bundleParent"],
+        parentRowId=composition["parentOrderRowId"],
+        taxClassId=value["taxClassId"],
+        taxCalculator=value["taxCalculator"],
+        clonedFromId=row["clonedFromId"],
+    )
     return flat
 
 
@@ -101,10 +138,17 @@ def build_sales_credits(world: World) -> Iterator[Record]:
         yield flat_order(stored.record(credit.id))
 
 
-NOTES = ["Customer called to confirm delivery address.", "Left at reception, signed by J. Doe.",
-         "Gift wrap requested.", "Chased payment by email.", "Carrier delay, customer informed.",
-         "Partial refund agreed for scuffed packaging.", "Supplier confirmed dispatch date.",
-         "Please deliver after 10am.", "Customer asked for invoice copy."]
+NOTES = [
+    "Customer called to confirm delivery address.",
+    "Left at reception, signed by J. Doe.",
+    "Gift wrap requested.",
+    "Chased payment by email.",
+    "Carrier delay, customer informed.",
+    "Partial refund agreed for scuffed packaging.",
+    "Supplier confirmed dispatch date.",
+    "Please deliver after 10am.",
+    "Customer asked for invoice copy.",
+]
 
 
 def build_order_notes(world: World) -> Iterator[Record]:
@@ -117,9 +161,14 @@ def build_order_notes(world: World) -> Iterator[Record]:
         for _ in range(world.weighted({1: 70, 2: 22, 3: 8})):
             added = world.later(added, 4)
             from_customer = world.chance(0.2)
-            yield {"noteId": note_id, "orderId": order.id,
-                   "contactId": order.contact_id if from_customer else world.rng.randint(1, STAFF_COUNT),
-                   "noteText": world.pick(NOTES), "isPublic": from_customer or world.chance(0.3),
-                   "dateAdded": world.stamp(added), "addedBy": world.rng.randint(1, STAFF_COUNT),
-                   "orderStatusId": order.status_id}
+            yield {
+                "noteId": note_id,
+                "orderId": order.id,
+                "contactId": order.contact_id if from_customer else world.rng.randint(1, STAFF_COUNT),
+                "noteText": world.pick(NOTES),
+                "isPublic": from_customer or world.chance(0.3),
+                "dateAdded": world.stamp(added),
+                "addedBy": world.rng.randint(1, STAFF_COUNT),
+                "orderStatusId": order.status_id,
+            }
             note_id += 1

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from ..resources import Record
 from ..world import HISTORY_START, World
@@ -37,8 +36,12 @@ OPENING_LINES_PER_NOTE = 50
 def location_groupings(location_id: int) -> dict[str, str]:
     """Aisle, bay, shelf and bin of a location: `groupingA..D`."""
     index = location_id % 100 - 1
-    return {"groupingA": AISLES[index // 4 % len(AISLES)], "groupingB": f"{index % 4 + 1:02d}",
-            "groupingC": str(index % 3 + 1), "groupingD": f"{index % 2 + 1}"}
+    return {
+        "groupingA": AISLES[index // 4 % len(AISLES)],
+        "groupingB": f"{index % 4 + 1:02d}",
+        "groupingC": str(index % 3 + 1),
+        "groupingD": f"{index % 2 + 1}",
+    }
 
 
 def _zone_id(location_id: int) -> int:
@@ -56,8 +59,13 @@ def build_zones(world: World) -> Iterator[Record]:
 def build_locations(world: World) -> Iterator[Record]:
     for warehouse in WAREHOUSES:
         for location_id in range(warehouse[0] * 100 + 1, warehouse[0] * 100 + LOCATIONS_PER_WAREHOUSE + 1):
-            yield {"id": location_id, "warehouseId": warehouse[0], "zoneId": _zone_id(location_id),
-                   **location_groupings(location_id), "barcode": f"LOC{location_id:05d}"}
+            yield {
+                "id": location_id,
+                "warehouseId": warehouse[0],
+                "zoneId": _zone_id(location_id),
+                **location_groupings(location_id),
+                "barcode": f"LOC{location_id:05d}",
+            }
 
 
 def _tracked_products(world: World) -> set[int]:
@@ -97,14 +105,30 @@ def build_goods_out_notes(world: World) -> Iterator[Record]:
             shipping["reference"] = f"1Z{order.id:08d}{world.rng.randrange(10**6):06d}"
         created_stamp = world.stamp(created)
         yield {
-            "goodsOutNoteId": note_id, "orderId": order.id, "warehouseId": order.warehouse_id, "transfer": False,
-            "priority": world.chance(0.05), "status": status, "shipping": shipping,
-            "releaseDate": created_stamp, "createdOn": created_stamp, "createdBy": order.created_by,
+            "goodsOutNoteId": note_id,
+            "orderId": order.id,
+            "warehouseId": order.warehouse_id,
+            "transfer": False,
+            "priority": world.chance(0.05),
+            "status": status,
+            "shipping": shipping,
+            "releaseDate": created_stamp,
+            "createdOn": created_stamp,
+            "createdBy": order.created_by,
             "channelId": order.channel_id,
-            "orderRows": {str(row.row_id): [{"productId": row.product_id, "quantity": row.quantity,
-                                             "locationId": stock_location(order.warehouse_id, row.product_id)}]
-                          for row in lines},
-            "sequence": 1, "events": events, "lastEventVersion": len(events),
+            "orderRows": {
+                str(row.row_id): [
+                    {
+                        "productId": row.product_id,
+                        "quantity": row.quantity,
+                        "locationId": stock_location(order.warehouse_id, row.product_id),
+                    }
+                ]
+                for row in lines
+            },
+            "sequence": 1,
+            "events": events,
+            "lastEventVersion": len(events),
         }
         note_id += 1
 
@@ -121,15 +145,30 @@ def build_goods_in_notes(world: World) -> Iterator[Record]:
         created = world.moment(order.created, received)
         yield {
             # the search calls the note's ID `batchId`, the GET `goodsNoteId`; the map key is the former
-            "batchId": note_id, "goodsNoteId": note_id, "orderId": order.id, "transfer": False,
-            "goodsNoteStatus": "CLOSED", "userBatchReference": f"GRN-{order.id}", "createdOn": world.stamp(created),
-            "receivedOn": world.stamp(received), "createdBy": order.created_by,
-            "goodsMoved": [{"productId": row.product_id, "purchaseOrderRowId": row.row_id, "quantity": row.quantity,
-                            "warehouseId": order.warehouse_id,
-                            "destinationLocationId": stock_location(order.warehouse_id, row.product_id),
-                            "goodsNoteId": note_id, "batchGoodsNoteId": note_id,
-                            "productValue": {"currency": order.currency_code, "value": world.money(row.unit_cost)},
-                            "cleared": True, "valueConfirmed": True} for row in lines],
+            "batchId": note_id,
+            "goodsNoteId": note_id,
+            "orderId": order.id,
+            "transfer": False,
+            "goodsNoteStatus": "CLOSED",
+            "userBatchReference": f"GRN-{order.id}",
+            "createdOn": world.stamp(created),
+            "receivedOn": world.stamp(received),
+            "createdBy": order.created_by,
+            "goodsMoved": [
+                {
+                    "productId": row.product_id,
+                    "purchaseOrderRowId": row.row_id,
+                    "quantity": row.quantity,
+                    "warehouseId": order.warehouse_id,
+                    "destinationLocationId": stock_location(order.warehouse_id, row.product_id),
+                    "goodsNoteId": note_id,
+                    "batchGoodsNoteId": note_id,
+                    "productValue": {"currency": order.currency_code, "value": world.money(row.unit_cost)},
+                    "cleared": True,
+                    "valueConfirmed": True,
+                }
+                for row in lines
+            ],
         }
         note_id += 1
 
@@ -137,13 +176,22 @@ def build_goods_in_notes(world: World) -> Iterator[Record]:
 def goods_in_lines(note: Record) -> Iterator[Record]:
     """The goods-in search's rows: one per batch line."""
     for line in note["goodsMoved"]:
-        yield {"purchaseOrderId": note["orderId"], "batchId": note["batchId"],
-               "userBatchRef": note["userBatchReference"], "productId": line["productId"],
-               "locationId": line["destinationLocationId"], **location_groupings(line["destinationLocationId"]),
-               "price": line["productValue"]["value"], "landedCosts": "0.0000",
-               "currCode": line["productValue"]["currency"], "receivedQuantity": line["quantity"],
-               "onHand": line["quantity"], "createdDate": note["createdOn"], "receivedDate": note["receivedOn"],
-               "warehouseId": line["warehouseId"]}
+        yield {
+            "purchaseOrderId": note["orderId"],
+            "batchId": note["batchId"],
+            "userBatchRef": note["userBatchReference"],
+            "productId": line["productId"],
+            "locationId": line["destinationLocationId"],
+            **location_groupings(line["destinationLocationId"]),
+            "price": line["productValue"]["value"],
+            "landedCosts": "0.0000",
+            "currCode": line["productValue"]["currency"],
+            "receivedQuantity": line["quantity"],
+            "onHand": line["quantity"],
+            "createdDate": note["createdOn"],
+            "receivedDate": note["receivedOn"],
+            "warehouseId": line["warehouseId"],
+        }
 
 
 def build_stock_corrections(world: World) -> Iterator[Record]:
@@ -159,11 +207,13 @@ def build_stock_corrections(world: World) -> Iterator[Record]:
     note_id = _next_note_id(world, "goods-out-note", "goods-in-note")
     opened = HISTORY_START - timedelta(days=1)
     for warehouse_id in sorted({warehouse for _, warehouse in opening}):
-        stocked = [(product_id, quantity) for (product_id, warehouse), quantity in opening.items()
-                   if warehouse == warehouse_id]
+        stocked = [
+            (product_id, quantity) for (product_id, warehouse), quantity in opening.items() if warehouse == warehouse_id
+        ]
         for start in range(0, len(stocked), OPENING_LINES_PER_NOTE):
-            yield _correction(world, note_id, warehouse_id, opened, "Opening stock",
-                              stocked[start:start + OPENING_LINES_PER_NOTE])
+            yield _correction(
+                world, note_id, warehouse_id, opened, "Opening stock", stocked[start : start + OPENING_LINES_PER_NOTE]
+            )
             note_id += 1
     keys = list(opening)
     for _ in range(world.scaled(1, 4, 150)):
@@ -172,19 +222,29 @@ def build_stock_corrections(world: World) -> Iterator[Record]:
         change = world.rng.randint(-min(3, spare), 5) or 1
         opening[product_id, warehouse_id] += change
         reason = world.pick(GAIN_REASONS if change > 0 else LOSS_REASONS)
-        yield _correction(world, note_id, warehouse_id, world.moment(), reason,
-                          [(product_id, change)])
+        yield _correction(world, note_id, warehouse_id, world.moment(), reason, [(product_id, change)])
         note_id += 1
 
 
-def _correction(world: World, note_id: int, warehouse_id: int, moment: datetime, reason: str,
-                lines: list[tuple[int, int]]) -> Record:
-    return {"goodsNoteId": note_id, "warehouseId": warehouse_id, "reason": reason, "createdOn": world.stamp(moment),
-            "createdById": world.rng.randint(1, STAFF_COUNT),
-            "goodsMoved": [{"productId": product_id, "quantity": quantity,
-                            "locationId": stock_location(warehouse_id, product_id),
-                            "productValue": {"currency": BASE_CURRENCY, "value": world.money(cost_price(product_id))}}
-                           for product_id, quantity in lines]}
+def _correction(
+    world: World, note_id: int, warehouse_id: int, moment: datetime, reason: str, lines: list[tuple[int, int]]
+) -> Record:
+    return {
+        "goodsNoteId": note_id,
+        "warehouseId": warehouse_id,
+        "reason": reason,
+        "createdOn": world.stamp(moment),
+        "createdById": world.rng.randint(1, STAFF_COUNT),
+        "goodsMoved": [
+            {
+                "productId": product_id,
+                "quantity": quantity,
+                "locationId": stock_location(warehouse_id, product_id),
+                "productValue": {"currency": BASE_CURRENCY, "value": world.money(cost_price(product_id))},
+            }
+            for product_id, quantity in lines
+        ],
+    }
 
 
 def build_goods_movements(world: World) -> Iterator[Record]:
@@ -195,29 +255,60 @@ def build_goods_movements(world: World) -> Iterator[Record]:
             continue
         for row_id, lines in note["orderRows"].items():
             for line in lines:
-                movements.append({
-                    "productId": line["productId"], "salesOrderRowId": int(row_id), "quantity": -line["quantity"],
-                    "destinationLocationId": line["locationId"], "warehouseId": note["warehouseId"],
-                    "goodsNoteId": note["goodsOutNoteId"],
-                    "productValue": world.money(cost_price(line["productId"])), "currencyCode": BASE_CURRENCY,
-                    "orderId": note["orderId"], "isCleared": True, "isQuarantine": False,
-                    "goodsNoteTypeCode": "GO", "updatedOn": note["status"]["shippedOn"]})
+                movements.append(
+                    {
+                        "productId": line["productId"],
+                        "salesOrderRowId": int(row_id),
+                        "quantity": -line["quantity"],
+                        "destinationLocationId": line["locationId"],
+                        "warehouseId": note["warehouseId"],
+                        "goodsNoteId": note["goodsOutNoteId"],
+                        "productValue": world.money(cost_price(line["productId"])),
+                        "currencyCode": BASE_CURRENCY,
+                        "orderId": note["orderId"],
+                        "isCleared": True,
+                        "isQuarantine": False,
+                        "goodsNoteTypeCode": "GO",
+                        "updatedOn": note["status"]["shippedOn"],
+                    }
+                )
     for note in world.records("goods-in-note"):
         for line in note["goodsMoved"]:
-            movements.append({
-                "productId": line["productId"], "purchaseOrderRowId": line["purchaseOrderRowId"],
-                "quantity": line["quantity"], "destinationLocationId": line["destinationLocationId"],
-                "warehouseId": line["warehouseId"], "goodsNoteId": note["goodsNoteId"],
-                "productValue": line["productValue"]["value"], "currencyCode": line["productValue"]["currency"],
-                "orderId": note["orderId"], "isCleared": True, "isQuarantine": False, "batchId": note["goodsNoteId"],
-                "goodsNoteTypeCode": "GI", "updatedOn": note["receivedOn"]})
+            movements.append(
+                {
+                    "productId": line["productId"],
+                    "purchaseOrderRowId": line["purchaseOrderRowId"],
+                    "quantity": line["quantity"],
+                    "destinationLocationId": line["destinationLocationId"],
+                    "warehouseId": line["warehouseId"],
+                    "goodsNoteId": note["goodsNoteId"],
+                    "productValue": line["productValue"]["value"],
+                    "currencyCode": line["productValue"]["currency"],
+                    "orderId": note["orderId"],
+                    "isCleared": True,
+                    "isQuarantine": False,
+                    "batchId": note["goodsNoteId"],
+                    "goodsNoteTypeCode": "GI",
+                    "updatedOn": note["receivedOn"],
+                }
+            )
     for note in world.records("stock-correction"):
         for line in note["goodsMoved"]:
-            movements.append({
-                "productId": line["productId"], "quantity": line["quantity"], "destinationLocationId": line["locationId"],
-                "warehouseId": note["warehouseId"], "goodsNoteId": note["goodsNoteId"],
-                "productValue": line["productValue"]["value"], "currencyCode": line["productValue"]["currency"],
-                "isCleared": True, "isQuarantine": False, "goodsNoteTypeCode": "SC", "updatedOn": note["createdOn"]})
+            movements.append(
+                {
+                    "productId": line["productId"],
+                    "quantity": line["quantity"],
+                    "destinationLocationId": line["locationId"],
+                    "warehouseId": note["warehouseId"],
+                    "goodsNoteId": note["goodsNoteId"],
+                    "productValue": line["productValue"]["value"],
+                    "currencyCode": line["productValue"]["currency"],
+                    "isCleared": True,
+                    "isQuarantine": False,
+                    "goodsNoteTypeCode": "SC",
+                    "updatedOn": note["createdOn"],
+                }
+            )
     movements.sort(key=lambda movement: datetime.fromisoformat(movement["updatedOn"]))
     for movement_id, movement in enumerate(movements, start=1):
         yield {"goodsMovementId": movement_id, **movement}
@@ -251,8 +342,9 @@ def build_availability(world: World) -> Iterator[Record]:
             for key in ("inStock", "onHand", "allocated"):
                 total[key] += figures[key]
             by_location.setdefault(str(warehouse_id), {})[str(location_id)] = {
-                key: figures[key] for key in ("inStock", "onHand", "allocated")}
-        overall = _figures(sum(w["inStock"] for w in warehouses.values()),
-                           sum(w["allocated"] for w in warehouses.values()))
-        yield {"productId": product_id, "total": overall, "warehouses": warehouses,
-               "breakDownByLocation": by_location}
+                key: figures[key] for key in ("inStock", "onHand", "allocated")
+            }
+        overall = _figures(
+            sum(w["inStock"] for w in warehouses.values()), sum(w["allocated"] for w in warehouses.values())
+        )
+        yield {"productId": product_id, "total": overall, "warehouses": warehouses, "breakDownByLocation": by_location}

@@ -44,8 +44,11 @@ def test_given_a_wrong_account_token_or_app_ref_when_calling_then_401(mock):
 
 def test_given_an_issued_bearer_token_with_app_and_dev_ref_when_calling_then_200(mock):
     token = mock.control("POST", "tokens", {"expires_in": 3600})["access_token"]
-    headers = {"authorization": f"Bearer {token}", "brightpearl-app-ref": mock.app_ref,
-               "brightpearl-dev-ref": mock.dev_ref}
+    headers = {
+        "authorization": f"Bearer {token}",
+        "brightpearl-app-ref": mock.app_ref,
+        "brightpearl-dev-ref": mock.dev_ref,
+    }
 
     assert _get(mock, headers).status_code == 200
     assert _get(mock, {**headers, "brightpearl-dev-ref": "other-dev"}).status_code == 401
@@ -53,8 +56,11 @@ def test_given_an_issued_bearer_token_with_app_and_dev_ref_when_calling_then_200
 
 def test_given_a_bearer_token_past_its_expiry_when_calling_then_401_authorization_token_expired(mock):
     token = mock.control("POST", "tokens", {"expires_in": 60})["access_token"]
-    headers = {"authorization": f"Bearer {token}", "brightpearl-app-ref": mock.app_ref,
-               "brightpearl-dev-ref": mock.dev_ref}
+    headers = {
+        "authorization": f"Bearer {token}",
+        "brightpearl-app-ref": mock.app_ref,
+        "brightpearl-dev-ref": mock.dev_ref,
+    }
 
     mock.advance_clock(61)
     response = _get(mock, headers)
@@ -64,8 +70,9 @@ def test_given_a_bearer_token_past_its_expiry_when_calling_then_401_authorizatio
 
 
 def test_given_an_unknown_bearer_token_when_calling_then_401_invalid_instance_token(mock):
-    response = _get(mock, {"authorization": "Bearer nope", "brightpearl-app-ref": mock.app_ref,
-                           "brightpearl-dev-ref": mock.dev_ref})
+    response = _get(
+        mock, {"authorization": "Bearer nope", "brightpearl-app-ref": mock.app_ref, "brightpearl-dev-ref": mock.dev_ref}
+    )
 
     assert response.status_code == 401
     assert response.json() == {"response": "Invalid instance token: nope"}
@@ -97,8 +104,10 @@ def test_given_any_response_when_received_then_both_throttle_headers_are_present
 def test_given_consecutive_calls_including_401s_when_counted_then_remaining_decrements_by_one_each(mock):
     mock.set_rate_limit(200)
 
-    remaining = [int(_get(mock, headers).headers["brightpearl-requests-remaining"])
-                 for headers in (mock.auth_headers(), {}, mock.auth_headers())]
+    remaining = [
+        int(_get(mock, headers).headers["brightpearl-requests-remaining"])
+        for headers in (mock.auth_headers(), {}, mock.auth_headers())
+    ]
 
     assert remaining == [199, 198, 197]
 

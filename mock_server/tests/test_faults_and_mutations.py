@@ -159,7 +159,9 @@ def _search_row(mock, order_id, **filters):
     return [dict(zip(("orderId", "createdOn", "updatedOn"), row)) for row in rows["response"]["results"]]
 
 
-def test_given_an_order_created_and_never_changed_when_searched_then_its_updated_on_cell_is_null_but_its_get_has_it(mock):
+def test_given_an_order_created_and_never_changed_when_searched_then_its_updated_on_cell_is_null_but_its_get_has_it(
+    mock,
+):
     created = mock.mutate(resource="order", action="create", template_id=100001)
 
     [row] = _search_row(mock, created["id"])
@@ -189,6 +191,7 @@ def test_given_a_never_updated_order_when_changed_then_its_search_cell_carries_t
 def test_given_a_search_sorted_on_another_column_when_a_record_changes_then_the_next_search_sorts_it_anew(mock):
     def latest():
         return _get(mock, sort="updatedOn.DESC", columns="orderId", pageSize=1).json()["response"]["results"]
+
     before = latest()
     mock.advance_clock(366 * 24 * 3600)
 
@@ -209,40 +212,62 @@ def mock_ids(mock):
     return [row[0] for row in rows]
 
 
-@pytest.mark.parametrize(("method", "route", "body"), [
-    ("POST", "mutations", b"{not json"),
-    ("POST", "mutations", [{"resource": "order", "action": "update", "id": 100010, "changes": {"reference": "X"}},
-                           {"resource": "order", "action": "update", "id": 999999999}]),
-    ("POST", "mutations", {"resource": "nope", "action": "update", "id": 1}),
-    ("POST", "mutations", {"resource": "order", "action": "rename", "id": 100010}),
-    ("POST", "mutations", {"resource": "order", "action": "update", "id": "abc"}),
-    ("POST", "mutations", {"resource": "order", "action": "update", "id": 100010, "changes": ["x"]}),
-    ("POST", "mutations", {"resource": "order", "action": "update", "id": 100010, "changes": {"id": 5}}),
-    ("POST", "mutations", {"resource": "order", "action": "update", "id": 100010,
-                           "changes": {"orderTypeCode": "??"}}),
-    ("POST", "mutations", {"resource": "order", "action": "create", "template_id": 5}),
-    ("POST", "mutations", "just a string"),
-    ("POST", "clock", {"advance_seconds": "soon"}),
-    ("POST", "clock", {"advance_seconds": 1e300}),
-    ("POST", "clock", [1, 2]),
-    ("POST", "rate-limit", {"limit": -1}),
-    ("POST", "rate-limit", {"limit": 2.5}),
-    ("POST", "rate-limit", {"reset": "yes"}),
-    ("POST", "tokens", {"expires_in": "forever"}),
-    ("POST", "webhooks", {"max_attempts": 0}),
-    ("POST", "faults", {"kind": "meteor"}),
-    ("POST", "faults", {"kind": "429", "path": "("}),
-    ("POST", "faults", ["not an object"]),
-    ("GET", "webhooks/deliveries?wait=later", None),
-    ("GET", "webhooks/deliveries?wait=100000", None),
-])
+@pytest.mark.parametrize(
+    ("method", "route", "body"),
+    [
+        ("POST", "mutations", b"{not json"),
+        (
+            "POST",
+            "mutations",
+            [
+                {"resource": "order", "action": "update", "id": 100010, "changes": {"reference": "X"}},
+                {"resource": "order", "action": "update", "id": 999999999},
+            ],
+        ),
+        ("POST", "mutations", {"resource": "nope", "action": "update", "id": 1}),
+        ("POST", "mutations", {"resource": "order", "action": "rename", "id": 100010}),
+        ("POST", "mutations", {"resource": "order", "action": "update", "id": "abc"}),
+        ("POST", "mutations", {"resource": "order", "action": "update", "id": 100010, "changes": ["x"]}),
+        ("POST", "mutations", {"resource": "order", "action": "update", "id": 100010, "changes": {"id": 5}}),
+        (
+            "POST",
+            "mutations",
+            {"resource": "order", "action": "update", "id": 100010, "changes": {"orderTypeCode": "??"}},
+        ),
+        ("POST", "mutations", {"resource": "order", "action": "create", "template_id": 5}),
+        ("POST", "mutations", "just a string"),
+        ("POST", "clock", {"advance_seconds": "soon"}),
+        ("POST", "clock", {"advance_seconds": 1e300}),
+        ("POST", "clock", [1, 2]),
+        ("POST", "rate-limit", {"limit": -1}),
+        ("POST", "rate-limit", {"limit": 2.5}),
+        ("POST", "rate-limit", {"reset": "yes"}),
+        ("POST", "tokens", {"expires_in": "forever"}),
+        ("POST", "webhooks", {"max_attempts": 0}),
+        ("POST", "faults", {"kind": "meteor"}),
+        ("POST", "faults", {"kind": "429", "path": "("}),
+        ("POST", "faults", ["not an object"]),
+        ("GET", "webhooks/deliveries?wait=later", None),
+        ("GET", "webhooks/deliveries?wait=100000", None),
+    ],
+)
 def test_given_bad_control_input_when_sent_then_400_with_a_message_and_nothing_changes(mock, method, route, body):
-    before = (mock.counts(), _order(mock, 100010), mock.control("GET", "clock")["offset_seconds"],
-              mock.control("GET", "rate-limit"), mock.control("GET", "faults"))
+    before = (
+        mock.counts(),
+        _order(mock, 100010),
+        mock.control("GET", "clock")["offset_seconds"],
+        mock.control("GET", "rate-limit"),
+        mock.control("GET", "faults"),
+    )
     content = body if isinstance(body, bytes) else (None if body is None else json.dumps(body))
 
     response = mock.session.request(method, f"{mock.base_url}/_mock/{route}", data=content, timeout=30)
 
     assert response.status_code == 400 and response.json()["error"]
-    assert (mock.counts(), _order(mock, 100010), mock.control("GET", "clock")["offset_seconds"],
-            mock.control("GET", "rate-limit"), mock.control("GET", "faults")) == before
+    assert (
+        mock.counts(),
+        _order(mock, 100010),
+        mock.control("GET", "clock")["offset_seconds"],
+        mock.control("GET", "rate-limit"),
+        mock.control("GET", "faults"),
+    ) == before

@@ -22,15 +22,59 @@ from mock_server.writes import WRITES
 
 METHODS = ["GET", "GET", "GET", "OPTIONS", "POST", "PATCH", "PUT", "DELETE"]
 # the reads that are not a registry search or GET: a record's part
-RECORD_PARTS = ["warehouse-service/warehouse/{id}/location/default", "integration-service/account-configuration",
-                *(f"{owner.path}/{{id}}/custom-field" for owner in OWNERS)]
-MANGLE = [lambda p: p.replace("/", "//"), lambda p: p.replace("/", "%2F", 1), lambda p: p.upper(),
-          lambda p: p.title(), lambda p: "/" + p, lambda p: p + "/", lambda p: p.replace("-service", "-service/."),
-          lambda p: p.replace("/", "/%2f/", 1)]
-BODIES = [None, "", "{", "[]", "{}", "null", '[{"op":"add","path":"/x","value":1}]', '[{"op":"nope"}]',
-          '{"corrections":[{"productId":1001,"quantity":1,"reason":"x"}]}', '"text"', "1e999"]
-NASTY = ["", "-", "0", "-1", "1-", "9-3", "1,,2", "*", "%2F", "..", "1.2.3", "99999999999999999999", "1-999999999",
-         "true", "null", "[]", "{}", "/", "2024-13-45T99:99:99Z/", "é", "a" * 300, "1%00", "5 OR 1=1"]
+RECORD_PARTS = [
+    "warehouse-service/warehouse/{id}/location/default",
+    "integration-service/account-configuration",
+    *(f"{owner.path}/{{id}}/custom-field" for owner in OWNERS),
+]
+MANGLE = [
+    lambda p: p.replace("/", "//"),
+    lambda p: p.replace("/", "%2F", 1),
+    lambda p: p.upper(),
+    lambda p: p.title(),
+    lambda p: "/" + p,
+    lambda p: p + "/",
+    lambda p: p.replace("-service", "-service/."),
+    lambda p: p.replace("/", "/%2f/", 1),
+]
+BODIES = [
+    None,
+    "",
+    "{",
+    "[]",
+    "{}",
+    "null",
+    '[{"op":"add","path":"/x","value":1}]',
+    '[{"op":"nope"}]',
+    '{"corrections":[{"productId":1001,"quantity":1,"reason":"x"}]}',
+    '"text"',
+    "1e999",
+]
+NASTY = [
+    "",
+    "-",
+    "0",
+    "-1",
+    "1-",
+    "9-3",
+    "1,,2",
+    "*",
+    "%2F",
+    "..",
+    "1.2.3",
+    "99999999999999999999",
+    "1-999999999",
+    "true",
+    "null",
+    "[]",
+    "{}",
+    "/",
+    "2024-13-45T99:99:99Z/",
+    "é",
+    "a" * 300,
+    "1%00",
+    "5 OR 1=1",
+]
 
 
 def _random_path(rng: random.Random) -> str:
@@ -39,8 +83,17 @@ def _random_path(rng: random.Random) -> str:
         path = rng.choice(RECORD_PARTS).replace("{id}", rng.choice(NASTY + ["1", "100001", "1001", "3"]))
     elif pick < 0.3:
         path = rng.choice(WRITES).path
-        for name in ("orderId", "rowId", "contactId", "companyId", "productId", "priceListId", "warehouseId",
-                     "webhookId", "recordId"):
+        for name in (
+            "orderId",
+            "rowId",
+            "contactId",
+            "companyId",
+            "productId",
+            "priceListId",
+            "warehouseId",
+            "webhookId",
+            "recordId",
+        ):
             path = path.replace("{" + name + "}", rng.choice(NASTY + ["1", "100001", "1001", "2"]))
     else:
         resource = rng.choice(RESOURCES)
@@ -58,11 +111,28 @@ def _random_path(rng: random.Random) -> str:
 
 
 def _random_params(rng: random.Random) -> dict:
-    names = ["pageSize", "firstResult", "lastResult", "columns", "sort", "countOnly", "includeOptional",
-             "orderId", "updatedOn", "createdOn", "orderStatusId", "isSupplier", "productName", "contactId",
-             "journalRowId", "zzz"]
-    return {rng.choice(names): rng.choice(NASTY + ["500", "1", "orderId.DESC", "updatedOn|ASC", "customFields"])
-            for _ in range(rng.randint(0, 4))}
+    names = [
+        "pageSize",
+        "firstResult",
+        "lastResult",
+        "columns",
+        "sort",
+        "countOnly",
+        "includeOptional",
+        "orderId",
+        "updatedOn",
+        "createdOn",
+        "orderStatusId",
+        "isSupplier",
+        "productName",
+        "contactId",
+        "journalRowId",
+        "zzz",
+    ]
+    return {
+        rng.choice(names): rng.choice(NASTY + ["500", "1", "orderId.DESC", "updatedOn|ASC", "customFields"])
+        for _ in range(rng.randint(0, 4))
+    }
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +159,9 @@ def test_given_600_random_requests_when_sent_then_no_unrequested_5xx_comes_back(
     assert unexpected == []
 
 
-def _send(connection: http.client.HTTPConnection, method: str, target: str, body: str | None,
-          headers: dict) -> tuple[int, str]:
+def _send(
+    connection: http.client.HTTPConnection, method: str, target: str, body: str | None, headers: dict
+) -> tuple[int, str]:
     """One request sent as written; a new connection when the server closed the last one."""
     for _ in range(2):
         try:

@@ -26,14 +26,19 @@ def test_given_an_order_when_fetched_then_rows_are_a_map_keyed_by_row_id_and_mon
 
 def test_given_include_optional_custom_fields_when_getting_an_order_then_custom_fields_are_added(big_api):
     plain = big_api.get("order-service/order/100001-100020").json()["response"]
-    with_fields = big_api.get("order-service/order/100001-100020", {"includeOptional": "customFields"}).json()["response"]
-    with_nulls = big_api.get("order-service/order/100001-100020",
-                             {"includeOptional": "customFields,nullCustomFields"}).json()["response"]
+    with_fields = big_api.get("order-service/order/100001-100020", {"includeOptional": "customFields"}).json()[
+        "response"
+    ]
+    with_nulls = big_api.get(
+        "order-service/order/100001-100020", {"includeOptional": "customFields,nullCustomFields"}
+    ).json()["response"]
 
     assert all("customFields" not in order for order in plain)
     assert all(None not in order["customFields"].values() for order in with_fields)
-    assert all(set(order["customFields"]) >= {"PCF_GIFTMSG", "PCF_PRIORITY"} or order["orderTypeCode"] in ("PO", "PC")
-               for order in with_nulls)
+    assert all(
+        set(order["customFields"]) >= {"PCF_GIFTMSG", "PCF_PRIORITY"} or order["orderTypeCode"] in ("PO", "PC")
+        for order in with_nulls
+    )
     assert any(None in order["customFields"].values() for order in with_nulls)
 
 
@@ -72,7 +77,9 @@ def test_given_an_invalid_id_set_when_getting_then_the_error_envelope_answers(bi
     assert response.json()["errors"][0]["code"] == "CMNC-400"
 
 
-def test_given_options_without_an_id_set_when_called_then_get_uris_cover_every_order_in_chunks_of_200(big_api, big_mock):
+def test_given_options_without_an_id_set_when_called_then_get_uris_cover_every_order_in_chunks_of_200(
+    big_api, big_mock
+):
     uris = big_api.options("order-service/order").json()["response"]["getUris"]
 
     ids = [order_id for uri in uris for order_id in parse_id_set(uri.rsplit("/", 1)[1])]

@@ -21,8 +21,10 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("HTTP app", {"app"}),
     ("handlers", {"reads", "writes", "control_api", "oauth", "faults", "replies"}),
     ("state", {"state", "webhooks"}),
-    ("data", {"search", "seed", "registry", "resources", "store", "world", "idsets", "errors", "builders",
-              "custom_fields"}),
+    (
+        "data",
+        {"search", "seed", "registry", "resources", "store", "world", "idsets", "errors", "builders", "custom_fields"},
+    ),
 ]
 
 
@@ -33,8 +35,9 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-MODULES: dict[str, Path] = {_module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))
-                            if "tests" not in path.relative_to(PACKAGE).parts}
+MODULES: dict[str, Path] = {
+    _module_name(path): path for path in sorted(PACKAGE.rglob("*.py")) if "tests" not in path.relative_to(PACKAGE).parts
+}
 
 
 def _resolved(name: str) -> str | None:
@@ -53,12 +56,15 @@ def _imports(module: str) -> set[str]:
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
-            targets = [alias.name.removeprefix(ROOT).lstrip(".") for alias in node.names
-                       if alias.name == ROOT or alias.name.startswith(ROOT + ".")]
+            targets = [
+                alias.name.removeprefix(ROOT).lstrip(".")
+                for alias in node.names
+                if alias.name == ROOT or alias.name.startswith(ROOT + ".")
+            ]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base_parts = package.split(".") if package else []
-                base_parts = base_parts[:len(base_parts) - (node.level - 1)]
+                base_parts = base_parts[: len(base_parts) - (node.level - 1)]
                 base = ".".join(base_parts + ([node.module] if node.module else []))
             elif node.module == ROOT or (node.module or "").startswith(ROOT + "."):
                 base = node.module.removeprefix(ROOT).lstrip(".")
@@ -133,9 +139,13 @@ def test_given_the_mock_modules_when_their_imports_are_walked_then_no_imports_go
 
 def test_given_the_mock_modules_when_their_imports_are_walked_then_each_import_points_down_the_layers():
     placed = {module: layer for module in GRAPH if (layer := _layer(module)) is not None}
-    upward = [f"{module} ({LAYERS[placed[module]][0]}) -> {imported} ({LAYERS[placed[imported]][0]})"
-              for module, imports in sorted(GRAPH.items()) if module in placed
-              for imported in sorted(imports) if imported in placed and placed[imported] < placed[module]]
+    upward = [
+        f"{module} ({LAYERS[placed[module]][0]}) -> {imported} ({LAYERS[placed[imported]][0]})"
+        for module, imports in sorted(GRAPH.items())
+        if module in placed
+        for imported in sorted(imports)
+        if imported in placed and placed[imported] < placed[module]
+    ]
 
     assert upward == []
 

@@ -40,12 +40,14 @@ def test_given_an_unknown_warehouse_when_its_default_location_is_read_then_404_c
     assert _error(api.get("warehouse-service/warehouse/99/location/default")) == (404, "CMNC-404")
 
 
-@pytest.mark.parametrize(("path", "option"), [
-    ("order-service/order/100001/custom-field", "customFields"),
-    ("product-service/product/1001/custom-field", "customFields"),
-])
-def test_given_a_record_when_its_custom_fields_are_read_then_they_are_the_set_values_of_the_record(
-        api, path, option):
+@pytest.mark.parametrize(
+    ("path", "option"),
+    [
+        ("order-service/order/100001/custom-field", "customFields"),
+        ("product-service/product/1001/custom-field", "customFields"),
+    ],
+)
+def test_given_a_record_when_its_custom_fields_are_read_then_they_are_the_set_values_of_the_record(api, path, option):
     fields = api.get(path).json()["response"]
     record = api.get(path.rsplit("/", 1)[0], {"includeOptional": option}).json()["response"][0]
 
@@ -54,8 +56,9 @@ def test_given_a_record_when_its_custom_fields_are_read_then_they_are_the_set_va
 
 def test_given_a_customer_when_its_custom_fields_are_read_then_they_are_customer_fields(api):
     contact_id = api.rows("contact-service/contact-search", isCustomer="true", columns="contactId")[0]["contactId"]
-    customer_codes = {field["code"] for field in api.get("contact-service/customer/custom-field-meta-data").json()[
-        "response"]}
+    customer_codes = {
+        field["code"] for field in api.get("contact-service/customer/custom-field-meta-data").json()["response"]
+    }
 
     fields = api.get(f"contact-service/contact/{contact_id}/custom-field").json()["response"]
 
@@ -66,14 +69,18 @@ def test_given_an_unknown_order_when_its_custom_fields_are_read_then_404_cmnc_40
     assert _error(api.get("order-service/order/999999/custom-field")) == (404, "CMNC-404")
 
 
-@pytest.mark.parametrize(("path", "count", "key"), [
-    ("contact-service/contact-group/", 4, "contactGroupId"),
-    ("accounting-service/payment-method/", None, "id"),
-    ("product-service/option/", 3, "id"),
-    ("product-service/collection/", None, "id"),
-])
+@pytest.mark.parametrize(
+    ("path", "count", "key"),
+    [
+        ("contact-service/contact-group/", 4, "contactGroupId"),
+        ("accounting-service/payment-method/", None, "id"),
+        ("product-service/option/", 3, "id"),
+        ("product-service/collection/", None, "id"),
+    ],
+)
 def test_given_a_small_resource_when_got_without_an_id_set_then_every_record_of_its_search_returns(
-        api, path, count, key):
+    api, path, count, key
+):
     records = api.get(path).json()["response"]
     searched = api.rows(path.rstrip("/") + "-search")
 

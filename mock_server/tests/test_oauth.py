@@ -24,15 +24,23 @@ def confidential_mock():
 
 
 def _authorize_params(mock, **overrides):
-    return {"response_type": "code", "client_id": mock.app_ref, "redirect_uri": REDIRECT_URI, "state": "st-1",
-            **overrides}
+    return {
+        "response_type": "code",
+        "client_id": mock.app_ref,
+        "redirect_uri": REDIRECT_URI,
+        "state": "st-1",
+        **overrides,
+    }
 
 
 def _click(mock, decision="approve", **overrides) -> requests.Response:
     """What the browser sends when the user clicks a button on the authorize page."""
-    return requests.post(f"{mock.base_url}/authorize/{mock.account}",
-                         data={**_authorize_params(mock, **overrides), "decision": decision},
-                         allow_redirects=False, timeout=10)
+    return requests.post(
+        f"{mock.base_url}/authorize/{mock.account}",
+        data={**_authorize_params(mock, **overrides), "decision": decision},
+        allow_redirects=False,
+        timeout=10,
+    )
 
 
 def _redirect_query(response: requests.Response) -> dict[str, str]:
@@ -51,20 +59,29 @@ def _token(mock, url_path: str | None = None, **form) -> requests.Response:
 
 
 def _exchange(mock, code: str, **overrides) -> requests.Response:
-    form = {"grant_type": "authorization_code", "code": code, "client_id": mock.app_ref,
-            "redirect_uri": REDIRECT_URI, **overrides}
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "client_id": mock.app_ref,
+        "redirect_uri": REDIRECT_URI,
+        **overrides,
+    }
     return _token(mock, **form)
 
 
 def _bearer_call(mock, access_token: str) -> requests.Response:
-    headers = {"authorization": f"Bearer {access_token}", "brightpearl-app-ref": mock.app_ref,
-               "brightpearl-dev-ref": mock.dev_ref}
+    headers = {
+        "authorization": f"Bearer {access_token}",
+        "brightpearl-app-ref": mock.app_ref,
+        "brightpearl-dev-ref": mock.dev_ref,
+    }
     return requests.get(mock.api_url(CONFIG), headers=headers, timeout=10)
 
 
 def test_given_no_auto_approve_when_opening_the_authorize_url_then_a_page_asks_to_approve_the_app(mock):
-    response = requests.get(f"{mock.base_url}/authorize/{mock.account}", params=_authorize_params(mock),
-                            allow_redirects=False, timeout=10)
+    response = requests.get(
+        f"{mock.base_url}/authorize/{mock.account}", params=_authorize_params(mock), allow_redirects=False, timeout=10
+    )
 
     assert response.status_code == 200
     assert "id='approve'" in response.text and mock.app_ref in response.text
@@ -84,35 +101,59 @@ def test_given_the_authorize_page_when_deny_is_clicked_then_it_redirects_with_ac
 
 
 def test_given_an_unknown_client_id_when_authorizing_then_an_error_page_and_no_redirect(mock):
-    response = requests.get(f"{mock.base_url}/authorize/{mock.account}",
-                            params=_authorize_params(mock, client_id="someone-else"), allow_redirects=False,
-                            timeout=10)
+    response = requests.get(
+        f"{mock.base_url}/authorize/{mock.account}",
+        params=_authorize_params(mock, client_id="someone-else"),
+        allow_redirects=False,
+        timeout=10,
+    )
 
     assert response.status_code == 400
     assert "location" not in response.headers
 
 
 def test_given_auto_approve_when_opening_the_authorize_url_then_it_redirects_with_a_code_at_once(confidential_mock):
-    response = requests.get(f"{confidential_mock.base_url}/authorize/{confidential_mock.account}",
-                            params=_authorize_params(confidential_mock), allow_redirects=False, timeout=10)
+    response = requests.get(
+        f"{confidential_mock.base_url}/authorize/{confidential_mock.account}",
+        params=_authorize_params(confidential_mock),
+        allow_redirects=False,
+        timeout=10,
+    )
 
     assert "code" in _redirect_query(response)
 
 
-@pytest.mark.parametrize("url_path, extra", [
-    ("/token/acme", {}),
-    ("/acme/oauth/token", {}),
-    ("/oauth/token", {"account_code": "acme"}),
-])
+@pytest.mark.parametrize(
+    "url_path, extra",
+    [
+        ("/token/acme", {}),
+        ("/acme/oauth/token", {}),
+        ("/oauth/token", {"account_code": "acme"}),
+    ],
+)
 def test_given_a_code_when_exchanged_at_each_recorded_token_url_then_snake_case_tokens_for_seven_days(
-        mock, url_path, extra):
-    response = _token(mock, url_path, grant_type="authorization_code", code=_code(mock), client_id=mock.app_ref,
-                      redirect_uri=REDIRECT_URI, **extra)
+    mock, url_path, extra
+):
+    response = _token(
+        mock,
+        url_path,
+        grant_type="authorization_code",
+        code=_code(mock),
+        client_id=mock.app_ref,
+        redirect_uri=REDIRECT_URI,
+        **extra,
+    )
 
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {"access_token", "refresh_token", "installation_instance_id", "api_domain", "token_type",
-                         "expires_in"}
+    assert set(body) == {
+        "access_token",
+        "refresh_token",
+        "installation_instance_id",
+        "api_domain",
+        "token_type",
+        "expires_in",
+    }
     assert (body["expires_in"], body["token_type"], body["api_domain"]) == (604800, "Bearer", mock.base_url)
 
 
@@ -152,9 +193,16 @@ def test_given_a_wrong_client_id_when_exchanging_then_invalid_client(mock):
 
 
 def test_given_a_json_body_when_exchanging_then_invalid_request(mock):
-    response = requests.post(f"{mock.base_url}/token/{mock.account}", timeout=10, json={
-        "grant_type": "authorization_code", "code": _code(mock), "client_id": mock.app_ref,
-        "redirect_uri": REDIRECT_URI})
+    response = requests.post(
+        f"{mock.base_url}/token/{mock.account}",
+        timeout=10,
+        json={
+            "grant_type": "authorization_code",
+            "code": _code(mock),
+            "client_id": mock.app_ref,
+            "redirect_uri": REDIRECT_URI,
+        },
+    )
 
     assert response.json()["error"] == "invalid_request"
 

@@ -18,13 +18,16 @@ def _raw_get(mock, path: str) -> tuple[int, str, bytes]:
         connection.close()
 
 
-@pytest.mark.parametrize("path", [
-    "/public-api/acme//order-service/order-search?pageSize=1",
-    "//public-api/acme/order-service/order-search?pageSize=1",
-    "/public-api//acme/order-service//order-search?pageSize=1",
-    "/public-api/acme/order-service/order-search//?pageSize=1",
-    "/public-api/acme///order-service///order-search?pageSize=1",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/public-api/acme//order-service/order-search?pageSize=1",
+        "//public-api/acme/order-service/order-search?pageSize=1",
+        "/public-api//acme/order-service//order-search?pageSize=1",
+        "/public-api/acme/order-service/order-search//?pageSize=1",
+        "/public-api/acme///order-service///order-search?pageSize=1",
+    ],
+)
 def test_given_repeated_slashes_anywhere_when_searching_then_the_search_answers_as_with_single_ones(mock, path):
     status, _, body = _raw_get(mock, path)
 
@@ -37,8 +40,17 @@ def test_given_repeated_slashes_inside_an_id_set_get_when_getting_availability_t
     assert status == 200 and body.startswith(b'{"response":{"1001":')
 
 
-@pytest.mark.parametrize("path", ["/foo", "/", "/public-api", "/PUBLIC-API/acme/order-service/order-search",
-                                  "/public-api/acme/Order-Service/order-search", "/public-api/acme/nope-service/x"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/foo",
+        "/",
+        "/public-api",
+        "/PUBLIC-API/acme/order-service/order-search",
+        "/public-api/acme/Order-Service/order-search",
+        "/public-api/acme/nope-service/x",
+    ],
+)
 def test_given_an_unknown_path_when_requested_then_the_answer_is_the_json_404_envelope(mock, path):
     status, content_type, body = _raw_get(mock, path)
 

@@ -6,8 +6,9 @@ fails; the mock may send more (real records omit unset fields, and other account
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pytest
 
@@ -81,8 +82,7 @@ def mock_records(api, resource_name: str) -> list[Any]:
     if resource.get_all:
         return _records(api.search(path))
     search, filters = ("product", BY_PRODUCT[resource_name]) if resource_name in BY_PRODUCT else (resource_name, {})
-    rows = api.search(_service_path(search, "search"), columns=REGISTRY[search].id_column.name, pageSize=200,
-                      **filters)
+    rows = api.search(_service_path(search, "search"), columns=REGISTRY[search].id_column.name, pageSize=200, **filters)
     return _records(api.search(f"{path}/{','.join(str(row[0]) for row in rows['response']['results'])}"))
 
 
@@ -91,23 +91,40 @@ def _records(body: Any) -> list[Any]:
     return list(answer.values()) if isinstance(answer, dict) else answer
 
 
-@pytest.mark.parametrize(("recording", "resource_name"), [
-    ("order_get_multiple", "order"), ("order_get_one_po", "order"), ("product_get_multiple", "product"),
-    ("tax_code_get", "tax-code"), ("goods_out_note_get", "goods-out-note"), ("contact_get", "contact"),
-    ("product_price_get", "product-price"), ("price_list_get", "price-list"), ("order_status_get", "order-status"),
-    ("order_shipping_status_get", "order-shipping-status"), ("product_availability_get", "product-availability"),
-])
+@pytest.mark.parametrize(
+    ("recording", "resource_name"),
+    [
+        ("order_get_multiple", "order"),
+        ("order_get_one_po", "order"),
+        ("product_get_multiple", "product"),
+        ("tax_code_get", "tax-code"),
+        ("goods_out_note_get", "goods-out-note"),
+        ("contact_get", "contact"),
+        ("product_price_get", "product-price"),
+        ("price_list_get", "price-list"),
+        ("order_status_get", "order-status"),
+        ("order_shipping_status_get", "order-shipping-status"),
+        ("product_availability_get", "product-availability"),
+    ],
+)
 def test_given_a_recorded_get_when_the_mock_answers_the_same_get_then_it_sends_every_recorded_field_with_its_type(
-        api, recording, resource_name):
+    api, recording, resource_name
+):
     assert differences(_records(recorded(recording)), mock_records(api, resource_name)) == []
 
 
-@pytest.mark.parametrize(("recording", "resource_name"), [
-    ("order_search", "order"), ("product_search", "product"), ("contact_search", "contact"),
-    ("customer_payment_search", "customer-payment"),
-])
+@pytest.mark.parametrize(
+    ("recording", "resource_name"),
+    [
+        ("order_search", "order"),
+        ("product_search", "product"),
+        ("contact_search", "contact"),
+        ("customer_payment_search", "customer-payment"),
+    ],
+)
 def test_given_a_recorded_search_when_the_mock_answers_it_then_its_columns_are_the_recorded_ones(
-        api, recording, resource_name):
+    api, recording, resource_name
+):
     columns = api.search(_service_path(resource_name, "search"), pageSize=1)["response"]["metaData"]["columns"]
     assert columns == recorded(recording)["response"]["metaData"]["columns"]
 
@@ -124,5 +141,7 @@ def test_given_a_recorded_search_page_when_the_mock_answers_then_its_rows_have_t
 def test_given_an_order_search_when_the_mock_answers_then_shipping_statuses_are_named_by_description(api):
     """A recorded order search names status 1 in `reference.orderShippingStatusNames` by its description."""
     body = api.search(_service_path("order", "search"), pageSize=500)
-    assert body["reference"]["orderShippingStatusNames"]["1"] == (
-        recorded("order_search")["reference"]["orderShippingStatusNames"]["1"])
+    assert (
+        body["reference"]["orderShippingStatusNames"]["1"]
+        == (recorded("order_search")["reference"]["orderShippingStatusNames"]["1"])
+    )

@@ -12,12 +12,26 @@ def test_given_a_search_when_called_then_envelope_has_positional_rows_metadata_a
 
     assert set(body) == {"response", "reference"}
     meta = body["response"]["metaData"]
-    assert set(meta) == {"morePagesAvailable", "resultsAvailable", "resultsReturned", "firstResult", "lastResult",
-                         "columns", "sorting"}
+    assert set(meta) == {
+        "morePagesAvailable",
+        "resultsAvailable",
+        "resultsReturned",
+        "firstResult",
+        "lastResult",
+        "columns",
+        "sorting",
+    }
     assert [c["name"] for c in meta["columns"]][:4] == ["orderId", "orderTypeId", "contactId", "orderStatusId"]
     assert len(meta["columns"]) == 19
-    assert set(meta["columns"][0]) == {"name", "sortable", "filterable", "reportDataType", "referenceData",
-                                       "isFreeTextSearchable", "required"}
+    assert set(meta["columns"][0]) == {
+        "name",
+        "sortable",
+        "filterable",
+        "reportDataType",
+        "referenceData",
+        "isFreeTextSearchable",
+        "required",
+    }
     assert meta["sorting"] == [{"filterable": meta["columns"][0], "direction": "ASC"}]
     assert all(len(row) == 19 for row in body["response"]["results"])
     assert body["reference"]["orderTypeNames"]["1"] == "SALES_ORDER"
@@ -62,22 +76,31 @@ def test_given_an_open_ended_period_with_an_unencoded_slash_when_searching_then_
 
     rows = response.json()["response"]["results"]
     assert rows
-    assert all(datetime.fromisoformat(updated) >= datetime.fromisoformat("2026-06-01T00:00:00+00:00")
-               for _, updated in rows)
+    assert all(
+        datetime.fromisoformat(updated) >= datetime.fromisoformat("2026-06-01T00:00:00+00:00") for _, updated in rows
+    )
     everything = big_api.rows(ORDER_SEARCH, columns="orderId,updatedOn")
-    expected = [r for r in everything if datetime.fromisoformat(r["updatedOn"]) >= datetime.fromisoformat(
-        "2026-06-01T00:00:00+00:00")]
+    expected = [
+        r
+        for r in everything
+        if datetime.fromisoformat(r["updatedOn"]) >= datetime.fromisoformat("2026-06-01T00:00:00+00:00")
+    ]
     assert response.json()["response"]["metaData"]["resultsAvailable"] == len(expected)
 
 
 def test_given_a_closed_period_when_searching_then_both_bounds_apply(big_api):
-    rows = big_api.rows(ORDER_SEARCH, createdOn="2025-01-01T00:00:00Z/2025-01-31T23:59:59Z", columns="orderId,createdOn")
+    rows = big_api.rows(
+        ORDER_SEARCH, createdOn="2025-01-01T00:00:00Z/2025-01-31T23:59:59Z", columns="orderId,createdOn"
+    )
 
     assert rows
     for row in rows:
         created = datetime.fromisoformat(row["createdOn"])
-        assert datetime.fromisoformat("2025-01-01T00:00:00+00:00") <= created <= datetime.fromisoformat(
-            "2025-01-31T23:59:59+00:00")
+        assert (
+            datetime.fromisoformat("2025-01-01T00:00:00+00:00")
+            <= created
+            <= datetime.fromisoformat("2025-01-31T23:59:59+00:00")
+        )
 
 
 def test_given_a_period_with_only_an_end_when_searching_then_earlier_rows_return(big_api):
@@ -127,7 +150,11 @@ def test_given_pipe_and_dot_sort_forms_when_searching_then_both_sort_descending(
 
 
 def test_given_a_filter_value_that_does_not_parse_when_searching_then_500_cmnc_018_like_the_real_service(big_api):
-    for params, kind in (("orderStatusId=BAD", "INTEGER"), ("orderId=abc", "IDSET"), ("updatedOn=yesterday/", "PERIOD")):
+    for params, kind in (
+        ("orderStatusId=BAD", "INTEGER"),
+        ("orderId=abc", "IDSET"),
+        ("updatedOn=yesterday/", "PERIOD"),
+    ):
         response = big_api.get(ORDER_SEARCH, params)
 
         assert response.status_code == 500

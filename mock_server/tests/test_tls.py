@@ -21,12 +21,23 @@ def tls_mock():
 
 def _token_answer(mock: MockServer) -> dict:
     """The authorization-code grant, as an OAuth client runs it against the real token endpoint."""
-    approved = mock.session.get(f"{mock.base_url}/authorize/{mock.account}", allow_redirects=False, timeout=10,
-                                params={"response_type": "code", "client_id": mock.app_ref,
-                                        "redirect_uri": REDIRECT_URI, "state": "s"})
+    approved = mock.session.get(
+        f"{mock.base_url}/authorize/{mock.account}",
+        allow_redirects=False,
+        timeout=10,
+        params={"response_type": "code", "client_id": mock.app_ref, "redirect_uri": REDIRECT_URI, "state": "s"},
+    )
     code = parse_qs(urlsplit(approved.headers["location"]).query)["code"][0]
-    answer = mock.session.post(f"{mock.base_url}/token/{mock.account}", timeout=10, data={
-        "grant_type": "authorization_code", "code": code, "client_id": mock.app_ref, "redirect_uri": REDIRECT_URI})
+    answer = mock.session.post(
+        f"{mock.base_url}/token/{mock.account}",
+        timeout=10,
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "client_id": mock.app_ref,
+            "redirect_uri": REDIRECT_URI,
+        },
+    )
     assert answer.status_code == 200, answer.text
     return answer.json()
 
@@ -34,10 +45,16 @@ def _token_answer(mock: MockServer) -> dict:
 def test_given_tls_when_a_client_builds_the_api_url_from_the_token_answer_then_its_call_succeeds(tls_mock):
     tokens = _token_answer(tls_mock)
 
-    response = requests.get(f"https://{tokens['api_domain']}/public-api/{tls_mock.account}/"
-                            "integration-service/account-configuration", verify=str(tls_mock.ca_file), timeout=10,
-                            headers={"authorization": f"Bearer {tokens['access_token']}",
-                                     "brightpearl-app-ref": tls_mock.app_ref, "brightpearl-dev-ref": tls_mock.dev_ref})
+    response = requests.get(
+        f"https://{tokens['api_domain']}/public-api/{tls_mock.account}/integration-service/account-configuration",
+        verify=str(tls_mock.ca_file),
+        timeout=10,
+        headers={
+            "authorization": f"Bearer {tokens['access_token']}",
+            "brightpearl-app-ref": tls_mock.app_ref,
+            "brightpearl-dev-ref": tls_mock.dev_ref,
+        },
+    )
 
     assert tokens["api_domain"] == f"127.0.0.1:{tls_mock.port}"
     assert response.status_code == 200 and response.json()["response"]["configuration"]["accountCode"] == "acme"
@@ -51,8 +68,9 @@ def test_given_tls_when_a_client_does_not_trust_the_ca_then_the_handshake_fails(
 def test_given_tls_when_the_ca_file_is_loaded_by_the_stdlib_then_the_certificate_names_localhost_too(tls_mock):
     context = ssl.create_default_context(cafile=str(tls_mock.ca_file))
 
-    with context.wrap_socket(__import__("socket").create_connection(("127.0.0.1", tls_mock.port), timeout=10),
-                             server_hostname="localhost") as connection:
+    with context.wrap_socket(
+        __import__("socket").create_connection(("127.0.0.1", tls_mock.port), timeout=10), server_hostname="localhost"
+    ) as connection:
         names = [value for kind, value in connection.getpeercert()["subjectAltName"] if kind == "DNS"]
 
     assert "localhost" in names

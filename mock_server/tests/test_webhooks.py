@@ -18,9 +18,11 @@ from mock_server.testing import MockServer
 from mock_server.webhooks import ANSWER_SECONDS, MAX_LOGGED
 
 WEBHOOK = "integration-service/webhook"
-THIN_BODY = ('{"accountCode":"${account-code}","resourceType":"${resource-type}","id":"${resource-id}",'
-             '"lifecycleEvent":"${lifecycle-event}","fullEvent":"${full-event}","raisedOn":"${raised-on}",'
-             '"brightpearlVersion":"${brightpearl-version}"}')
+THIN_BODY = (
+    '{"accountCode":"${account-code}","resourceType":"${resource-type}","id":"${resource-id}",'
+    '"lifecycleEvent":"${lifecycle-event}","fullEvent":"${full-event}","raisedOn":"${raised-on}",'
+    '"brightpearlVersion":"${brightpearl-version}"}'
+)
 
 
 class Receiver:
@@ -34,8 +36,14 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def _record(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                receiver.calls.append({"method": self.command, "path": self.path, "body": body.decode(),
-                                       "content_type": self.headers.get("content-type")})
+                receiver.calls.append(
+                    {
+                        "method": self.command,
+                        "path": self.path,
+                        "body": body.decode(),
+                        "content_type": self.headers.get("content-type"),
+                    }
+                )
                 self.send_response(receiver.statuses.popleft() if receiver.statuses else 200)
                 self.send_header("content-length", "0")
                 self.end_headers()
@@ -116,9 +124,16 @@ class Hooks:
         return self.session.post(self.mock.api_url(WEBHOOK), json=body, timeout=30)
 
     def subscribe(self, event: str, **fields) -> int:
-        body = {"subscribeTo": event, "httpMethod": "POST", "uriTemplate": f"{self.receiver.base_url}/brightpearl",
-                "bodyTemplate": THIN_BODY, "contentType": "application/json", "idSetAccepted": False,
-                "qualityOfService": 1, **fields}
+        body = {
+            "subscribeTo": event,
+            "httpMethod": "POST",
+            "uriTemplate": f"{self.receiver.base_url}/brightpearl",
+            "bodyTemplate": THIN_BODY,
+            "contentType": "application/json",
+            "idSetAccepted": False,
+            "qualityOfService": 1,
+            **fields,
+        }
         response = self.post(body)
         assert response.status_code == 200, response.text
         self.created.append(response.json()["response"])
@@ -129,8 +144,9 @@ class Hooks:
 
     def attempts(self, webhook_id: int) -> list[dict]:
         """Every delivery attempt to `webhook_id`, once the queue has drained."""
-        return [attempt for attempt in self.mock.webhook_deliveries(wait=15)["attempts"]
-                if attempt["webhook"] == webhook_id]
+        return [
+            attempt for attempt in self.mock.webhook_deliveries(wait=15)["attempts"] if attempt["webhook"] == webhook_id
+        ]
 
     def close(self) -> None:
         for webhook_id in self.created:
@@ -161,19 +177,30 @@ def hooks(hooks_mock, receiver):
 
 @pytest.fixture(scope="module")
 def order_ids(hooks_mock):
-    response = requests.get(hooks_mock.api_url("order-service/order-search"), headers=hooks_mock.auth_headers(),
-                            params={"pageSize": 5}, timeout=30)
+    response = requests.get(
+        hooks_mock.api_url("order-service/order-search"),
+        headers=hooks_mock.auth_headers(),
+        params={"pageSize": 5},
+        timeout=30,
+    )
     return [row[0] for row in response.json()["response"]["results"]]
 
 
 def _change_orders(mock: MockServer, ids: list[int]) -> None:
     """Change orders the way a user in Brightpearl's UI would: one `/_mock/mutations` call for them all."""
-    mock.control("POST", "mutations", [{"resource": "order", "action": "update", "id": order_id,
-                                        "changes": {"reference": f"changed-{order_id}"}} for order_id in ids])
+    mock.control(
+        "POST",
+        "mutations",
+        [
+            {"resource": "order", "action": "update", "id": order_id, "changes": {"reference": f"changed-{order_id}"}}
+            for order_id in ids
+        ],
+    )
 
 
 def test_given_an_order_subscription_when_an_order_changes_then_the_receiver_gets_a_thin_payload(
-        hooks, hooks_mock, receiver, order_ids):
+    hooks, hooks_mock, receiver, order_ids
+):
     hooks.subscribe("order.modified")
 
     _change_orders(hooks_mock, order_ids[:1])
@@ -184,12 +211,18 @@ def test_given_an_order_subscription_when_an_order_changes_then_the_receiver_get
     payload = json.loads(call["body"])
     assert payload.pop("raisedOn").endswith("Z")
     assert payload.pop("brightpearlVersion")
-    assert payload == {"accountCode": "acme", "resourceType": "order", "id": str(order_ids[0]),
-                       "lifecycleEvent": "modified", "fullEvent": "order.modified"}
+    assert payload == {
+        "accountCode": "acme",
+        "resourceType": "order",
+        "id": str(order_ids[0]),
+        "lifecycleEvent": "modified",
+        "fullEvent": "order.modified",
+    }
 
 
 def test_given_a_receiver_that_fails_once_when_an_order_changes_then_the_delivery_is_retried_and_succeeds(
-        hooks, hooks_mock, receiver, order_ids):
+    hooks, hooks_mock, receiver, order_ids
+):
     webhook_id = hooks.subscribe("order.modified", qualityOfService=1)
     receiver.statuses.append(500)
 
@@ -197,17 +230,24 @@ def test_given_a_receiver_that_fails_once_when_an_order_changes_then_the_deliver
 
     attempts = hooks.attempts(webhook_id)
     assert [(a["attempt"], a["status"], a["outcome"]) for a in attempts] == [
-        (1, 500, "retrying"), (2, 200, "delivered")]
+        (1, 500, "retrying"),
+        (2, 200, "delivered"),
+    ]
     assert [body["id"] for body in receiver.bodies()] == [str(order_ids[0])] * 2
 
 
-@pytest.mark.parametrize("quality, status, attempts", [
-    (0, 500, [(500, "failed")]),
-    (0, 503, [(503, "retrying"), (200, "delivered")]),
-    (1, 400, [(400, "failed")]),
-], ids=["at-most-once-500-not-retried", "at-most-once-503-retried", "at-least-once-400-not-retried"])
+@pytest.mark.parametrize(
+    "quality, status, attempts",
+    [
+        (0, 500, [(500, "failed")]),
+        (0, 503, [(503, "retrying"), (200, "delivered")]),
+        (1, 400, [(400, "failed")]),
+    ],
+    ids=["at-most-once-500-not-retried", "at-most-once-503-retried", "at-least-once-400-not-retried"],
+)
 def test_given_a_quality_of_service_when_the_receiver_fails_once_then_only_the_retryable_failure_is_retried(
-        hooks, hooks_mock, receiver, order_ids, quality, status, attempts):
+    hooks, hooks_mock, receiver, order_ids, quality, status, attempts
+):
     webhook_id = hooks.subscribe("order.modified", qualityOfService=quality)
     receiver.statuses.append(status)
 
@@ -217,7 +257,8 @@ def test_given_a_quality_of_service_when_the_receiver_fails_once_then_only_the_r
 
 
 def test_given_a_receiver_that_always_fails_when_an_order_changes_then_delivery_stops_after_the_last_attempt(
-        hooks, hooks_mock, receiver, order_ids):
+    hooks, hooks_mock, receiver, order_ids
+):
     webhook_id = hooks.subscribe("order.modified", qualityOfService=1)
     max_attempts = hooks_mock.control("GET", "webhooks")["max_attempts"]
     receiver.statuses.extend([500] * max_attempts)
@@ -230,7 +271,8 @@ def test_given_a_receiver_that_always_fails_when_an_order_changes_then_delivery_
 
 @pytest.mark.parametrize("mode", ["hang", "trickle"])
 def test_given_a_stuck_receiver_beside_a_healthy_one_when_orders_change_then_the_healthy_one_is_not_held_up(
-        hooks, hooks_mock, receiver, order_ids, mode):
+    hooks, hooks_mock, receiver, order_ids, mode
+):
     with StuckReceiver(mode) as stuck:
         hooks.subscribe("order.modified", qualityOfService=0)
         stuck_id = hooks.subscribe("order.modified", qualityOfService=0, uriTemplate=f"{stuck.base_url}/hook")
@@ -239,21 +281,26 @@ def test_given_a_stuck_receiver_beside_a_healthy_one_when_orders_change_then_the
         deadline = time.monotonic() + ANSWER_SECONDS
         while len(receiver.calls) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
-        stuck_while_healthy_served = [d["outcome"] for d in hooks_mock.control("GET", "webhooks")["deliveries"]
-                                      if d["webhook"] == stuck_id]
+        stuck_while_healthy_served = [
+            d["outcome"] for d in hooks_mock.control("GET", "webhooks")["deliveries"] if d["webhook"] == stuck_id
+        ]
         stuck_attempts = hooks.attempts(stuck_id)
 
     assert [body["id"] for body in receiver.bodies()] == [str(order_ids[0]), str(order_ids[1])]
     assert stuck_while_healthy_served == ["pending", "pending"]
     assert [(a["status"], a["outcome"]) for a in stuck_attempts] == [(None, "failed"), (None, "failed")]
-    assert all(a["error"].startswith("TimeoutError") and a["elapsed_ms"] < (ANSWER_SECONDS + 1) * 1000
-               for a in stuck_attempts)
+    assert all(
+        a["error"].startswith("TimeoutError") and a["elapsed_ms"] < (ANSWER_SECONDS + 1) * 1000 for a in stuck_attempts
+    )
 
 
-def test_given_more_deliveries_than_the_log_keeps_when_they_finish_then_only_the_latest_are_logged(
-        hooks, hooks_mock):
-    every_order = [row[0] for row in requests.get(hooks_mock.api_url("order-service/order-search"), timeout=30,
-                                                  headers=hooks_mock.auth_headers()).json()["response"]["results"]]
+def test_given_more_deliveries_than_the_log_keeps_when_they_finish_then_only_the_latest_are_logged(hooks, hooks_mock):
+    every_order = [
+        row[0]
+        for row in requests.get(
+            hooks_mock.api_url("order-service/order-search"), timeout=30, headers=hooks_mock.auth_headers()
+        ).json()["response"]["results"]
+    ]
     subscriptions = MAX_LOGGED // len(every_order) + 1
     for number in range(subscriptions):  # reserved hosts: logged at once, never sent
         hooks.subscribe("order.modified", uriTemplate=f"https://hook-{number}.example/${{resource-id}}")
@@ -267,7 +314,8 @@ def test_given_more_deliveries_than_the_log_keeps_when_they_finish_then_only_the
 
 
 def test_given_id_sets_accepted_when_three_orders_change_at_once_then_one_call_carries_all_three_ids(
-        hooks, hooks_mock, receiver, order_ids):
+    hooks, hooks_mock, receiver, order_ids
+):
     hooks.subscribe("order.modified", idSetAccepted=True)
 
     _change_orders(hooks_mock, order_ids[:3])
@@ -278,7 +326,8 @@ def test_given_id_sets_accepted_when_three_orders_change_at_once_then_one_call_c
 
 
 def test_given_id_sets_not_accepted_when_three_orders_change_at_once_then_one_call_per_order(
-        hooks, hooks_mock, receiver, order_ids):
+    hooks, hooks_mock, receiver, order_ids
+):
     hooks.subscribe("order.modified", idSetAccepted=False)
 
     _change_orders(hooks_mock, order_ids[:3])
@@ -288,19 +337,25 @@ def test_given_id_sets_not_accepted_when_three_orders_change_at_once_then_one_ca
 
 
 def test_given_a_get_subscription_when_an_order_changes_then_the_id_is_filled_into_the_url(
-        hooks, hooks_mock, receiver, order_ids):
-    hooks.subscribe("order.modified", httpMethod="GET",
-                    uriTemplate=f"{receiver.base_url}/${{account-code}}/${{resource-type}}/${{resource-id}}")
+    hooks, hooks_mock, receiver, order_ids
+):
+    hooks.subscribe(
+        "order.modified",
+        httpMethod="GET",
+        uriTemplate=f"{receiver.base_url}/${{account-code}}/${{resource-type}}/${{resource-id}}",
+    )
 
     _change_orders(hooks_mock, order_ids[:1])
     hooks_mock.webhook_deliveries(wait=15)
 
     assert [(call["method"], call["path"], call["body"]) for call in receiver.calls] == [
-        ("GET", f"/acme/order/{order_ids[0]}", "")]
+        ("GET", f"/acme/order/{order_ids[0]}", "")
+    ]
 
 
 def test_given_a_prefix_subscription_when_products_are_created_and_changed_then_it_receives_both_events(
-        hooks, hooks_mock, receiver):
+    hooks, hooks_mock, receiver
+):
     hooks.subscribe("product")
     created = hooks_mock.mutate(resource="product", action="create")
 
@@ -308,11 +363,14 @@ def test_given_a_prefix_subscription_when_products_are_created_and_changed_then_
     hooks_mock.webhook_deliveries(wait=15)
 
     assert [(body["fullEvent"], body["id"]) for body in receiver.bodies()] == [
-        ("product.created", str(created["id"])), ("product.modified", str(created["id"]))]
+        ("product.created", str(created["id"])),
+        ("product.modified", str(created["id"])),
+    ]
 
 
 def test_given_a_subscription_to_another_resource_when_an_order_changes_then_nothing_is_delivered(
-        hooks, hooks_mock, receiver, order_ids):
+    hooks, hooks_mock, receiver, order_ids
+):
     webhook_id = hooks.subscribe("goods-out-note")
 
     _change_orders(hooks_mock, order_ids[:1])
@@ -322,7 +380,8 @@ def test_given_a_subscription_to_another_resource_when_an_order_changes_then_not
 
 
 def test_given_a_deleted_subscription_when_an_order_changes_then_nothing_is_delivered(
-        hooks, hooks_mock, receiver, order_ids):
+    hooks, hooks_mock, receiver, order_ids
+):
     webhook_id = hooks.subscribe("order.modified")
 
     deleted = hooks.delete(webhook_id)
@@ -339,9 +398,16 @@ def test_given_a_subscription_when_read_back_by_id_then_it_is_as_posted(hooks, h
     response = hooks.session.get(hooks_mock.api_url(f"{WEBHOOK}/{webhook_id}"), timeout=30)
 
     [stored] = response.json()["response"]
-    assert stored == {"id": webhook_id, "subscribeTo": "goods-out-note.modified.shipped", "httpMethod": "POST",
-                      "uriTemplate": f"{receiver.base_url}/brightpearl", "idSetAccepted": True,
-                      "qualityOfService": 1, "bodyTemplate": THIN_BODY, "contentType": "application/json"}
+    assert stored == {
+        "id": webhook_id,
+        "subscribeTo": "goods-out-note.modified.shipped",
+        "httpMethod": "POST",
+        "uriTemplate": f"{receiver.base_url}/brightpearl",
+        "idSetAccepted": True,
+        "qualityOfService": 1,
+        "bodyTemplate": THIN_BODY,
+        "contentType": "application/json",
+    }
 
 
 def test_given_an_unknown_webhook_when_deleted_then_404(hooks):
@@ -360,9 +426,15 @@ def test_given_an_event_that_cannot_be_subscribed_to_when_subscribing_then_400_i
 
 @pytest.mark.parametrize("missing", ["bodyTemplate", "contentType"])
 def test_given_a_post_subscription_without_a_body_template_or_content_type_when_subscribing_then_400(
-        hooks, receiver, missing):
-    body = {"subscribeTo": "order.modified", "httpMethod": "POST", "uriTemplate": receiver.base_url,
-            "bodyTemplate": THIN_BODY, "contentType": "application/json"}
+    hooks, receiver, missing
+):
+    body = {
+        "subscribeTo": "order.modified",
+        "httpMethod": "POST",
+        "uriTemplate": receiver.base_url,
+        "bodyTemplate": THIN_BODY,
+        "contentType": "application/json",
+    }
     del body[missing]
 
     response = hooks.post(body)
@@ -372,8 +444,10 @@ def test_given_a_post_subscription_without_a_body_template_or_content_type_when_
     assert error["code"] == "CMNC-400" and missing in error["message"]
 
 
-@pytest.mark.parametrize("field, value", [("httpMethod", "PATCH"), ("uriTemplate", "not a url"),
-                                          ("qualityOfService", 2), ("idSetAccepted", "yes")])
+@pytest.mark.parametrize(
+    "field, value",
+    [("httpMethod", "PATCH"), ("uriTemplate", "not a url"), ("qualityOfService", 2), ("idSetAccepted", "yes")],
+)
 def test_given_an_invalid_field_when_subscribing_then_400_naming_it(hooks, receiver, field, value):
     body = {"subscribeTo": "order.modified", "httpMethod": "GET", "uriTemplate": receiver.base_url, field: value}
 
@@ -384,11 +458,15 @@ def test_given_an_invalid_field_when_subscribing_then_400_naming_it(hooks, recei
 
 
 def test_given_a_subscription_when_simulated_then_the_receiver_gets_the_test_ids(hooks, hooks_mock, receiver):
-    webhook_id = hooks.subscribe("order.modified.order-status", idSetAccepted=True,
-                                 bodyTemplate='{"id":"${resource-id}","specifier":"${resource-specifier}"}')
+    webhook_id = hooks.subscribe(
+        "order.modified.order-status",
+        idSetAccepted=True,
+        bodyTemplate='{"id":"${resource-id}","specifier":"${resource-specifier}"}',
+    )
 
-    response = hooks.session.post(hooks_mock.api_url(f"{WEBHOOK}/{webhook_id}/simulate"),
-                                  json={"testData": {"${resource-id}": "1-5"}}, timeout=30)
+    response = hooks.session.post(
+        hooks_mock.api_url(f"{WEBHOOK}/{webhook_id}/simulate"), json={"testData": {"${resource-id}": "1-5"}}, timeout=30
+    )
     hooks_mock.webhook_deliveries(wait=15)
 
     assert response.status_code == 200
@@ -398,14 +476,18 @@ def test_given_a_subscription_when_simulated_then_the_receiver_gets_the_test_ids
 def test_given_a_simulation_with_more_than_ten_ids_when_simulated_then_400(hooks, hooks_mock):
     webhook_id = hooks.subscribe("order.modified")
 
-    response = hooks.session.post(hooks_mock.api_url(f"{WEBHOOK}/{webhook_id}/simulate"),
-                                  json={"testData": {"${resource-id}": "1-11"}}, timeout=30)
+    response = hooks.session.post(
+        hooks_mock.api_url(f"{WEBHOOK}/{webhook_id}/simulate"),
+        json={"testData": {"${resource-id}": "1-11"}},
+        timeout=30,
+    )
 
     assert response.status_code == 400
 
 
 def test_given_the_seeded_subscriptions_to_reserved_hosts_when_an_order_changes_then_they_are_logged_not_sent(
-        hooks, hooks_mock, order_ids):
+    hooks, hooks_mock, order_ids
+):
     _change_orders(hooks_mock, order_ids[:1])
 
     log = hooks_mock.webhook_deliveries(wait=15)
@@ -415,7 +497,8 @@ def test_given_the_seeded_subscriptions_to_reserved_hosts_when_an_order_changes_
 
 
 def test_given_a_data_file_when_the_mock_restarts_then_subscriptions_are_kept_and_simulations_not_resent(
-        tmp_path, receiver):
+    tmp_path, receiver
+):
     journal = ["--data-file", str(tmp_path / "journal.jsonl"), "--webhook-retry-ms", "20"]
     with MockServer(orders=50, rate_limit=0, extra_args=journal) as mock:
         hooks = Hooks(mock, receiver)
@@ -424,8 +507,9 @@ def test_given_a_data_file_when_the_mock_restarts_then_subscriptions_are_kept_an
         mock.webhook_deliveries(wait=15)
 
     with MockServer(orders=50, rate_limit=0, extra_args=journal) as restarted:
-        listed = requests.get(restarted.api_url(f"{WEBHOOK}/{webhook_id}"), headers=restarted.auth_headers(),
-                              timeout=30)
+        listed = requests.get(
+            restarted.api_url(f"{WEBHOOK}/{webhook_id}"), headers=restarted.auth_headers(), timeout=30
+        )
         log = restarted.webhook_deliveries(wait=15)
 
     assert [stored["subscribeTo"] for stored in listed.json()["response"]] == ["order.modified"]
@@ -440,29 +524,41 @@ def _api_write(mock: MockServer, method: str, path: str, body: dict) -> dict:
 
 
 def _a_customer(mock: MockServer) -> int:
-    response = requests.get(mock.api_url("order-service/order-search"), headers=mock.auth_headers(),
-                            params={"orderTypeId": 1, "columns": "contactId", "pageSize": 1}, timeout=30)
+    response = requests.get(
+        mock.api_url("order-service/order-search"),
+        headers=mock.auth_headers(),
+        params={"orderTypeId": 1, "columns": "contactId", "pageSize": 1},
+        timeout=30,
+    )
     return response.json()["response"]["results"][0][0]
 
 
 def test_given_an_order_subscription_when_an_order_is_posted_through_the_api_then_its_id_is_delivered(
-        hooks, hooks_mock, receiver):
+    hooks, hooks_mock, receiver
+):
     hooks.subscribe("order.modified", idSetAccepted=True)
 
-    order_id = _api_write(hooks_mock, "POST", "order-service/order", {
-        "orderTypeCode": "SO", "reference": "SHOP-1", "parties": {"customer": {"contactId": _a_customer(hooks_mock)}}})
+    order_id = _api_write(
+        hooks_mock,
+        "POST",
+        "order-service/order",
+        {"orderTypeCode": "SO", "reference": "SHOP-1", "parties": {"customer": {"contactId": _a_customer(hooks_mock)}}},
+    )
     hooks_mock.webhook_deliveries(wait=15)
 
     assert [(body["fullEvent"], body["id"]) for body in receiver.bodies()] == [
-        ("order.modified", str(order_id["response"]))]
+        ("order.modified", str(order_id["response"]))
+    ]
 
 
 def test_given_an_order_status_subscription_when_the_status_is_put_through_the_api_then_it_is_delivered(
-        hooks, hooks_mock, receiver, order_ids):
+    hooks, hooks_mock, receiver, order_ids
+):
     hooks.subscribe("order.modified.order-status")
 
     _api_write(hooks_mock, "PUT", f"order-service/order/{order_ids[4]}/status", {"orderStatusId": 2})
     hooks_mock.webhook_deliveries(wait=15)
 
     assert [(body["fullEvent"], body["lifecycleEvent"], body["id"]) for body in receiver.bodies()] == [
-        ("order.modified.order-status", "modified", str(order_ids[4]))]
+        ("order.modified.order-status", "modified", str(order_ids[4]))
+    ]

@@ -25,16 +25,22 @@ def _check_product(dataset: Dataset, product: Record, product_id: int) -> None:
     if product.get("productTypeId") not in dataset["product-type"]:
         raise invalid("PRDC-016", f"Product type {product.get('productTypeId')!r} does not exist")
     channels = product.get("salesChannels")
-    if not (isinstance(channels, list) and channels and isinstance(channels[0], dict)
-            and isinstance(channels[0].get("productName"), str) and channels[0]["productName"].strip()):
+    if not (
+        isinstance(channels, list)
+        and channels
+        and isinstance(channels[0], dict)
+        and isinstance(channels[0].get("productName"), str)
+        and channels[0]["productName"].strip()
+    ):
         raise invalid("PRDC-017", "You must supply a product name (salesChannels[0].productName)")
     categories = channels[0].setdefault("categories", [])
     for category in categories if isinstance(categories, list) else [None]:
         code = category.get("categoryCode") if isinstance(category, dict) else None
         if not (isinstance(code, str) and code.isdigit() and int(code) in dataset["brightpearl-category"]):
             raise invalid("PRDC-019", f"Category {code!r} does not exist")
-    tax_code = json_object(json_object(product.get("financialDetails"), "financialDetails").get("taxCode"),
-                       "financialDetails.taxCode")
+    tax_code = json_object(
+        json_object(product.get("financialDetails"), "financialDetails").get("taxCode"), "financialDetails.taxCode"
+    )
     if tax_code.get("id") not in dataset["tax-code"]:
         raise invalid("PRDC-018", f"Tax code {tax_code.get('id')!r} does not exist")
     tax_code["code"] = dataset["tax-code"].record(tax_code["id"])["code"]
@@ -48,8 +54,9 @@ def _check_product(dataset: Dataset, product: Record, product_id: int) -> None:
     stock = json_object(product.get("stock"), "stock")
     true_or_false(stock.get("stockTracked"), "stock.stockTracked")
     supplier = product.get("primarySupplierId", 0)
-    if supplier and not (supplier in dataset["contact"]
-                         and dataset["contact"].record(supplier)["relationshipToAccount"]["isSupplier"]):
+    if supplier and not (
+        supplier in dataset["contact"] and dataset["contact"].record(supplier)["relationshipToAccount"]["isSupplier"]
+    ):
         raise invalid("PRDC-022", f"Contact {supplier!r} is not a supplier")
     seasons = product.get("seasonIds")
     if not isinstance(seasons, list) or any(season not in dataset["season"] for season in seasons):
@@ -60,18 +67,38 @@ def _check_product(dataset: Dataset, product: Record, product_id: int) -> None:
 
 def _product_defaults(product_id: int) -> Record:
     return {
-        "id": product_id, "productTypeId": 1, "identity": {}, "productGroupId": product_id, "featured": False,
-        "stock": {"stockTracked": True, "weight": {"magnitude": 0.0},
-                  "dimensions": {"length": 0.0, "height": 0.0, "width": 0.0, "volume": 0.0}},
+        "id": product_id,
+        "productTypeId": 1,
+        "identity": {},
+        "productGroupId": product_id,
+        "featured": False,
+        "stock": {
+            "stockTracked": True,
+            "weight": {"magnitude": 0.0},
+            "dimensions": {"length": 0.0, "height": 0.0, "width": 0.0, "volume": 0.0},
+        },
         "financialDetails": {"taxable": True, "taxCode": {"id": 3}},
         "salesChannels": [{"salesChannelName": "Brightpearl", "productCondition": "new", "categories": []}],
-        "composition": {"bundle": False}, "variations": [],
-        "warehouses": {str(warehouse[0]): {"defaultLocationId": stock_location(warehouse[0], product_id),
-                                           "overflowLocationId": 0, "reorderLevel": 0, "reorderQuantity": 0}
-                       for warehouse in WAREHOUSES[:2]},
-        "nominalCodeStock": "1001", "nominalCodePurchases": "5000", "nominalCodeSales": "4000", "seasonIds": [],
-        "reporting": {"categoryId": None, "seasonId": None, "subcategoryId": None}, "primarySupplierId": 0,
-        "status": "LIVE", "salesPopupMessage": "", "warehousePopupMessage": "",
+        "composition": {"bundle": False},
+        "variations": [],
+        "warehouses": {
+            str(warehouse[0]): {
+                "defaultLocationId": stock_location(warehouse[0], product_id),
+                "overflowLocationId": 0,
+                "reorderLevel": 0,
+                "reorderQuantity": 0,
+            }
+            for warehouse in WAREHOUSES[:2]
+        },
+        "nominalCodeStock": "1001",
+        "nominalCodePurchases": "5000",
+        "nominalCodeSales": "4000",
+        "seasonIds": [],
+        "reporting": {"categoryId": None, "seasonId": None, "subcategoryId": None},
+        "primarySupplierId": 0,
+        "status": "LIVE",
+        "salesPopupMessage": "",
+        "warehousePopupMessage": "",
     }
 
 
@@ -88,15 +115,27 @@ def post_product(call: WriteCall) -> int:
     channels = body.get("salesChannels")
     if isinstance(channels, list) and channels and isinstance(channels[0], dict):
         product["salesChannels"][0].update(channels[0])
-    deep_merge(product, {key: value for key, value in body.items()
-                         if key not in (*READ_ONLY_PRODUCT_KEYS, "salesChannels")})
+    deep_merge(
+        product, {key: value for key, value in body.items() if key not in (*READ_ONLY_PRODUCT_KEYS, "salesChannels")}
+    )
     _check_product(call.dataset, product, product_id)
     product["createdOn"] = call.now
     _stamp_product(product, call.now)
     call.dataset["product"].put(product)
-    call.dataset["product-price"].put({"productId": product_id, "priceLists": [
-        {"priceListId": price_list.id, "currencyCode": price_list.currency_code,
-         "currencyId": price_list.currency_id, "quantityPrice": {}} for price_list in _price_lists(call.dataset)]})
+    call.dataset["product-price"].put(
+        {
+            "productId": product_id,
+            "priceLists": [
+                {
+                    "priceListId": price_list.id,
+                    "currencyCode": price_list.currency_code,
+                    "currencyId": price_list.currency_id,
+                    "quantityPrice": {},
+                }
+                for price_list in _price_lists(call.dataset)
+            ],
+        }
+    )
     if product["stock"]["stockTracked"]:
         call.dataset["product-availability"].put(empty_availability(product_id))
     call.publish("product.created", [product_id])
@@ -125,8 +164,10 @@ class _PriceList:
 
 
 def _price_lists(dataset: Dataset) -> list[_PriceList]:
-    return [_PriceList(record["id"], record["currencyCode"], record["currencyId"])
-            for record in dataset["price-list"].records()]
+    return [
+        _PriceList(record["id"], record["currencyCode"], record["currencyId"])
+        for record in dataset["price-list"].records()
+    ]
 
 
 def put_product_price(call: WriteCall) -> None:
@@ -137,20 +178,30 @@ def put_product_price(call: WriteCall) -> None:
         raise invalid("PRDC-030", f"Price list {price_list_id} does not exist")
     breaks = json_object(json_object(call.body, "The price").get("quantityPrice"), "quantityPrice")
     if not breaks:
-        raise invalid("PRDC-031", "quantityPrice needs at least one break, e.g. {\"1\": \"12.50\"}")
+        raise invalid("PRDC-031", 'quantityPrice needs at least one break, e.g. {"1": "12.50"}')
     for quantity, price in breaks.items():
         if not quantity.isdigit() or int(quantity) < 1 or parse_decimal(price, minimum=Decimal(0)) is None:
-            raise invalid("PRDC-031", f"Break {quantity!r}: {price!r} needs a whole quantity of 1 or more "
-                                      "and a decimal price of 0 or more")
-    quantity_price = {quantity: World.money(Decimal(price)) for quantity, price in sorted(
-        breaks.items(), key=lambda item: int(item[0]))}
+            raise invalid(
+                "PRDC-031",
+                f"Break {quantity!r}: {price!r} needs a whole quantity of 1 or more and a decimal price of 0 or more",
+            )
+    quantity_price = {
+        quantity: World.money(Decimal(price))
+        for quantity, price in sorted(breaks.items(), key=lambda item: int(item[0]))
+    }
     for price_list in prices["priceLists"]:
         if price_list["priceListId"] == price_list_id:
             price_list["quantityPrice"] = quantity_price
             break
     else:
         price_list = next(p for p in _price_lists(call.dataset) if p.id == price_list_id)
-        prices["priceLists"].append({"priceListId": price_list.id, "currencyCode": price_list.currency_code,
-                                     "currencyId": price_list.currency_id, "quantityPrice": quantity_price})
+        prices["priceLists"].append(
+            {
+                "priceListId": price_list.id,
+                "currencyCode": price_list.currency_code,
+                "currencyId": price_list.currency_id,
+                "quantityPrice": quantity_price,
+            }
+        )
     call.dataset["product-price"].put(prices)
     call.publish("product.modified", [product_id])

@@ -100,6 +100,7 @@ def invalid(code: str, message: str) -> ApiError:
 # Body reading: each helper names the field it refuses, so the error says what to fix
 # ---------------------------------------------------------------------------------------------
 
+
 def json_object(value: Any, name: str) -> dict:
     if not isinstance(value, dict):
         raise errors.bad_request(f"{name} must be a JSON object")
@@ -159,6 +160,7 @@ def local_stamp(dataset: Dataset, value: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # Records: the one a path names, the next ID, column scans
 # ---------------------------------------------------------------------------------------------
+
 
 def existing(dataset: Dataset, resource: str, record_id: int, message: str) -> Record:
     table = dataset[resource]

@@ -18,16 +18,30 @@ from .framework import WriteCall, existing
 # Brightpearl's documented events plus three an open-source client that registers webhooks found
 # subscribable (`order.modified`, `product.modified`, `goods-out-note.modified`); a prefix of any of
 # them subscribes to all it covers.
-SUBSCRIBABLE_EVENTS = frozenset({
-    "drop-ship-note.created", "drop-ship-note.destroyed", "drop-ship-note.modified.shipped",
-    "goods-in-note.created", "quarantine-release.created",
-    "goods-out-note.created", "goods-out-note.destroyed", "goods-out-note.modified",
-    *(f"goods-out-note.modified.{specifier}" for specifier in
-      ("printed", "picked", "packed", "un-printed", "un-picked", "un-packed", "shipped")),
-    "order.modified", "order.modified.fully-shipped", "order.modified.order-status",
-    "sales-order.created",
-    "product.created", "product.destroyed", "product.modified", "product.modified.on-hand-modified",
-})
+SUBSCRIBABLE_EVENTS = frozenset(
+    {
+        "drop-ship-note.created",
+        "drop-ship-note.destroyed",
+        "drop-ship-note.modified.shipped",
+        "goods-in-note.created",
+        "quarantine-release.created",
+        "goods-out-note.created",
+        "goods-out-note.destroyed",
+        "goods-out-note.modified",
+        *(
+            f"goods-out-note.modified.{specifier}"
+            for specifier in ("printed", "picked", "packed", "un-printed", "un-picked", "un-packed", "shipped")
+        ),
+        "order.modified",
+        "order.modified.fully-shipped",
+        "order.modified.order-status",
+        "sales-order.created",
+        "product.created",
+        "product.destroyed",
+        "product.modified",
+        "product.modified.on-hand-modified",
+    }
+)
 HTTP_METHODS = ("GET", "POST", "PUT", "DELETE")
 SIMULATE_MAX_IDS = 10
 MISSING_WEBHOOK = "Cannot find webhook: {id}"
@@ -53,8 +67,9 @@ def simulate_webhook(call: WriteCall) -> None:
     subscription = existing(call.dataset, "webhook", call.ids["webhookId"], MISSING_WEBHOOK)
     test_data = call.body.get("testData", {}) if isinstance(call.body, dict) else None
     if not isinstance(test_data, dict):
-        raise errors.bad_request("testData must be an object of template variables, e.g. "
-                                 '{"testData": {"${resource-id}": "1-5"}}')
+        raise errors.bad_request(
+            'testData must be an object of template variables, e.g. {"testData": {"${resource-id}": "1-5"}}'
+        )
     ids_text = str(test_data.get("${resource-id}", "1"))
     try:
         ids = parse_id_set(ids_text, SIMULATE_MAX_IDS)
@@ -92,8 +107,13 @@ def _validated_subscription(body: Any) -> Record:
     quality = body.get("qualityOfService", 0)
     if quality not in (0, 1) or isinstance(quality, bool):
         raise errors.bad_request(f"qualityOfService must be 0 (at most once) or 1 (at least once), not {quality!r}")
-    record = {"subscribeTo": event, "httpMethod": method, "uriTemplate": uri, "idSetAccepted": id_set_accepted,
-              "qualityOfService": quality}
+    record = {
+        "subscribeTo": event,
+        "httpMethod": method,
+        "uriTemplate": uri,
+        "idSetAccepted": id_set_accepted,
+        "qualityOfService": quality,
+    }
     if method in ("POST", "PUT"):
         record.update(bodyTemplate=body["bodyTemplate"], contentType=body["contentType"])
     return record

@@ -49,9 +49,12 @@ class WriteJournal:
         *lines, torn = raw.split(b"\n")
         if torn:
             # written in one piece with its newline, so a line without one is the tail of a crash
-            print(f"brightpearl-mock: --data-file {self.path}: its last line ({len(torn)} bytes) was cut off "
-                  f"mid-write; it is dropped and the {max(0, len(lines) - 1)} writes before it are kept",
-                  file=sys.stderr, flush=True)
+            print(
+                f"brightpearl-mock: --data-file {self.path}: its last line ({len(torn)} bytes) was cut off "
+                f"mid-write; it is dropped and the {max(0, len(lines) - 1)} writes before it are kept",
+                file=sys.stderr,
+                flush=True,
+            )
             with self.path.open("r+b") as file:
                 file.truncate(len(raw) - len(torn))
         if not lines:
@@ -60,14 +63,17 @@ class WriteJournal:
         header = orjson.loads(lines[0])
         written_for = {key: header.get(key) for key in self.account}
         if written_for != self.account:
-            raise JournalError(f"{self.path} holds writes made on {written_for}, not on {self.account}: "
-                               "start with the same --seed/--orders/--account/--timezone, or another file")
+            raise JournalError(
+                f"{self.path} holds writes made on {written_for}, not on {self.account}: "
+                "start with the same --seed/--orders/--account/--timezone, or another file"
+            )
         for number, line in enumerate(lines[1:], start=2):
             try:
                 self._apply(state, orjson.loads(line))
             except orjson.JSONDecodeError as error:
-                raise JournalError(f"{self.path} line {number} is not JSON ({error}): the file was changed "
-                                   "by hand or is not a journal") from None
+                raise JournalError(
+                    f"{self.path} line {number} is not JSON ({error}): the file was changed by hand or is not a journal"
+                ) from None
             except (ApiError, BadMutation) as error:
                 raise JournalError(f"{self.path} line {number} no longer applies: {error}") from None
         return len(lines) - 1
@@ -101,5 +107,6 @@ class WriteJournal:
                     file.truncate(kept)
                     raise
         except OSError as error:
-            raise JournalWriteError(f"the change was not applied: {self.path} cannot be written "
-                                    f"({error.strerror or error})") from None
+            raise JournalWriteError(
+                f"the change was not applied: {self.path} cannot be written ({error.strerror or error})"
+            ) from None

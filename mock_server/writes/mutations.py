@@ -76,5 +76,7 @@ def _mutate(state: MockState, change: Any, now: str) -> tuple[dict, tuple[str, l
         record["updatedOn"] = now
     table.put(record)
     lifecycle_event = "created" if action == "create" else "modified"
-    return ({"id": record[id_field], "updatedOn": record.get("updatedOn")},
-            (f"{name}.{lifecycle_event}", [record[id_field]]))
+    return (
+        {"id": record[id_field], "updatedOn": record.get("updatedOn")},
+        (f"{name}.{lifecycle_event}", [record[id_field]]),
+    )

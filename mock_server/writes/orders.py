@@ -18,13 +18,32 @@ from ..builders.sales import flat_order
 from ..resources import Record
 from ..store import Dataset, deep_merge, patched
 from ..world import World
-from .framework import (WriteCall, existing, invalid, json_object, local_stamp, new_id, parse_decimal, parse_moment,
-                        text_field, true_or_false)
+from .framework import (
+    WriteCall,
+    existing,
+    invalid,
+    json_object,
+    local_stamp,
+    new_id,
+    parse_decimal,
+    parse_moment,
+    text_field,
+    true_or_false,
+)
 
 PARTY_OF_TYPE = {"SO": "customer", "SC": "customer", "PO": "supplier", "PC": "supplier"}
 STATUS_OF = {status[0]: status for status in ORDER_STATUSES}
-ORDER_HEADER_KEYS = ("reference", "externalRef", "placedOn", "delivery", "parties", "assignment", "warehouseId",
-                     "priceModeCode", "priceListId")
+ORDER_HEADER_KEYS = (
+    "reference",
+    "externalRef",
+    "placedOn",
+    "delivery",
+    "parties",
+    "assignment",
+    "warehouseId",
+    "priceModeCode",
+    "priceListId",
+)
 
 
 def find_order(dataset: Dataset, order_id: int) -> Record:
@@ -51,17 +70,23 @@ def stock_tracked(dataset: Dataset, product_id: int | None) -> bool:
 
 def _stock_codes(dataset: Dataset, order: Record) -> Record:
     """Stock, allocation and shipping codes from the rows and the goods notes made against them."""
-    tracked = {int(row_id): Decimal(row["quantity"]["magnitude"]) for row_id, row in order["orderRows"].items()
-               if stock_tracked(dataset, row.get("productId"))}
+    tracked = {
+        int(row_id): Decimal(row["quantity"]["magnitude"])
+        for row_id, row in order["orderRows"].items()
+        if stock_tracked(dataset, row.get("productId"))
+    }
     if order["orderTypeCode"] == "SO":
         if not tracked:
             return {"stockStatusCode": "NON", "allocationStatusCode": "ANR", "shippingStatusCode": "NST"}
         allocated = moved_quantities(dataset, "goods-out-note", order["id"])
         done = sum(min(allocated.get(row_id, 0), quantity) for row_id, quantity in tracked.items())
         whole = sum(tracked.values())
-        stock, allocation = (("SOA", "AAA") if done >= whole else ("SPA", "APA") if done else ("SON", "ANA"))
-        return {"stockStatusCode": stock, "allocationStatusCode": allocation,
-                "shippingStatusCode": order["shippingStatusCode"] if order["shippingStatusCode"] != "NST" else "SNS"}
+        stock, allocation = ("SOA", "AAA") if done >= whole else ("SPA", "APA") if done else ("SON", "ANA")
+        return {
+            "stockStatusCode": stock,
+            "allocationStatusCode": allocation,
+            "shippingStatusCode": order["shippingStatusCode"] if order["shippingStatusCode"] != "NST" else "SNS",
+        }
     if order["orderTypeCode"] == "PO":
         received = moved_quantities(dataset, "goods-in-note", order["id"])
         full = tracked and all(received.get(row_id, 0) >= quantity for row_id, quantity in tracked.items())
@@ -110,8 +135,9 @@ def _new_row(call: WriteCall, order: Record, body: Any) -> tuple[int, Record]:
     if quantity is None or quantity <= 0:
         raise invalid("ORDC-022", "quantity.magnitude must be a number above 0")
     value = json_object(body.get("rowValue", {}), "rowValue")
-    tax_code = _tax_code(dataset, value.get("taxCode") or (product["financialDetails"]["taxCode"]["code"]
-                                                            if product else "T0"))
+    tax_code = _tax_code(
+        dataset, value.get("taxCode") or (product["financialDetails"]["taxCode"]["code"] if product else "T0")
+    )
     rate_percent = TAX_RATE[tax_code["id"]]
     if value.get("rowNet") is not None:
         row_net = parse_decimal(json_object(value["rowNet"], "rowValue.rowNet").get("value"))
@@ -132,9 +158,20 @@ def _new_row(call: WriteCall, order: Record, body: Any) -> tuple[int, Record]:
         raise invalid("ORDC-025", f"Nominal code {nominal!r} does not exist")
     row_id = dataset.next_id("order-row", lambda: _row_ids(dataset))
     sequence = len(order["orderRows"]) + 1
-    row = order_row(sequence, currency, quantity, unit, row_net, row_tax, tax_code, product_id=product_id, name=name,
-                    sku=product["identity"].get("sku", "") if product else "",
-                    cost=cost_price(product_id) * rate if product_id is not None else Decimal(0), nominal=nominal)
+    row = order_row(
+        sequence,
+        currency,
+        quantity,
+        unit,
+        row_net,
+        row_tax,
+        tax_code,
+        product_id=product_id,
+        name=name,
+        sku=product["identity"].get("sku", "") if product else "",
+        cost=cost_price(product_id) * rate if product_id is not None else Decimal(0),
+        nominal=nominal,
+    )
     return row_id, row
 
 
@@ -228,22 +265,54 @@ def post_order(call: WriteCall) -> int:
     order_id = new_id(dataset, "order")
     status_id = next(status[0] for status in ORDER_STATUSES if status[2] == type_code)
     order: Record = {
-        "id": order_id, "parentOrderId": parent_id, "orderTypeCode": type_code,
-        "reference": f"{type_code}-{order_id}", "version": 1, "state": {"tax": "READY"},
-        "orderStatus": {"orderStatusId": status_id}, "tax": {"errors": []}, "orderPaymentStatus": "UNPAID",
-        "stockStatusCode": "NON", "allocationStatusCode": "ANR", "shippingStatusCode": "NST",
-        "placedOn": call.now, "createdOn": call.now, "updatedOn": call.now, "createdById": 1,
-        "priceListId": contact["financialDetails"]["priceListId"] if role == "customer" else 1, "priceModeCode": "EXC",
-        "delivery": {"deliveryDate": call.now, "shippingMethodId": 1}, "invoices": [],
-        "currency": {"accountingCurrencyCode": BASE_CURRENCY, "orderCurrencyCode": currency_code,
-                     "exchangeRate": f"{rate:.6f}", "fixedExchangeRate": currency_code != BASE_CURRENCY},
-        "assignment": {"current": {"staffOwnerContactId": contact["assignment"]["current"]["staffOwnerContactId"],
-                                   "projectId": 0, "channelId": channel_id,
-                                   "leadSourceId": contact["assignment"]["current"]["leadSourceId"], "teamId": 0}},
-        "parties": {role: {"contactId": contact["contactId"], **address}, "delivery": address,
-                    "billing": {"contactId": contact["contactId"], **address}},
-        "orderRows": {}, "warehouseId": channel[3] if channel else 1, "acknowledged": 0, "costPriceListId": 1,
-        "historicalOrder": False, "orderWeighting": 100, "externalRef": "", "installedIntegrationInstanceId": 0,
+        "id": order_id,
+        "parentOrderId": parent_id,
+        "orderTypeCode": type_code,
+        "reference": f"{type_code}-{order_id}",
+        "version": 1,
+        "state": {"tax": "READY"},
+        "orderStatus": {"orderStatusId": status_id},
+        "tax": {"errors": []},
+        "orderPaymentStatus": "UNPAID",
+        "stockStatusCode": "NON",
+        "allocationStatusCode": "ANR",
+        "shippingStatusCode": "NST",
+        "placedOn": call.now,
+        "createdOn": call.now,
+        "updatedOn": call.now,
+        "createdById": 1,
+        "priceListId": contact["financialDetails"]["priceListId"] if role == "customer" else 1,
+        "priceModeCode": "EXC",
+        "delivery": {"deliveryDate": call.now, "shippingMethodId": 1},
+        "invoices": [],
+        "currency": {
+            "accountingCurrencyCode": BASE_CURRENCY,
+            "orderCurrencyCode": currency_code,
+            "exchangeRate": f"{rate:.6f}",
+            "fixedExchangeRate": currency_code != BASE_CURRENCY,
+        },
+        "assignment": {
+            "current": {
+                "staffOwnerContactId": contact["assignment"]["current"]["staffOwnerContactId"],
+                "projectId": 0,
+                "channelId": channel_id,
+                "leadSourceId": contact["assignment"]["current"]["leadSourceId"],
+                "teamId": 0,
+            }
+        },
+        "parties": {
+            role: {"contactId": contact["contactId"], **address},
+            "delivery": address,
+            "billing": {"contactId": contact["contactId"], **address},
+        },
+        "orderRows": {},
+        "warehouseId": channel[3] if channel else 1,
+        "acknowledged": 0,
+        "costPriceListId": 1,
+        "historicalOrder": False,
+        "orderWeighting": 100,
+        "externalRef": "",
+        "installedIntegrationInstanceId": 0,
     }
     if type_code == "PO":
         order["isDropship"] = False
@@ -270,8 +339,11 @@ def put_order(call: WriteCall) -> None:
     body = json_object(call.body, "The order")
     refused = sorted(set(body) - set(ORDER_HEADER_KEYS))
     if refused:
-        raise invalid("ORDC-026", f"{', '.join(refused)} cannot be changed with PUT: rows, status and stock "
-                                  "have their own endpoints, the rest is read-only")
+        raise invalid(
+            "ORDC-026",
+            f"{', '.join(refused)} cannot be changed with PUT: rows, status and stock "
+            "have their own endpoints, the rest is read-only",
+        )
     role = PARTY_OF_TYPE[order["orderTypeCode"]]
     parties = json_object(body.get("parties", {}), "parties")
     party = json_object(parties.get(role, {}), f"parties.{role}")
@@ -312,11 +384,13 @@ def patch_order_row(call: WriteCall) -> Record:
     quantity = parse_decimal(json_object(row.get("quantity"), "quantity").get("magnitude"))
     if quantity is None or quantity <= 0:
         raise invalid("ORDC-022", "quantity.magnitude must be a number above 0")
-    allocated = moved_quantities(call.dataset, "goods-out-note" if order["orderTypeCode"] == "SO" else "goods-in-note",
-                       order["id"]).get(int(row_key), 0)
+    allocated = moved_quantities(
+        call.dataset, "goods-out-note" if order["orderTypeCode"] == "SO" else "goods-in-note", order["id"]
+    ).get(int(row_key), 0)
     if quantity < allocated:
-        raise invalid("ORDC-027", f"Row {row_key} has {allocated} allocated or received; "
-                                  f"its quantity cannot go below that")
+        raise invalid(
+            "ORDC-027", f"Row {row_key} has {allocated} allocated or received; its quantity cannot go below that"
+        )
     value = json_object(row.get("rowValue"), "rowValue")
     tax_code = _tax_code(call.dataset, value.get("taxCode"))
     unit = parse_decimal(json_object(row.get("productPrice"), "productPrice").get("value"))
@@ -329,9 +403,13 @@ def patch_order_row(call: WriteCall) -> Record:
         row_tax = parse_decimal(value["rowTax"].get("value"))
     if row_net is None or row_tax is None:
         raise invalid("ORDC-024", "rowValue.rowNet and rowTax values must be decimal amounts")
-    value.update(taxCode=tax_code["code"], taxClassId=tax_code["id"], taxRate=World.money(TAX_RATE[tax_code["id"]]),
-                 rowNet={**value.get("rowNet", {}), "value": World.money(row_net)},
-                 rowTax={**value.get("rowTax", {}), "value": World.money(row_tax, 2)})
+    value.update(
+        taxCode=tax_code["code"],
+        taxClassId=tax_code["id"],
+        taxRate=World.money(TAX_RATE[tax_code["id"]]),
+        rowNet={**value.get("rowNet", {}), "value": World.money(row_net)},
+        rowTax={**value.get("rowTax", {}), "value": World.money(row_tax, 2)},
+    )
     row["quantity"]["magnitude"] = World.money(quantity)
     order["orderRows"][row_key] = row
     save_order(call, order)
@@ -345,8 +423,9 @@ def put_order_status(call: WriteCall) -> None:
     body = json_object(call.body, "The status")
     status = _status(body.get("orderStatusId"))
     if status is None or status[2] != order["orderTypeCode"]:
-        raise invalid("ORDC-012", f"Order status {body.get('orderStatusId')!r} does not exist for "
-                                  f"{order['orderTypeCode']} orders")
+        raise invalid(
+            "ORDC-012", f"Order status {body.get('orderStatusId')!r} does not exist for {order['orderTypeCode']} orders"
+        )
     note = body.get("orderNote")
     if note is not None:
         note = json_object(note, "orderNote")
@@ -356,7 +435,16 @@ def put_order_status(call: WriteCall) -> None:
     save_order(call, order)
     if note is not None:
         note_id = new_id(call.dataset, "order-note")
-        call.dataset["order-note"].put({"noteId": note_id, "orderId": order["id"], "contactId": 1, "noteText": text,
-                                        "isPublic": public, "dateAdded": call.now, "addedBy": 1,
-                                        "orderStatusId": status[0]})
+        call.dataset["order-note"].put(
+            {
+                "noteId": note_id,
+                "orderId": order["id"],
+                "contactId": 1,
+                "noteText": text,
+                "isPublic": public,
+                "dateAdded": call.now,
+                "addedBy": 1,
+                "orderStatusId": status[0],
+            }
+        )
     call.publish("order.modified.order-status", [order["id"]])

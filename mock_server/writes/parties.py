@@ -42,8 +42,9 @@ def _check_contact(dataset: Dataset, contact: Record) -> None:
         raise invalid("CONC-006", f"Nominal code {money.get('nominalCode')!r} does not exist")
     current = json_object(contact["assignment"].get("current", {}), "assignment.current")
     owner = id_number(current.get("staffOwnerContactId", 0), "assignment.current.staffOwnerContactId")
-    if owner and not (owner in dataset["contact"]
-                      and dataset["contact"].record(owner)["relationshipToAccount"]["isStaff"]):
+    if owner and not (
+        owner in dataset["contact"] and dataset["contact"].record(owner)["relationshipToAccount"]["isStaff"]
+    ):
         raise invalid("CONC-007", f"Staff owner {owner} is not a staff contact")
     lead_source = id_number(current.get("leadSourceId", 0), "assignment.current.leadSourceId")
     if lead_source and lead_source not in dataset["lead-source"]:
@@ -53,18 +54,33 @@ def _check_contact(dataset: Dataset, contact: Record) -> None:
 def _contact_defaults(contact_id: int, supplier: bool) -> Record:
     address_id = 9000 + contact_id * 2
     return {
-        "contactId": contact_id, "isPrimaryContact": True, "salutation": "", "firstName": "", "lastName": "",
+        "contactId": contact_id,
+        "isPrimaryContact": True,
+        "salutation": "",
+        "firstName": "",
+        "lastName": "",
         "postAddressIds": {"DEF": address_id, "BIL": address_id, "DEL": address_id},
         "communication": {"emails": {}, "telephones": {}, "messagingVoips": {}, "websites": {}},
         "contactStatus": {"current": {"contactStatusId": 1, "contactStatusName": "Active"}, "history": []},
         "relationshipToAccount": {"isSupplier": supplier, "isStaff": False},
         "marketingDetails": {"isReceiveEmailNewsletter": False},
-        "financialDetails": {"priceListId": 1 if supplier else 2, "nominalCode": "5000" if supplier else "4000",
-                             "creditLimit": 0, "creditTermDays": 0, "currencyId": 1, "discountPercentage": 0,
-                             "taxCodeId": 3, "creditTermTypeId": 1},
+        "financialDetails": {
+            "priceListId": 1 if supplier else 2,
+            "nominalCode": "5000" if supplier else "4000",
+            "creditLimit": 0,
+            "creditTermDays": 0,
+            "currencyId": 1,
+            "discountPercentage": 0,
+            "taxCodeId": 3,
+            "creditTermTypeId": 1,
+        },
         "assignment": {"current": {"staffOwnerContactId": 0, "leadSourceId": 0, "accountReference": ""}},
-        "organisation": {}, "tradeStatus": "SUPPLIER" if supplier else "RETAIL", "createdByid": 1,
-        "contactTags": "", "aliases": {}, "companyId": 0,
+        "organisation": {},
+        "tradeStatus": "SUPPLIER" if supplier else "RETAIL",
+        "createdByid": 1,
+        "contactTags": "",
+        "aliases": {},
+        "companyId": 0,
     }
 
 
@@ -83,8 +99,15 @@ def post_contact(call: WriteCall) -> int:
     company_name = text_field(json_object(body.get("organisation", {}), "organisation"), "name")
     if company_name:
         company_id = new_id(call.dataset, "company")
-        call.dataset["company"].put({"id": company_id, "name": company_name, "primaryContactId": contact_id,
-                                     "createdOn": call.now, "updatedOn": call.now})
+        call.dataset["company"].put(
+            {
+                "id": company_id,
+                "name": company_name,
+                "primaryContactId": contact_id,
+                "createdOn": call.now,
+                "updatedOn": call.now,
+            }
+        )
         contact.update(organisation={"organisationId": company_id, "name": company_name}, companyId=company_id)
         call.publish("company.created", [company_id])
     contact.update(createdOn=call.now, updatedOn=call.now)
@@ -118,8 +141,13 @@ def post_company(call: WriteCall) -> int:
     primary = id_number(body.get("primaryContactId", 0), "primaryContactId")
     if primary and primary not in call.dataset["contact"]:
         raise invalid("CONC-011", f"Contact {primary} does not exist")
-    company = {"id": new_id(call.dataset, "company"), "name": body.get("name"), "primaryContactId": primary,
-               "createdOn": call.now, "updatedOn": call.now}
+    company = {
+        "id": new_id(call.dataset, "company"),
+        "name": body.get("name"),
+        "primaryContactId": primary,
+        "createdOn": call.now,
+        "updatedOn": call.now,
+    }
     _check_company_name(company)
     call.dataset["company"].put(company)
     call.publish("company.created", [company["id"]])

@@ -15,21 +15,40 @@ def post_sales_order(call: WriteCall) -> int:
     customer = json_object(body.get("customer", {}), "customer")
     currency = json_object(body.get("currency", {}), "currency")
     delivery = json_object(body.get("delivery", {}), "delivery")
-    order_body: Record = {"orderTypeCode": "SO", "parties": {"customer": {"contactId": customer.get("id")}},
-                          "currency": {"orderCurrencyCode": currency.get("code", BASE_CURRENCY)}}
+    order_body: Record = {
+        "orderTypeCode": "SO",
+        "parties": {"customer": {"contactId": customer.get("id")}},
+        "currency": {"orderCurrencyCode": currency.get("code", BASE_CURRENCY)},
+    }
     if "exchangeRate" in currency:
         order_body["currency"]["exchangeRate"] = currency["exchangeRate"]
-    for flat, key in (("ref", "reference"), ("externalRef", "externalRef"), ("placedOn", "placedOn"),
-                      ("warehouseId", "warehouseId"), ("priceListId", "priceListId")):
+    for flat, key in (
+        ("ref", "reference"),
+        ("externalRef", "externalRef"),
+        ("placedOn", "placedOn"),
+        ("warehouseId", "warehouseId"),
+        ("priceListId", "priceListId"),
+    ):
         if flat in body:
             order_body[key] = body[flat]
     if "statusId" in body:
         order_body["orderStatus"] = {"orderStatusId": body["statusId"]}
-    order_body["assignment"] = {"current": {key: body[flat] for flat, key in (
-        ("channelId", "channelId"), ("staffOwnerId", "staffOwnerContactId"), ("leadSourceId", "leadSourceId"))
-        if flat in body}}
-    order_body["delivery"] = {key: delivery[flat] for flat, key in (
-        ("date", "deliveryDate"), ("shippingMethodId", "shippingMethodId")) if flat in delivery}
+    order_body["assignment"] = {
+        "current": {
+            key: body[flat]
+            for flat, key in (
+                ("channelId", "channelId"),
+                ("staffOwnerId", "staffOwnerContactId"),
+                ("leadSourceId", "leadSourceId"),
+            )
+            if flat in body
+        }
+    }
+    order_body["delivery"] = {
+        key: delivery[flat]
+        for flat, key in (("date", "deliveryDate"), ("shippingMethodId", "shippingMethodId"))
+        if flat in delivery
+    }
     rows = body.get("rows", [])
     if not isinstance(rows, list):
         raise errors.bad_request("rows must be a list of sales-order rows")

@@ -12,8 +12,17 @@ from ..builders.reference import BASE_CURRENCY, LOCATIONS_PER_WAREHOUSE, stock_l
 from ..resources import Record
 from ..store import Dataset
 from ..world import World
-from .framework import (WriteCall, invalid, json_object, local_stamp, new_id, parse_decimal, parse_moment, text_field,
-                        true_or_false)
+from .framework import (
+    WriteCall,
+    invalid,
+    json_object,
+    local_stamp,
+    new_id,
+    parse_decimal,
+    parse_moment,
+    text_field,
+    true_or_false,
+)
 from .orders import find_order, moved_quantities, save_order, stock_tracked
 
 GOODS_NOTES = ("goods-out-note", "goods-in-note", "stock-correction")
@@ -42,8 +51,9 @@ class _Stock:
     def availability(self, product_id: int) -> Record:
         if product_id not in self.changed:
             table = self.dataset["product-availability"]
-            self.changed[product_id] = (table.record(product_id) if product_id in table
-                                        else empty_availability(product_id))
+            self.changed[product_id] = (
+                table.record(product_id) if product_id in table else empty_availability(product_id)
+            )
         return self.changed[product_id]
 
     def on_hand(self, product_id: int, warehouse_id: int) -> int:
@@ -52,8 +62,11 @@ class _Stock:
     def move(self, product_id: int, warehouse_id: int, location_id: int, in_stock: int = 0, allocated: int = 0) -> None:
         """Add to a location's stock and allocation; on hand is what is in stock and not allocated."""
         record = self.availability(product_id)
-        location = record["breakDownByLocation"].setdefault(str(warehouse_id), {}).setdefault(
-            str(location_id), {"inStock": 0, "onHand": 0, "allocated": 0})
+        location = (
+            record["breakDownByLocation"]
+            .setdefault(str(warehouse_id), {})
+            .setdefault(str(location_id), {"inStock": 0, "onHand": 0, "allocated": 0})
+        )
         for figures in (location, record["warehouses"].setdefault(str(warehouse_id), _figures()), record["total"]):
             figures["inStock"] += in_stock
             figures["allocated"] += allocated
@@ -80,8 +93,11 @@ def _warehouse(dataset: Dataset, warehouse_id: Any) -> int:
 def _location(warehouse_id: int, product_id: int, location_id: Any) -> int:
     if location_id is None:
         return stock_location(warehouse_id, product_id)
-    if not (isinstance(location_id, int) and location_id // 100 == warehouse_id
-            and 1 <= location_id % 100 <= LOCATIONS_PER_WAREHOUSE):
+    if not (
+        isinstance(location_id, int)
+        and location_id // 100 == warehouse_id
+        and 1 <= location_id % 100 <= LOCATIONS_PER_WAREHOUSE
+    ):
         raise invalid("WHSC-113", f"Location {location_id!r} is not in warehouse {warehouse_id}")
     return location_id
 
@@ -106,8 +122,9 @@ def post_goods_out_note(call: WriteCall) -> list[int]:
     dataset = call.dataset
     order = find_order(dataset, call.ids["orderId"])
     if order["orderTypeCode"] != "SO":
-        raise invalid("WHSC-101", f"Order {order['id']} is a {order['orderTypeCode']}; goods-out notes are "
-                                  "for sales orders")
+        raise invalid(
+            "WHSC-101", f"Order {order['id']} is a {order['orderTypeCode']}; goods-out notes are for sales orders"
+        )
     body = json_object(call.body, "The goods-out note")
     entries = _lines(body, "warehouses", "The goods-out note")
     allocated = moved_quantities(dataset, "goods-out-note", order["id"])
@@ -130,8 +147,11 @@ def post_goods_out_note(call: WriteCall) -> list[int]:
             if quantity > open_quantity:
                 raise invalid("WHSC-107", f"Row {row_id} has {open_quantity} left to allocate, not {quantity}")
             if quantity > stock.on_hand(product_id, warehouse_id):
-                raise invalid("WHSC-108", f"Product {product_id} has {stock.on_hand(product_id, warehouse_id)} "
-                                          f"on hand in warehouse {warehouse_id}, not {quantity}")
+                raise invalid(
+                    "WHSC-108",
+                    f"Product {product_id} has {stock.on_hand(product_id, warehouse_id)} "
+                    f"on hand in warehouse {warehouse_id}, not {quantity}",
+                )
             location_id = stock_location(warehouse_id, product_id)
             stock.move(product_id, warehouse_id, location_id, allocated=quantity)
             allocated[row_id] += quantity
@@ -139,14 +159,24 @@ def post_goods_out_note(call: WriteCall) -> list[int]:
         release = entry.get("releaseDate")
         if release is not None and parse_moment(release) is None:
             raise invalid("WHSC-109", f"releaseDate must be an ISO 8601 date-time, not {release!r}")
-        notes.append({
-            "orderId": order["id"], "warehouseId": warehouse_id, "transfer": False,
-            "priority": true_or_false(body.get("priority", False), "priority"),
-            "status": {"printed": False, "picked": False, "packed": False, "shipped": False},
-            "shipping": {"shippingMethodId": body.get("shippingMethodId", order["delivery"]["shippingMethodId"])},
-            "releaseDate": local_stamp(dataset, release) if release else call.now, "createdOn": call.now,
-            "createdBy": 1, "channelId": order["assignment"]["current"]["channelId"], "orderRows": dict(note_rows),
-            "sequence": 1, "events": [], "lastEventVersion": 0})
+        notes.append(
+            {
+                "orderId": order["id"],
+                "warehouseId": warehouse_id,
+                "transfer": False,
+                "priority": true_or_false(body.get("priority", False), "priority"),
+                "status": {"printed": False, "picked": False, "packed": False, "shipped": False},
+                "shipping": {"shippingMethodId": body.get("shippingMethodId", order["delivery"]["shippingMethodId"])},
+                "releaseDate": local_stamp(dataset, release) if release else call.now,
+                "createdOn": call.now,
+                "createdBy": 1,
+                "channelId": order["assignment"]["current"]["channelId"],
+                "orderRows": dict(note_rows),
+                "sequence": 1,
+                "events": [],
+                "lastEventVersion": 0,
+            }
+        )
     if notes[0]["shipping"]["shippingMethodId"] not in dataset["shipping-method"]:
         raise invalid("WHSC-110", f"Shipping method {notes[0]['shipping']['shippingMethodId']!r} does not exist")
     for note in notes:
@@ -193,24 +223,54 @@ def post_goods_in_note(call: WriteCall) -> int:
         received[row_id] += quantity
         location_id = _location(warehouse_id, product_id, line.get("destinationLocationId"))
         stock.move(product_id, warehouse_id, location_id, in_stock=quantity)
-        moved.append({"productId": product_id, "purchaseOrderRowId": row_id, "quantity": quantity,
-                      "warehouseId": warehouse_id, "destinationLocationId": location_id, "goodsNoteId": note_id,
-                      "batchGoodsNoteId": note_id,
-                      "productValue": {"currency": order["currency"]["orderCurrencyCode"],
-                                       "value": row["itemCost"]["value"]},
-                      "cleared": True, "valueConfirmed": True})
-    note = {"batchId": note_id, "goodsNoteId": note_id, "orderId": order_id, "transfer": False,
-            "goodsNoteStatus": "CLOSED",
-            "userBatchReference": text_field(body, "userBatchReference", default=f"GRN-{order_id}"),
-            "createdOn": call.now, "receivedOn": local_stamp(dataset, received_on) if received_on else call.now,
-            "createdBy": 1, "goodsMoved": moved}
+        moved.append(
+            {
+                "productId": product_id,
+                "purchaseOrderRowId": row_id,
+                "quantity": quantity,
+                "warehouseId": warehouse_id,
+                "destinationLocationId": location_id,
+                "goodsNoteId": note_id,
+                "batchGoodsNoteId": note_id,
+                "productValue": {"currency": order["currency"]["orderCurrencyCode"], "value": row["itemCost"]["value"]},
+                "cleared": True,
+                "valueConfirmed": True,
+            }
+        )
+    note = {
+        "batchId": note_id,
+        "goodsNoteId": note_id,
+        "orderId": order_id,
+        "transfer": False,
+        "goodsNoteStatus": "CLOSED",
+        "userBatchReference": text_field(body, "userBatchReference", default=f"GRN-{order_id}"),
+        "createdOn": call.now,
+        "receivedOn": local_stamp(dataset, received_on) if received_on else call.now,
+        "createdBy": 1,
+        "goodsMoved": moved,
+    }
     dataset["goods-in-note"].put(note)
-    _record_movements(call, [{
-        "productId": line["productId"], "purchaseOrderRowId": line["purchaseOrderRowId"], "quantity": line["quantity"],
-        "destinationLocationId": line["destinationLocationId"], "warehouseId": warehouse_id, "goodsNoteId": note_id,
-        "productValue": line["productValue"]["value"], "currencyCode": line["productValue"]["currency"],
-        "orderId": order_id, "isCleared": True, "isQuarantine": False, "batchId": note_id,
-        "goodsNoteTypeCode": "GI"} for line in moved])
+    _record_movements(
+        call,
+        [
+            {
+                "productId": line["productId"],
+                "purchaseOrderRowId": line["purchaseOrderRowId"],
+                "quantity": line["quantity"],
+                "destinationLocationId": line["destinationLocationId"],
+                "warehouseId": warehouse_id,
+                "goodsNoteId": note_id,
+                "productValue": line["productValue"]["value"],
+                "currencyCode": line["productValue"]["currency"],
+                "orderId": order_id,
+                "isCleared": True,
+                "isQuarantine": False,
+                "batchId": note_id,
+                "goodsNoteTypeCode": "GI",
+            }
+            for line in moved
+        ],
+    )
     stock.save(call)
     save_order(call, order)
     call.publish("goods-in-note.created", [note_id])
@@ -246,8 +306,11 @@ def post_stock_correction(call: WriteCall) -> list[int]:
             raise invalid("WHSC-123", "Each correction needs a reason")
         location_id = _location(warehouse_id, product_id, line.get("locationId"))
         if -quantity > stock.on_hand(product_id, warehouse_id):
-            raise invalid("WHSC-108", f"Product {product_id} has {stock.on_hand(product_id, warehouse_id)} on hand "
-                                      f"in warehouse {warehouse_id}; it cannot lose {-quantity}")
+            raise invalid(
+                "WHSC-108",
+                f"Product {product_id} has {stock.on_hand(product_id, warehouse_id)} on hand "
+                f"in warehouse {warehouse_id}; it cannot lose {-quantity}",
+            )
         cost = json_object(line.get("cost", {}), "cost")
         currency = cost.get("currency", BASE_CURRENCY)
         if currency not in currencies:
@@ -256,18 +319,47 @@ def post_stock_correction(call: WriteCall) -> list[int]:
         if value is None:
             raise invalid("WHSC-125", "cost.value must be a decimal of 0 or more")
         stock.move(product_id, warehouse_id, location_id, in_stock=quantity)
-        corrections.append((reason, {"productId": product_id, "quantity": quantity, "locationId": location_id,
-                                     "productValue": {"currency": currency, "value": World.money(value)}}))
+        corrections.append(
+            (
+                reason,
+                {
+                    "productId": product_id,
+                    "quantity": quantity,
+                    "locationId": location_id,
+                    "productValue": {"currency": currency, "value": World.money(value)},
+                },
+            )
+        )
     note_ids = []
     for reason, line in corrections:
         note_id = _new_goods_note_id(dataset)
-        dataset["stock-correction"].put({"goodsNoteId": note_id, "warehouseId": warehouse_id, "reason": reason,
-                                         "createdOn": call.now, "createdById": 1, "goodsMoved": [line]})
-        _record_movements(call, [{
-            "productId": line["productId"], "quantity": line["quantity"], "destinationLocationId": line["locationId"],
-            "warehouseId": warehouse_id, "goodsNoteId": note_id, "productValue": line["productValue"]["value"],
-            "currencyCode": line["productValue"]["currency"], "isCleared": True, "isQuarantine": False,
-            "goodsNoteTypeCode": "SC"}])
+        dataset["stock-correction"].put(
+            {
+                "goodsNoteId": note_id,
+                "warehouseId": warehouse_id,
+                "reason": reason,
+                "createdOn": call.now,
+                "createdById": 1,
+                "goodsMoved": [line],
+            }
+        )
+        _record_movements(
+            call,
+            [
+                {
+                    "productId": line["productId"],
+                    "quantity": line["quantity"],
+                    "destinationLocationId": line["locationId"],
+                    "warehouseId": warehouse_id,
+                    "goodsNoteId": note_id,
+                    "productValue": line["productValue"]["value"],
+                    "currencyCode": line["productValue"]["currency"],
+                    "isCleared": True,
+                    "isQuarantine": False,
+                    "goodsNoteTypeCode": "SC",
+                }
+            ],
+        )
         note_ids.append(note_id)
     stock.save(call)
     return note_ids

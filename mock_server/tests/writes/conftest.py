@@ -52,29 +52,41 @@ def error_of(response: requests.Response) -> tuple[int, str]:
     return response.status_code, response.json()["errors"][0]["code"]
 
 
-CUSTOMER = {"salutation": "Ms", "firstName": "Ada", "lastName": "Byron",
-            "communication": {"emails": {"PRI": {"email": "ada@example.org"}}, "telephones": {"PRI": "+1 555 0100"}},
-            "financialDetails": {"priceListId": 3, "currencyId": 1}}
+CUSTOMER = {
+    "salutation": "Ms",
+    "firstName": "Ada",
+    "lastName": "Byron",
+    "communication": {"emails": {"PRI": {"email": "ada@example.org"}}, "telephones": {"PRI": "+1 555 0100"}},
+    "financialDetails": {"priceListId": 3, "currencyId": 1},
+}
 
 
 def product_body(name: str = "Waxed Tote", **changes) -> dict:
-    body = {"brandId": 1, "productTypeId": 1, "identity": {"sku": f"SKU-{uuid.uuid4().hex[:10]}"},
-            "financialDetails": {"taxCode": {"id": 3}}, "stock": {"stockTracked": True},
-            "salesChannels": [{"productName": name, "categories": [{"categoryCode": "610"}]}]}
+    body = {
+        "brandId": 1,
+        "productTypeId": 1,
+        "identity": {"sku": f"SKU-{uuid.uuid4().hex[:10]}"},
+        "financialDetails": {"taxCode": {"id": 3}},
+        "stock": {"stockTracked": True},
+        "salesChannels": [{"productName": name, "categories": [{"categoryCode": "610"}]}],
+    }
     body.update(changes)
     return body
 
 
 def stocked_product(client, quantity: int = 10, warehouse_id: int = 1) -> int:
     product_id = client.created("product-service/product", product_body())
-    client.created(f"warehouse-service/warehouse/{warehouse_id}/stock-correction",
-                   {"corrections": [{"productId": product_id, "quantity": quantity, "reason": "Opening stock"}]})
+    client.created(
+        f"warehouse-service/warehouse/{warehouse_id}/stock-correction",
+        {"corrections": [{"productId": product_id, "quantity": quantity, "reason": "Opening stock"}]},
+    )
     return product_id
 
 
 def availability_of(client, product_id: int) -> dict:
-    return client.send("GET", f"warehouse-service/product-availability/{product_id}",
-                       params={"includeOptional": "breakDownByLocation"}).json()["response"][str(product_id)]
+    return client.send(
+        "GET", f"warehouse-service/product-availability/{product_id}", params={"includeOptional": "breakDownByLocation"}
+    ).json()["response"][str(product_id)]
 
 
 def new_customer(client) -> int:
@@ -82,13 +94,18 @@ def new_customer(client) -> int:
 
 
 def new_supplier(client) -> int:
-    return client.created("contact-service/contact", {"firstName": "Sam", "lastName": "Supplier",
-                                                      "relationshipToAccount": {"isSupplier": True}})
+    return client.created(
+        "contact-service/contact",
+        {"firstName": "Sam", "lastName": "Supplier", "relationshipToAccount": {"isSupplier": True}},
+    )
 
 
 def new_sales_order(client, product_id: int, quantity: int = 2, **changes) -> int:
-    body = {"orderTypeCode": "SO", "parties": {"customer": {"contactId": new_customer(client)}},
-            "rows": [{"productId": product_id, "quantity": {"magnitude": str(quantity)}}]}
+    body = {
+        "orderTypeCode": "SO",
+        "parties": {"customer": {"contactId": new_customer(client)}},
+        "rows": [{"productId": product_id, "quantity": {"magnitude": str(quantity)}}],
+    }
     body.update(changes)
     return client.created("order-service/order", body)
 
@@ -98,9 +115,15 @@ def only_row_id(order: dict) -> int:
 
 
 def post_goods_out(client, order_id: int, row_id: int, quantity: int, warehouse_id: int = 1) -> requests.Response:
-    return client.send("POST", f"warehouse-service/order/{order_id}/goods-note/goods-out",
-                       {"warehouses": [{"warehouseId": warehouse_id,
-                                        "products": [{"salesOrderRowId": row_id, "quantity": quantity}]}]})
+    return client.send(
+        "POST",
+        f"warehouse-service/order/{order_id}/goods-note/goods-out",
+        {
+            "warehouses": [
+                {"warehouseId": warehouse_id, "products": [{"salesOrderRowId": row_id, "quantity": quantity}]}
+            ]
+        },
+    )
 
 
 @pytest.fixture
@@ -109,14 +132,22 @@ def events(client, mock):
     subscribed = []
 
     def subscribe(pattern: str):
-        webhook_id = client.created("integration-service/webhook", {
-            "subscribeTo": pattern, "httpMethod": "GET", "idSetAccepted": True, "qualityOfService": 0,
-            "uriTemplate": f"http://127.0.0.1:{free_port()}/hook/${{resource-id}}"})
+        webhook_id = client.created(
+            "integration-service/webhook",
+            {
+                "subscribeTo": pattern,
+                "httpMethod": "GET",
+                "idSetAccepted": True,
+                "qualityOfService": 0,
+                "uriTemplate": f"http://127.0.0.1:{free_port()}/hook/${{resource-id}}",
+            },
+        )
         subscribed.append(webhook_id)
 
         def raised() -> list[tuple[str, str]]:
             deliveries = mock.webhook_deliveries()["deliveries"]
             return [(d["event"], d["ids"]) for d in deliveries if d["webhook"] == webhook_id]
+
         return raised
 
     yield subscribe

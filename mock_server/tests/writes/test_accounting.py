@@ -8,8 +8,15 @@ from .conftest import error_of, new_sales_order, product_body
 
 
 def _payment(order_id: int, amount: str, **changes) -> dict:
-    return {"orderId": order_id, "paymentMethodCode": "BANK", "paymentType": "RECEIPT", "currencyIsoCode": "USD",
-            "amountPaid": amount, "transactionRef": "BT-1", **changes}
+    return {
+        "orderId": order_id,
+        "paymentMethodCode": "BANK",
+        "paymentType": "RECEIPT",
+        "currencyIsoCode": "USD",
+        "amountPaid": amount,
+        "transactionRef": "BT-1",
+        **changes,
+    }
 
 
 def test_given_a_receipt_for_the_whole_total_when_posted_then_the_order_is_paid_and_the_journal_posted(client):
@@ -23,7 +30,9 @@ def test_given_a_receipt_for_the_whole_total_when_posted_then_the_order_is_paid_
     lines = client.rows("accounting-service/journal-search", journalId=payment["journalId"])
     assert (payment["orderId"], payment["amountPaid"], payment["paymentType"]) == (order_id, total, "RECEIPT")
     assert [(line["nominalCode"], line["journalDebit"], line["journalCredit"]) for line in lines] == [
-        ("1200", total, None), ("1100", None, total)]
+        ("1200", total, None),
+        ("1100", None, total),
+    ]
 
 
 def test_given_a_receipt_for_part_of_the_total_when_posted_then_the_order_is_partially_paid(client):
@@ -34,14 +43,17 @@ def test_given_a_receipt_for_part_of_the_total_when_posted_then_the_order_is_par
     assert client.get_one(f"order-service/order/{order_id}")["orderPaymentStatus"] == "PARTIALLY_PAID"
 
 
-@pytest.mark.parametrize(("change", "code"), [
-    ({"orderId": 999999}, "ACCC-001"),
-    ({"paymentMethodCode": "CASH"}, "ACCC-003"),
-    ({"paymentType": "GIFT"}, "ACCC-004"),
-    ({"currencyIsoCode": "ZZZ"}, "ACCC-005"),
-    ({"currencyIsoCode": "EUR"}, "ACCC-006"),
-    ({"amountPaid": "-5"}, "ACCC-007"),
-])
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"orderId": 999999}, "ACCC-001"),
+        ({"paymentMethodCode": "CASH"}, "ACCC-003"),
+        ({"paymentType": "GIFT"}, "ACCC-004"),
+        ({"currencyIsoCode": "ZZZ"}, "ACCC-005"),
+        ({"currencyIsoCode": "EUR"}, "ACCC-006"),
+        ({"amountPaid": "-5"}, "ACCC-007"),
+    ],
+)
 def test_given_an_invalid_payment_when_posted_then_400_with_the_code(client, change, code):
     order_id = new_sales_order(client, client.created("product-service/product", product_body()))
 

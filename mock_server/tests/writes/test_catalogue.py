@@ -14,9 +14,12 @@ def test_given_a_product_body_when_posted_then_search_finds_it_by_sku_with_its_c
 
     rows = client.rows("product-service/product-search", SKU=body["identity"]["sku"])
     assert [(row["productId"], row["productName"], row["brightpearlCategoryCode"]) for row in rows] == [
-        (product_id, "Ripstop Backpack", 610)]
+        (product_id, "Ripstop Backpack", 610)
+    ]
     assert client.get_one(f"product-service/product/{product_id}")["financialDetails"]["taxCode"] == {
-        "id": 3, "code": "T8"}
+        "id": 3,
+        "code": "T8",
+    }
 
 
 def test_given_a_posted_product_when_its_prices_and_availability_are_read_then_unpriced_and_empty(client):
@@ -29,13 +32,16 @@ def test_given_a_posted_product_when_its_prices_and_availability_are_read_then_u
     assert availability["total"] == {"inStock": 0, "onHand": 0, "allocated": 0, "inTransit": 0}
 
 
-@pytest.mark.parametrize(("change", "code"), [
-    ({"brandId": None}, "PRDC-014"),
-    ({"brandId": 99}, "PRDC-015"),
-    ({"salesChannels": [{"productName": "X", "categories": [{"categoryCode": "999"}]}]}, "PRDC-019"),
-    ({"financialDetails": {"taxCode": {"id": 42}}}, "PRDC-018"),
-    ({"primarySupplierId": 999999}, "PRDC-022"),
-])
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"brandId": None}, "PRDC-014"),
+        ({"brandId": 99}, "PRDC-015"),
+        ({"salesChannels": [{"productName": "X", "categories": [{"categoryCode": "999"}]}]}, "PRDC-019"),
+        ({"financialDetails": {"taxCode": {"id": 42}}}, "PRDC-018"),
+        ({"primarySupplierId": 999999}, "PRDC-022"),
+    ],
+)
 def test_given_an_invalid_product_when_posted_then_400_with_the_code(client, change, code):
     assert error_of(client.send("POST", "product-service/product", product_body(**change))) == (400, code)
 
@@ -68,8 +74,11 @@ def test_given_an_unknown_product_when_put_then_404(client):
 def test_given_quantity_breaks_when_a_price_list_price_is_put_then_the_price_get_returns_them(client):
     product_id = client.created("product-service/product", product_body())
 
-    response = client.send("PUT", f"product-service/product-price/{product_id}/price-list/3",
-                           {"quantityPrice": {"10": "9.5", "1": "12.00"}})
+    response = client.send(
+        "PUT",
+        f"product-service/product-price/{product_id}/price-list/3",
+        {"quantityPrice": {"10": "9.5", "1": "12.00"}},
+    )
 
     lists = {p["priceListId"]: p for p in client.get_one(f"product-service/product-price/{product_id}")["priceLists"]}
     assert response.status_code == 200
@@ -77,12 +86,15 @@ def test_given_quantity_breaks_when_a_price_list_price_is_put_then_the_price_get
     assert lists[2]["quantityPrice"] == {}
 
 
-@pytest.mark.parametrize(("path_list", "body", "code"), [
-    (99, {"quantityPrice": {"1": "1.00"}}, "PRDC-030"),
-    (2, {"quantityPrice": {"0": "1.00"}}, "PRDC-031"),
-    (2, {"quantityPrice": {"1": "cheap"}}, "PRDC-031"),
-    (2, {"quantityPrice": {}}, "PRDC-031"),
-])
+@pytest.mark.parametrize(
+    ("path_list", "body", "code"),
+    [
+        (99, {"quantityPrice": {"1": "1.00"}}, "PRDC-030"),
+        (2, {"quantityPrice": {"0": "1.00"}}, "PRDC-031"),
+        (2, {"quantityPrice": {"1": "cheap"}}, "PRDC-031"),
+        (2, {"quantityPrice": {}}, "PRDC-031"),
+    ],
+)
 def test_given_a_bad_price_when_put_then_400_with_the_code(client, path_list, body, code):
     product_id = client.created("product-service/product", product_body())
 

@@ -6,8 +6,16 @@ import pytest
 
 from mock_server.testing import MockServer
 
-from .conftest import (CUSTOMER, Client, new_sales_order, new_supplier, only_row_id, post_goods_out, product_body,
-                       stocked_product)
+from .conftest import (
+    CUSTOMER,
+    Client,
+    new_sales_order,
+    new_supplier,
+    only_row_id,
+    post_goods_out,
+    product_body,
+    stocked_product,
+)
 
 
 def test_given_a_data_file_when_the_mock_restarts_then_earlier_writes_are_still_there(tmp_path):
@@ -15,17 +23,24 @@ def test_given_a_data_file_when_the_mock_restarts_then_earlier_writes_are_still_
     with MockServer(orders=20, extra_args=["--data-file", str(data_file)]) as first:
         client = Client(first)
         contact_id = client.created("contact-service/contact", CUSTOMER)
-        client.send("PATCH", f"contact-service/contact/{contact_id}",
-                    [{"op": "replace", "path": "/firstName", "value": "Augusta"}])
+        client.send(
+            "PATCH",
+            f"contact-service/contact/{contact_id}",
+            [{"op": "replace", "path": "/firstName", "value": "Augusta"}],
+        )
         order_id = new_sales_order(client, stocked_product(client, quantity=4), quantity=2)
         post_goods_out(client, order_id, only_row_id(client.get_one(f"order-service/order/{order_id}")), 2)
-        before = [client.get_one(f"contact-service/contact/{contact_id}"),
-                  client.get_one(f"order-service/order/{order_id}")]
+        before = [
+            client.get_one(f"contact-service/contact/{contact_id}"),
+            client.get_one(f"order-service/order/{order_id}"),
+        ]
 
     with MockServer(orders=20, extra_args=["--data-file", str(data_file)]) as second:
         client = Client(second)
-        after = [client.get_one(f"contact-service/contact/{contact_id}"),
-                 client.get_one(f"order-service/order/{order_id}")]
+        after = [
+            client.get_one(f"contact-service/contact/{contact_id}"),
+            client.get_one(f"order-service/order/{order_id}"),
+        ]
         next_contact_id = client.created("contact-service/contact", CUSTOMER)
 
     assert after == before
@@ -44,15 +59,23 @@ def test_given_a_data_file_of_another_account_size_when_starting_then_the_mock_r
 
 def _purchase_order(client) -> tuple[int, int]:
     product_id = client.created("product-service/product", product_body())
-    order_id = client.created("order-service/order", {
-        "orderTypeCode": "PO", "parties": {"supplier": {"contactId": new_supplier(client)}},
-        "rows": [{"productId": product_id, "quantity": {"magnitude": "10"}}]})
+    order_id = client.created(
+        "order-service/order",
+        {
+            "orderTypeCode": "PO",
+            "parties": {"supplier": {"contactId": new_supplier(client)}},
+            "rows": [{"productId": product_id, "quantity": {"magnitude": "10"}}],
+        },
+    )
     return order_id, only_row_id(client.get_one(f"order-service/order/{order_id}"))
 
 
 def _receive(client, order_id: int, row_id: int, quantity: int):
-    return client.send("POST", f"warehouse-service/order/{order_id}/goods-note/goods-in",
-                       {"goodsMoved": [{"purchaseOrderRowId": row_id, "quantity": quantity}]})
+    return client.send(
+        "POST",
+        f"warehouse-service/order/{order_id}/goods-note/goods-in",
+        {"goodsMoved": [{"purchaseOrderRowId": row_id, "quantity": quantity}]},
+    )
 
 
 def test_given_a_refused_goods_in_note_between_two_when_the_mock_restarts_then_every_note_keeps_its_id(tmp_path):
@@ -78,13 +101,17 @@ def test_given_mutations_mixed_with_writes_when_the_mock_restarts_then_both_are_
         made = first.mutate(resource="contact", action="create", changes={"firstName": "Mutated"})
         posted = client.created("contact-service/contact", CUSTOMER)
         first.mutate(resource="contact", action="update", id=posted, changes={"lastName": "Renamed"})
-        before = [client.get_one(f"contact-service/contact/{made['id']}"),
-                  client.get_one(f"contact-service/contact/{posted}")]
+        before = [
+            client.get_one(f"contact-service/contact/{made['id']}"),
+            client.get_one(f"contact-service/contact/{posted}"),
+        ]
 
     with MockServer(orders=20, extra_args=["--data-file", str(data_file)]) as second:
         client = Client(second)
-        after = [client.get_one(f"contact-service/contact/{made['id']}"),
-                 client.get_one(f"contact-service/contact/{posted}")]
+        after = [
+            client.get_one(f"contact-service/contact/{made['id']}"),
+            client.get_one(f"contact-service/contact/{posted}"),
+        ]
 
     assert after == before and posted == made["id"] + 1
     assert (after[0]["firstName"], after[1]["lastName"]) == ("Mutated", "Renamed")
@@ -119,8 +146,9 @@ def test_given_a_journal_that_cannot_be_written_when_writing_then_500_and_the_ac
         data_file.mkdir()  # opening it for an append now fails, even as root
 
         refused = client.send("POST", "contact-service/contact", CUSTOMER)
-        mutation = mock.session.post(f"{mock.base_url}/_mock/mutations", timeout=10,
-                                     json={"resource": "contact", "action": "create"})
+        mutation = mock.session.post(
+            f"{mock.base_url}/_mock/mutations", timeout=10, json={"resource": "contact", "action": "create"}
+        )
         after = mock.counts()
         data_file.rmdir()
         data_file.write_bytes(kept)

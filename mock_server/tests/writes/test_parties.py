@@ -14,7 +14,10 @@ def test_given_a_customer_body_when_posted_then_the_new_id_returns_and_its_get_c
 
     contact = client.get_one(f"contact-service/contact/{contact_id}")
     assert (contact["contactId"], contact["firstName"], contact["financialDetails"]["priceListId"]) == (
-        contact_id, "Ada", 3)
+        contact_id,
+        "Ada",
+        3,
+    )
     assert contact["relationshipToAccount"] == {"isSupplier": False, "isStaff": False}
     assert contact["createdOn"] == contact["updatedOn"]
 
@@ -38,8 +41,12 @@ def test_given_a_posted_contact_never_changed_when_searched_then_its_updated_on_
 
 
 def test_given_a_supplier_with_an_organisation_when_posted_then_its_company_is_created_and_linked(client):
-    body = {"firstName": "Lin", "lastName": "Wu", "relationshipToAccount": {"isSupplier": True},
-            "organisation": {"name": "Wu Textiles Ltd"}}
+    body = {
+        "firstName": "Lin",
+        "lastName": "Wu",
+        "relationshipToAccount": {"isSupplier": True},
+        "organisation": {"name": "Wu Textiles Ltd"},
+    }
     contact_id = client.created("contact-service/contact", body)
 
     contact = client.get_one(f"contact-service/contact/{contact_id}")
@@ -56,15 +63,18 @@ def test_given_two_contacts_posted_when_compared_then_ids_rise_and_are_never_reu
     assert second == first + 1
 
 
-@pytest.mark.parametrize(("change", "code"), [
-    ({"firstName": "", "lastName": ""}, "CONC-001"),
-    ({"communication": {"emails": {"PRI": {"email": "not-an-email"}}}}, "CONC-002"),
-    ({"financialDetails": {"priceListId": 99}}, "CONC-003"),
-    ({"financialDetails": {"currencyId": 99}}, "CONC-004"),
-    ({"financialDetails": {"nominalCode": "0000"}}, "CONC-006"),
-    ({"assignment": {"current": {"staffOwnerContactId": 40}}}, "CONC-007"),
-    ({"relationshipToAccount": {"isSupplier": "yes"}}, "CMNC-400"),
-])
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"firstName": "", "lastName": ""}, "CONC-001"),
+        ({"communication": {"emails": {"PRI": {"email": "not-an-email"}}}}, "CONC-002"),
+        ({"financialDetails": {"priceListId": 99}}, "CONC-003"),
+        ({"financialDetails": {"currencyId": 99}}, "CONC-004"),
+        ({"financialDetails": {"nominalCode": "0000"}}, "CONC-006"),
+        ({"assignment": {"current": {"staffOwnerContactId": 40}}}, "CONC-007"),
+        ({"relationshipToAccount": {"isSupplier": "yes"}}, "CMNC-400"),
+    ],
+)
 def test_given_an_invalid_contact_when_posted_then_400_with_the_code_and_nothing_is_created(client, mock, change, code):
     before = mock.counts()["contact"]
     body = {**CUSTOMER, **change}
@@ -80,8 +90,9 @@ def test_given_a_json_patch_when_a_contact_is_patched_then_the_field_changes_and
     before = client.get_one(f"contact-service/contact/{contact_id}")
     mock.advance_clock(120)
 
-    response = client.send("PATCH", f"contact-service/contact/{contact_id}",
-                           [{"op": "replace", "path": "/lastName", "value": "Lovelace"}])
+    response = client.send(
+        "PATCH", f"contact-service/contact/{contact_id}", [{"op": "replace", "path": "/lastName", "value": "Lovelace"}]
+    )
 
     after = client.get_one(f"contact-service/contact/{contact_id}")
     assert (response.status_code, response.json()) == (200, {"response": after})
@@ -91,8 +102,9 @@ def test_given_a_json_patch_when_a_contact_is_patched_then_the_field_changes_and
 
 
 def test_given_an_unknown_contact_when_patched_then_404_cmnc_404(client):
-    response = client.send("PATCH", "contact-service/contact/999999", [{"op": "replace", "path": "/firstName",
-                                                                         "value": "X"}])
+    response = client.send(
+        "PATCH", "contact-service/contact/999999", [{"op": "replace", "path": "/firstName", "value": "X"}]
+    )
 
     assert error_of(response) == (404, "CMNC-404")
 
@@ -100,8 +112,9 @@ def test_given_an_unknown_contact_when_patched_then_404_cmnc_404(client):
 def test_given_a_patch_op_on_a_missing_path_when_applied_then_500_cmnc_044_as_recorded(client):
     contact_id = client.created("contact-service/contact", CUSTOMER)
 
-    response = client.send("PATCH", f"contact-service/contact/{contact_id}",
-                           [{"op": "replace", "path": "/no/such/field", "value": 1}])
+    response = client.send(
+        "PATCH", f"contact-service/contact/{contact_id}", [{"op": "replace", "path": "/no/such/field", "value": 1}]
+    )
 
     assert error_of(response) == (500, "CMNC-044")
 
@@ -109,8 +122,9 @@ def test_given_a_patch_op_on_a_missing_path_when_applied_then_500_cmnc_044_as_re
 def test_given_a_patch_that_changes_the_contact_id_when_applied_then_400_and_the_contact_stays(client):
     contact_id = client.created("contact-service/contact", CUSTOMER)
 
-    response = client.send("PATCH", f"contact-service/contact/{contact_id}",
-                           [{"op": "replace", "path": "/contactId", "value": 1}])
+    response = client.send(
+        "PATCH", f"contact-service/contact/{contact_id}", [{"op": "replace", "path": "/contactId", "value": 1}]
+    )
 
     assert error_of(response) == (400, "CONC-009")
     assert client.get_one(f"contact-service/contact/{contact_id}")["contactId"] == contact_id
@@ -119,8 +133,11 @@ def test_given_a_patch_that_changes_the_contact_id_when_applied_then_400_and_the
 def test_given_a_company_when_posted_and_patched_then_search_sees_the_new_name(client):
     company_id = client.created("contact-service/company", {"name": "Orbit Supplies"})
 
-    response = client.send("PATCH", f"contact-service/company/{company_id}",
-                           [{"op": "replace", "path": "/name", "value": "Orbit Supplies Ltd"}])
+    response = client.send(
+        "PATCH",
+        f"contact-service/company/{company_id}",
+        [{"op": "replace", "path": "/name", "value": "Orbit Supplies Ltd"}],
+    )
 
     assert response.status_code == 200
     assert client.rows("contact-service/company-search", companyId=company_id)[0]["name"] == "Orbit Supplies Ltd"

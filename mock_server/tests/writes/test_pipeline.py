@@ -59,11 +59,42 @@ def untouched_mock():
 
 
 HOSTILE_VALUES = [None, [], {}, "x", 1, True, -1, 1.5, "1", [None], [[]], {"x": {}}, 100001, 1001, "SO", "USD"]
-BODY_KEYS = ["orderTypeCode", "parties", "customer", "rows", "orderStatusId", "orderStatus", "warehouseId",
-             "priceListId", "currency", "delivery", "productId", "quantity", "rowValue", "name", "brandId",
-             "identity", "salesChannels", "financialDetails", "stock", "quantityPrice", "firstName",
-             "communication", "relationshipToAccount", "organisation", "warehouses", "products", "purchaseOrderId",
-             "goodsMoved", "corrections", "orderId", "paymentMethodCode", "currencyIsoCode", "amountPaid", "placedOn"]
+BODY_KEYS = [
+    "orderTypeCode",
+    "parties",
+    "customer",
+    "rows",
+    "orderStatusId",
+    "orderStatus",
+    "warehouseId",
+    "priceListId",
+    "currency",
+    "delivery",
+    "productId",
+    "quantity",
+    "rowValue",
+    "name",
+    "brandId",
+    "identity",
+    "salesChannels",
+    "financialDetails",
+    "stock",
+    "quantityPrice",
+    "firstName",
+    "communication",
+    "relationshipToAccount",
+    "organisation",
+    "warehouses",
+    "products",
+    "purchaseOrderId",
+    "goodsMoved",
+    "corrections",
+    "orderId",
+    "paymentMethodCode",
+    "currencyIsoCode",
+    "amountPaid",
+    "placedOn",
+]
 
 
 def _hostile(rng: random.Random, depth: int = 0):
@@ -83,10 +114,12 @@ def test_given_300_hostile_write_bodies_when_sent_then_no_unrequested_5xx_comes_
     for _ in range(300):
         write = rng.choice(WRITES)
         path = re.sub(r"\{\w+\}", lambda _: str(rng.choice([1, 2, 1001, 100001, 500001, 999999])), write.path)
-        body = _hostile(rng) if rng.random() < 0.5 else {key: _hostile(rng, 1)
-                                                          for key in rng.sample(BODY_KEYS, rng.randint(1, 6))}
-        response = client.send(write.method, path, data=json.dumps(body),
-                               headers={"content-type": "application/json"})
+        body = (
+            _hostile(rng)
+            if rng.random() < 0.5
+            else {key: _hostile(rng, 1) for key in rng.sample(BODY_KEYS, rng.randint(1, 6))}
+        )
+        response = client.send(write.method, path, data=json.dumps(body), headers={"content-type": "application/json"})
         if response.status_code >= 500 and response.json()["errors"][0]["code"] != "CMNC-044":
             unexpected.append((write.method, path, body, response.status_code, response.text[:200]))
 

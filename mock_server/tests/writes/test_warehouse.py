@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import (availability_of, error_of, new_sales_order, new_supplier, only_row_id, post_goods_out,
-                       product_body, stocked_product)
+from .conftest import (
+    availability_of,
+    error_of,
+    new_sales_order,
+    new_supplier,
+    only_row_id,
+    post_goods_out,
+    product_body,
+    stocked_product,
+)
 
 
 def test_given_a_stock_correction_when_posted_then_availability_and_the_movement_search_show_it(client):
     product_id = client.created("product-service/product", product_body())
 
-    [note_id] = client.created("warehouse-service/warehouse/2/stock-correction",
-                             {"corrections": [{"productId": product_id, "quantity": 7, "reason": "Found in count",
-                                               "locationId": 205}]})
+    [note_id] = client.created(
+        "warehouse-service/warehouse/2/stock-correction",
+        {"corrections": [{"productId": product_id, "quantity": 7, "reason": "Found in count", "locationId": 205}]},
+    )
 
     availability = availability_of(client, product_id)
     assert availability["warehouses"]["2"] == {"inStock": 7, "onHand": 7, "allocated": 0, "inTransit": 0}
@@ -26,29 +35,42 @@ def test_given_a_stock_correction_when_posted_then_availability_and_the_movement
 def test_given_two_corrections_when_posted_then_the_answer_is_the_array_of_one_note_id_each(client):
     first, second = (client.created("product-service/product", product_body()) for _ in range(2))
 
-    response = client.send("POST", "warehouse-service/warehouse/1/stock-correction", {"corrections": [
-        {"productId": first, "quantity": 3, "reason": "Opening stock"},
-        {"productId": second, "quantity": 5, "reason": "Found in count"}]})
+    response = client.send(
+        "POST",
+        "warehouse-service/warehouse/1/stock-correction",
+        {
+            "corrections": [
+                {"productId": first, "quantity": 3, "reason": "Opening stock"},
+                {"productId": second, "quantity": 5, "reason": "Found in count"},
+            ]
+        },
+    )
 
     note_ids = response.json()["response"]
     notes = [client.get_one(f"warehouse-service/warehouse/1/stock-correction/{note_id}") for note_id in note_ids]
     assert response.status_code == 200 and len(set(note_ids)) == 2 and all(type(i) is int for i in note_ids)
     assert [(note["reason"], [line["productId"] for line in note["goodsMoved"]]) for note in notes] == [
-        ("Opening stock", [first]), ("Found in count", [second])]
+        ("Opening stock", [first]),
+        ("Found in count", [second]),
+    ]
 
 
-@pytest.mark.parametrize(("line", "code"), [
-    ({"quantity": -11, "reason": "Damaged"}, "WHSC-108"),
-    ({"quantity": 0, "reason": "Nothing"}, "WHSC-122"),
-    ({"quantity": 1, "reason": ""}, "WHSC-123"),
-    ({"quantity": 1, "reason": "Count", "locationId": 301}, "WHSC-113"),
-    ({"quantity": 1, "reason": "Count", "cost": {"currency": "ZZZ", "value": "1.00"}}, "WHSC-124"),
-])
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        ({"quantity": -11, "reason": "Damaged"}, "WHSC-108"),
+        ({"quantity": 0, "reason": "Nothing"}, "WHSC-122"),
+        ({"quantity": 1, "reason": ""}, "WHSC-123"),
+        ({"quantity": 1, "reason": "Count", "locationId": 301}, "WHSC-113"),
+        ({"quantity": 1, "reason": "Count", "cost": {"currency": "ZZZ", "value": "1.00"}}, "WHSC-124"),
+    ],
+)
 def test_given_an_invalid_correction_when_posted_then_400_and_availability_is_unchanged(client, line, code):
     product_id = stocked_product(client, quantity=10)
 
-    response = client.send("POST", "warehouse-service/warehouse/1/stock-correction",
-                           {"corrections": [{"productId": product_id, **line}]})
+    response = client.send(
+        "POST", "warehouse-service/warehouse/1/stock-correction", {"corrections": [{"productId": product_id, **line}]}
+    )
 
     assert error_of(response) == (400, code)
     assert availability_of(client, product_id)["total"]["inStock"] == 10
@@ -57,8 +79,11 @@ def test_given_an_invalid_correction_when_posted_then_400_and_availability_is_un
 def test_given_a_product_not_stock_tracked_when_corrected_then_400_whsc_097(client):
     product_id = client.created("product-service/product", product_body(stock={"stockTracked": False}))
 
-    response = client.send("POST", "warehouse-service/warehouse/1/stock-correction",
-                           {"corrections": [{"productId": product_id, "quantity": 1, "reason": "Count"}]})
+    response = client.send(
+        "POST",
+        "warehouse-service/warehouse/1/stock-correction",
+        {"corrections": [{"productId": product_id, "quantity": 1, "reason": "Count"}]},
+    )
 
     assert error_of(response) == (400, "WHSC-097")
 
@@ -71,8 +96,12 @@ def test_given_a_goods_out_note_when_posted_then_stock_moves_from_on_hand_to_all
     response = post_goods_out(client, order_id, row_id, 3)
 
     note_id = response.json()["response"][0]
-    assert availability_of(client, product_id)["warehouses"]["1"] == {"inStock": 10, "onHand": 7, "allocated": 3,
-                                                                   "inTransit": 0}
+    assert availability_of(client, product_id)["warehouses"]["1"] == {
+        "inStock": 10,
+        "onHand": 7,
+        "allocated": 3,
+        "inTransit": 0,
+    }
     note = client.send("GET", f"warehouse-service/order/{order_id}/goods-note/goods-out/{note_id}").json()
     assert note["response"][str(note_id)]["orderRows"][str(row_id)][0]["quantity"] == 3
 
@@ -93,8 +122,7 @@ def test_given_all_or_part_of_an_order_allocated_when_read_then_its_stock_status
 
 
 @pytest.mark.parametrize(("quantity", "stock", "code"), [(4, 10, "WHSC-107"), (3, 2, "WHSC-108")])
-def test_given_more_than_the_row_or_the_stock_when_allocating_then_400_and_nothing_moves(client, quantity, stock,
-                                                                                       code):
+def test_given_more_than_the_row_or_the_stock_when_allocating_then_400_and_nothing_moves(client, quantity, stock, code):
     product_id = stocked_product(client, quantity=stock)
     order_id = new_sales_order(client, product_id, quantity=3)
     row_id = only_row_id(client.get_one(f"order-service/order/{order_id}"))
@@ -107,18 +135,28 @@ def test_given_more_than_the_row_or_the_stock_when_allocating_then_400_and_nothi
 
 def test_given_a_purchase_order_when_a_goods_out_note_is_posted_then_400_whsc_101(client):
     product_id = stocked_product(client)
-    order_id = client.created("order-service/order", {"orderTypeCode": "PO",
-                                                      "parties": {"supplier": {"contactId": new_supplier(client)}},
-                                                      "rows": [{"productId": product_id}]})
+    order_id = client.created(
+        "order-service/order",
+        {
+            "orderTypeCode": "PO",
+            "parties": {"supplier": {"contactId": new_supplier(client)}},
+            "rows": [{"productId": product_id}],
+        },
+    )
     row_id = only_row_id(client.get_one(f"order-service/order/{order_id}"))
 
     assert error_of(post_goods_out(client, order_id, row_id, 1)) == (400, "WHSC-101")
 
 
 def _purchase_order(client, product_id: int, quantity: int) -> tuple[int, int]:
-    order_id = client.created("order-service/order", {
-        "orderTypeCode": "PO", "parties": {"supplier": {"contactId": new_supplier(client)}},
-        "rows": [{"productId": product_id, "quantity": {"magnitude": str(quantity)}}]})
+    order_id = client.created(
+        "order-service/order",
+        {
+            "orderTypeCode": "PO",
+            "parties": {"supplier": {"contactId": new_supplier(client)}},
+            "rows": [{"productId": product_id, "quantity": {"magnitude": str(quantity)}}],
+        },
+    )
     return order_id, only_row_id(client.get_one(f"order-service/order/{order_id}"))
 
 
@@ -126,8 +164,10 @@ def test_given_a_purchase_order_received_in_full_when_posted_then_stock_rises_an
     product_id = client.created("product-service/product", product_body())
     order_id, row_id = _purchase_order(client, product_id, 20)
 
-    note_id = client.created(f"warehouse-service/order/{order_id}/goods-note/goods-in",
-                             {"goodsMoved": [{"purchaseOrderRowId": row_id, "quantity": 20}]})
+    note_id = client.created(
+        f"warehouse-service/order/{order_id}/goods-note/goods-in",
+        {"goodsMoved": [{"purchaseOrderRowId": row_id, "quantity": 20}]},
+    )
 
     assert availability_of(client, product_id)["total"]["inStock"] == 20
     assert client.get_one(f"order-service/order/{order_id}")["stockStatusCode"] == "POR"
@@ -139,8 +179,10 @@ def test_given_a_part_receipt_when_posted_then_the_order_is_still_not_received(c
     product_id = client.created("product-service/product", product_body())
     order_id, row_id = _purchase_order(client, product_id, 20)
 
-    client.created(f"warehouse-service/order/{order_id}/goods-note/goods-in",
-                   {"goodsMoved": [{"purchaseOrderRowId": row_id, "quantity": 5}]})
+    client.created(
+        f"warehouse-service/order/{order_id}/goods-note/goods-in",
+        {"goodsMoved": [{"purchaseOrderRowId": row_id, "quantity": 5}]},
+    )
 
     assert client.get_one(f"order-service/order/{order_id}")["stockStatusCode"] == "PON"
 
@@ -149,8 +191,11 @@ def test_given_more_than_is_outstanding_when_receiving_then_400_whsc_112(client)
     product_id = client.created("product-service/product", product_body())
     order_id, row_id = _purchase_order(client, product_id, 5)
 
-    response = client.send("POST", f"warehouse-service/order/{order_id}/goods-note/goods-in",
-                           {"goodsMoved": [{"purchaseOrderRowId": row_id, "quantity": 6}]})
+    response = client.send(
+        "POST",
+        f"warehouse-service/order/{order_id}/goods-note/goods-in",
+        {"goodsMoved": [{"purchaseOrderRowId": row_id, "quantity": 6}]},
+    )
 
     assert error_of(response) == (400, "WHSC-112")
 
