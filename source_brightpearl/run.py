@@ -29,7 +29,8 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from source_brightpearl import oauth_cli
 from source_brightpearl.allocator import return_large_buffers_to_the_os
 from source_brightpearl.components import config_error
-from source_brightpearl.source import SourceBrightpearl, check_config_against_spec
+from source_brightpearl.config_errors import check_config_against_spec
+from source_brightpearl.source import SourceBrightpearl
 
 CONTROL_MESSAGE_START = '{"type":"CONTROL"'
 CATALOG_HINT = (

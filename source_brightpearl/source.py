@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-import json
 import logging
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -42,10 +40,9 @@ from airbyte_cdk.sources.streams.call_rate import APIBudget
 from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.utils.datetime_helpers import ab_datetime_now, ab_datetime_try_parse
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
-from jsonschema import Draft7Validator
-from jsonschema.exceptions import ValidationError
 
 from source_brightpearl.components import BrightpearlBudgetPacer, BrightpearlTransportGuard, config_error
+from source_brightpearl.config_errors import close_matches, quote_value
 
 CHECK_REQUESTER_NAME = "check_connection"
 # The internal message of the error the CDK's concurrent read ends with when streams failed.
@@ -228,7 +225,7 @@ class SourceBrightpearl(YamlDeclarativeSource):
             raise config_error("The catalog selects no streams; select at least one stream from discover's output.")
         unknown = [configured.stream.name for configured in catalog.streams if configured.stream.name not in known]
         if unknown:
-            described = "; ".join(f"'{name}'{_close_matches(name, known)}" for name in unknown)
+            described = "; ".join(f"'{name}'{close_matches(name, known)}" for name in unknown)
             raise config_error(
                 f"The catalog names streams this connector does not have: {described}. "
                 "Run discover for the list of streams."
@@ -335,108 +332,6 @@ def _with_plain_stream_errors(messages: Iterator[AirbyteMessage]) -> Iterator[Ai
         ) from None
 
 
-def check_config_against_spec(config: Mapping[str, Any], connection_specification: Mapping[str, Any]) -> None:
-    """Raises a config error naming the first field of `config` that breaks the spec.
-
-    The CDK's check quotes jsonschema's message, which names the value and not the field ("-5 is
-    less than the minimum of 0"), says only "is not valid under any of the given schemas" for any
-    problem inside `credentials`, and quotes whole objects, tokens included.
-    """
-    error = next(Draft7Validator(connection_specification).iter_errors(config), None)
-    if error is not None:
-        raise config_error(_describe_spec_violation(error))
-
-
-def _describe_spec_violation(error: ValidationError) -> str:
-    error = _error_of_selected_option(error)
-    path = [str(part) for part in error.absolute_path]
-    if error.validator == "required":
-        missing = next(name for name in error.validator_value if name not in error.instance)
-        return f"Config field '{'.'.join(path + [missing])}' is required but missing."
-    if error.validator == "oneOf":
-        return _describe_unselected_option(error, path)
-    subject = f"Config field '{'.'.join(path)}'" if path else "The config"
-    rules = {
-        "type": lambda expected: (
-            "must be "
-            + " or ".join(
-                _TYPE_NAMES.get(name, name) for name in (expected if isinstance(expected, list) else [expected])
-            )
-        ),
-        "minLength": lambda expected: "must not be empty" if expected == 1 else f"needs at least {expected} characters",
-        "pattern": lambda expected: (
-            f"must have the form {error.schema['pattern_descriptor']}"
-            if "pattern_descriptor" in error.schema
-            else f"must match the regular expression {expected}"
-        ),
-        "enum": lambda expected: "must be one of " + ", ".join(f"'{value}'" for value in expected),
-        "const": lambda expected: f"must be '{expected}'",
-        "minimum": lambda expected: f"must be at least {expected}",
-        "maximum": lambda expected: f"must be at most {expected}",
-    }
-    rule = rules[error.validator](error.validator_value) if error.validator in rules else None
-    if _may_quote(error.schema) and error.validator != "minLength":
-        return f"{subject} {rule}, not {_quote(error.instance)}." if rule else f"{subject}: {error.message}."
-    return f"{subject} {rule or f'breaks the rule {error.validator} {error.validator_value}'}."
-
-
-def _error_of_selected_option(error: ValidationError) -> ValidationError:
-    """For a `oneOf` failure (`credentials`), the first error inside the option the config's
-    discriminator (`auth_type`) selects, when exactly one option's `const` matched."""
-    while error.validator == "oneOf" and error.context:
-        failures_by_option: dict[Any, list[ValidationError]] = {}
-        for failure in error.context:
-            failures_by_option.setdefault(failure.schema_path[0], []).append(failure)
-        selected = [
-            failures
-            for failures in failures_by_option.values()
-            if not any(failure.validator == "const" for failure in failures)
-        ]
-        if len(selected) != 1:
-            break
-        error = selected[0][0]
-    return error
-
-
-def _describe_unselected_option(error: ValidationError, path: list[str]) -> str:
-    """No option matched: name the discriminator (the property every option fixes with `const`)."""
-    options = error.validator_value
-    discriminators = set.intersection(
-        *({name for name, schema in option.get("properties", {}).items() if "const" in schema} for option in options)
-    )
-    if not discriminators or not isinstance(error.instance, Mapping):
-        return f"Config field '{'.'.join(path)}' matches none of its {len(options)} options."
-    name = sorted(discriminators)[0]
-    allowed = ", ".join(f"'{option['properties'][name]['const']}'" for option in options)
-    given = f", not {_quote(error.instance[name])}" if name in error.instance else " and is missing"
-    return f"Config field '{'.'.join(path + [name])}' must be one of {allowed}{given}."
-
-
-_TYPE_NAMES = {
-    "string": "a string",
-    "integer": "a whole number",
-    "number": "a number",
-    "boolean": "true or false",
-    "object": "an object",
-    "array": "a list",
-}
-
-
-def _may_quote(schema: Mapping[str, Any]) -> bool:
-    """A value may appear in a message unless it is, or holds, a secret."""
-    return "airbyte_secret" not in json.dumps(schema)
-
-
-def _quote(value: Any) -> str:
-    text = f"'{value}'" if isinstance(value, str) else json.dumps(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _close_matches(name: str, known: list[str]) -> str:
-    matches = difflib.get_close_matches(name, known, n=3)
-    return f" (did you mean {' or '.join(repr(match) for match in matches)}?)" if matches else ""
-
-
 def _positive_number(value: Any) -> float | None:
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else None
 
@@ -509,7 +404,7 @@ class StreamCursors:
                 if key in self._formats:
                     moment = self._parse(key, value)
                     if moment is None:
-                        raise ValueError(f"{where} {_quote(value)}")
+                        raise ValueError(f"{where} {quote_value(value)}")
                     if moment > limit:
                         moved.append((where, value, moment))
                         value = self.format(limit)
