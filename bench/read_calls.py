@@ -15,7 +15,9 @@ Per stream, the minimum is what Brightpearl cannot do with less:
 - small reference resources: one GET without an ID set;
 - child rows (order rows, prices per price list, availability per warehouse or location): no call
   beyond their parent's, whose search is counted once even when two streams share it.
-Calls are attributed to streams by the request line the mock logs (`--log-requests`).
+What each stream sends (searches, their filters and columns, ID-set GETs and their batch size) is read from
+the connector's resolved manifest; calls are attributed to streams by the request line the mock logs
+(`--log-requests`).
 
     python bench/read_calls.py [--orders 10000] [--rate-limit 200] [--start-date 2020-01-01T00:00:00Z]
 """
