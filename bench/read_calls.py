@@ -15,7 +15,9 @@ Per stream, the minimum is what Brightpearl cannot do with less:
 - small reference resources: one GET without an ID set;
 - child rows (order rows, prices per price list, availability per warehouse or location): no call
   beyond their parent's, whose search is counted once even when two streams share it.
-Calls are attributed to streams by the request line the mock logs (`--log-requests`).
+What each stream sends (searches, their filters and columns, ID-set GETs and their batch size) is read from
+the connector's resolved manifest; calls are attributed to streams by the request line the mock logs
+(`--log-requests`).
 
     python bench/read_calls.py [--orders 10000] [--rate-limit 200] [--start-date 2020-01-01T00:00:00Z]
 """
@@ -32,160 +34,121 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qsl
 
+from airbyte_cdk.sources.declarative.interpolation import InterpolatedString
+
+from mock_server.registry import RESOURCES
 from mock_server.testing import MockServer
+from source_brightpearl.source import SourceBrightpearl
 
 
 @dataclass(frozen=True)
 class Stream:
-    """How a stream reads: `search` (path, filters) feeding `get` (path, batch), or `get_all`.
+    """How a stream reads, as the manifest says: `search` (path, {filter: value}) feeding `get` (path, IDs
+    per GET, mock resource), or `get_all`; a `child` reads its parent's responses and sends nothing.
 
-    `requests` matches the logged request lines (path?query) the stream alone sends; `records` counts
-    what the mock holds for it, from the mock's own API.
+    `columns` is the search's `columns` parameter (none: every column); `records` counts come from the
+    mock's own API.
     """
 
-    requests: str
     search: tuple | None = None  # (path, {filter: value})
+    columns: str = ""
     get: tuple | None = None  # (path, IDs per GET, mock resource)
     get_all: str | None = None
-    child_of: str | None = None
-    records: Callable[[Mock], int] | None = None
+    child: bool = False
     # With a start date, the search runs again from it on `createdOn`.
     created_pass: bool = False
 
+    def sends(self, request_line: str) -> bool:
+        """Whether the logged request line (path?query) is one this stream alone sends."""
+        path, _, query = request_line.partition("?")
+        if self.get_all is not None:
+            return path.rstrip("/") == self.get_all.rstrip("/")
+        if self.get and re.fullmatch(re.escape(self.get[0]) + r"/[\d,]+", path):
+            return True
+        if not self.search or path != self.search[0]:
+            return False
+        # Paging and the cursor's range filter (`<column>=<from>/`) are the retriever's, not the stream's.
+        parameters = {
+            key: value for key, value in parse_qsl(query) if key not in SEARCH_PAGING and not value.endswith("/")
+        }
+        return parameters == {**self.search[1], **({"columns": self.columns} if self.columns else {})}
 
-def _search(path: str, **filters: str) -> tuple:
-    return (path, filters)
 
+SEARCH_PAGING = {"pageSize", "sort", "firstResult"}
 
-STREAMS: dict[str, Stream] = {
-    "orders": Stream(
-        r"order-service/order-search\?(?!.*orderTypeId).*updatedOn|order-service/order/\d",
-        search=_search("order-service/order-search"),
-        get=("order-service/order", 200, "order"),
-        created_pass=True,
-    ),
-    "order_rows": Stream(r"^$", child_of="orders"),
-    "sales_orders": Stream(
-        r"sales-order-search|sales-order/",
-        search=_search("order-service/sales-order-search"),
-        get=("order-service/sales-order", 200, "sales-order"),
-        created_pass=True,
-    ),
-    "sales_credits": Stream(
-        r"order-search\?.*orderTypeId=3|sales-credit/",
-        search=_search("order-service/order-search", orderTypeId="3"),
-        get=("order-service/sales-credit", 200, "sales-credit"),
-        created_pass=True,
-    ),
-    "order_notes": Stream(r"order-note-search", search=_search("order-service/order-note-search")),
-    "order_types": Stream(r"order-type\b", get_all="order-service/order-type"),
-    "order_statuses": Stream(r"order-status\b", get_all="order-service/order-status"),
-    "order_stock_statuses": Stream(r"order-stock-status", get_all="order-service/order-stock-status"),
-    "order_shipping_statuses": Stream(r"order-shipping-status", get_all="order-service/order-shipping-status"),
-    "sales_order_custom_fields": Stream(r"sale/custom-field", get_all="order-service/sale/custom-field-meta-data"),
-    "purchase_order_custom_fields": Stream(
-        r"purchase/custom-field", get_all="order-service/purchase/custom-field-meta-data"
-    ),
-    "goods_out_notes": Stream(
-        r"goods-out",
-        search=_search("warehouse-service/goods-note/goods-out-search"),
-        get=("warehouse-service/order/*/goods-note/goods-out", 500, "goods-out-note"),
-    ),
-    "goods_in_notes": Stream(
-        r"goods-in",
-        search=_search("warehouse-service/goods-in-search"),
-        get=("warehouse-service/order/*/goods-note/goods-in", 200, "goods-in-note"),
-    ),
-    "goods_movements": Stream(
-        r"goods-movement-search\?(?!.*goodsNoteTypeCode)", search=_search("warehouse-service/goods-movement-search")
-    ),
-    "stock_corrections": Stream(
-        r"goods-movement-search\?.*goodsNoteTypeCode=SC|stock-correction",
-        search=_search("warehouse-service/goods-movement-search", goodsNoteTypeCode="SC"),
-        get=("warehouse-service/warehouse/*/stock-correction", 200, "stock-correction"),
-    ),
-    "product_availability": Stream(
-        r"product-search\?.*stockTracked|product-availability",
-        search=_search("product-service/product-search", stockTracked="true"),
-        get=("warehouse-service/product-availability", 200, "product-availability"),
-    ),
-    "product_availability_totals": Stream(r"^$", child_of="product_availability"),
-    "product_availability_by_location": Stream(r"^$", child_of="product_availability"),
-    "warehouses": Stream(r"warehouse-service/warehouse/?(\?|$)", get_all="warehouse-service/warehouse"),
-    "locations": Stream(r"location-search", search=_search("warehouse-service/location-search")),
-    "zones": Stream(r"zone-search", search=_search("warehouse-service/zone-search")),
-    "shipping_methods": Stream(r"shipping-method", get_all="warehouse-service/shipping-method"),
-    "products": Stream(
-        r"product-service/product-search\?.*updatedOn|product-service/product/\d",
-        search=_search("product-service/product-search"),
-        get=("product-service/product", 200, "product"),
-        created_pass=True,
-    ),
-    # Shares the product search with `product_ids` (cached): only its price GETs are its own.
-    "product_prices": Stream(r"product-price/", get=("product-service/product-price", 200, "product-price")),
-    "price_lists": Stream(r"price-list", get_all="product-service/price-list"),
-    "brands": Stream(r"product-service/brand\b", get_all="product-service/brand"),
-    "categories": Stream(r"brightpearl-category", get_all="product-service/brightpearl-category"),
-    "collections": Stream(r"collection-search", search=_search("product-service/collection-search")),
-    "options": Stream(r"option-search", search=_search("product-service/option-search")),
-    "option_values": Stream(r"option-value-search", search=_search("product-service/option-value-search")),
-    "product_types": Stream(r"product-type\b", get_all="product-service/product-type"),
-    "seasons": Stream(r"product-service/season", get_all="product-service/season"),
-    "channels": Stream(r"product-service/channel/?(\?|$)", get_all="product-service/channel"),
-    "channel_brands": Stream(r"channel-brand", get_all="product-service/channel-brand"),
-    "product_custom_fields": Stream(r"product/custom-field", get_all="product-service/product/custom-field-meta-data"),
-    "contacts": Stream(
-        r"contact-search\?.*updatedOn|contact-service/contact/\d",
-        search=_search("contact-service/contact-search"),
-        get=("contact-service/contact", 200, "contact"),
-        created_pass=True,
-    ),
-    "companies": Stream(
-        r"company",
-        search=_search("contact-service/company-search"),
-        get=("contact-service/company", 200, "company"),
-        created_pass=True,
-    ),
-    "contact_groups": Stream(r"contact-group-search", search=_search("contact-service/contact-group-search")),
-    "contact_group_members": Stream(
-        r"contact-group-member-search", search=_search("contact-service/contact-group-member-search")
-    ),
-    "lead_sources": Stream(r"lead-source", get_all="contact-service/lead-source"),
-    "tags": Stream(r"contact-service/tag", get_all="contact-service/tag"),
-    "customer_custom_fields": Stream(
-        r"customer/custom-field", get_all="contact-service/customer/custom-field-meta-data"
-    ),
-    "supplier_custom_fields": Stream(
-        r"supplier/custom-field", get_all="contact-service/supplier/custom-field-meta-data"
-    ),
-    "journals": Stream(r"journal-search", search=_search("accounting-service/journal-search")),
-    "customer_payments": Stream(
-        r"customer-payment-search", search=_search("accounting-service/customer-payment-search")
-    ),
-    "supplier_payments": Stream(
-        r"supplier-payment-search", search=_search("accounting-service/supplier-payment-search")
-    ),
-    "nominal_codes": Stream(r"nominal-code", get_all="accounting-service/nominal-code"),
-    "tax_codes": Stream(r"tax-code", get_all="accounting-service/tax-code"),
-    "accounting_periods": Stream(r"accounting-period", get_all="accounting-service/accounting-period"),
-    "currencies": Stream(r"accounting-service/currency", get_all="accounting-service/currency"),
-    "exchange_rates": Stream(r"exchange-rate", get_all="accounting-service/exchange-rate"),
-    "payment_methods": Stream(r"payment-method-search", search=_search("accounting-service/payment-method-search")),
-    "webhooks": Stream(r"webhook", get_all="integration-service/webhook"),
-    # Every ID, for delete detection: the search alone, ID column only.
-    "order_ids": Stream(
-        r"order-service/order-search\?(?!.*(updatedOn|orderTypeId))", search=_search("order-service/order-search")
-    ),
-    "product_ids": Stream(
-        r"product-service/product-search\?(?!.*(updatedOn|stockTracked))",
-        search=_search("product-service/product-search"),
-    ),
-    "contact_ids": Stream(r"contact-search\?(?!.*updatedOn)", search=_search("contact-service/contact-search")),
+# The mock's resource of each ID-set GET path, to count what it holds.
+MOCK_RESOURCES = {
+    f"{resource.service}-service/{(resource.get or resource.name).replace('{parent}', '*')}": resource.name
+    for resource in RESOURCES
 }
+
+
+def _rendered(template: str, parameters: dict) -> str:
+    return str(InterpolatedString.create(template, parameters=parameters).eval({}))
+
+
+def _search(stream: dict) -> tuple[tuple, str]:
+    """The (path, filters) and `columns` of a search stream's requests."""
+    requester = stream["retriever"]["requester"]
+    parameters = {
+        key: _rendered(str(value), requester["$parameters"])
+        for key, value in requester.get("request_parameters", {}).items()
+        if not key.startswith("$")
+    }
+    columns = parameters.pop("columns", "")
+    return (requester["$parameters"]["endpoint"], parameters), columns
+
+
+def _id_set(stream: dict, catalog_names: set[str]) -> Stream:
+    retriever = stream["retriever"]
+    batches = retriever["partition_router"]
+    parent = batches["underlying_partition_router"]["found_by"]["parent_stream_configs"][0]["stream"]
+    resource = retriever["$parameters"]["resource"]
+    get = (resource, batches["group_size"], MOCK_RESOURCES[resource])
+    if parent["name"] in catalog_names:
+        # The search of a stream of its own, cached: the parent's calls count there, once.
+        return Stream(get=get)
+    search, columns = _search(parent)
+    return Stream(
+        search=search,
+        columns=columns,
+        get=get,
+        created_pass="createdOn" in parent["retriever"].get("filter_columns", []),
+    )
+
+
+def streams_from_manifest() -> dict[str, Stream]:
+    """Each stream's calls, from the connector's resolved manifest."""
+    manifest = SourceBrightpearl(config={}).resolved_manifest
+    catalog_names = {stream["name"] for stream in manifest["streams"]}
+    streams: dict[str, Stream] = {}
+    counted_parents: set[str] = set()
+    for stream in manifest["streams"]:
+        retriever = stream["retriever"]
+        kind = retriever.get("class_name", retriever["type"]).rsplit(".", 1)[-1]
+        if kind == "BrightpearlParentRowsRetriever":
+            # Rows out of a hidden parent's records: the first such stream reads the parent.
+            parent = retriever["partition_router"]["parent_stream_configs"][0]["stream"]
+            first = parent["name"] not in counted_parents
+            counted_parents.add(parent["name"])
+            streams[stream["name"]] = _id_set(parent, catalog_names) if first else Stream(child=True)
+        elif "cached_responses_of" in retriever:
+            streams[stream["name"]] = Stream(child=True)
+        elif kind == "BrightpearlIdSetRetriever":
+            streams[stream["name"]] = _id_set(stream, catalog_names)
+        elif kind == "BrightpearlSearchRetriever":
+            search, columns = _search(stream)
+            streams[stream["name"]] = Stream(search=search, columns=columns)
+        else:
+            streams[stream["name"]] = Stream(get_all=retriever["requester"]["$parameters"]["endpoint"])
+    return streams
+
+
+STREAMS = streams_from_manifest()
 
 
 class Mock:
@@ -214,7 +177,7 @@ def search_pages(rows: int, overlap: int = 1) -> int:
 
 
 def minimum_calls(stream: Stream, mock: Mock, start_date: str | None, overlap: int = 1) -> int:
-    if stream.child_of:
+    if stream.child:
         return 0
     if stream.get_all:
         return 1
@@ -288,7 +251,7 @@ def calls_per_stream(request_lines: list[str]) -> tuple[Counter, list[str]]:
     calls: Counter = Counter()
     unattributed = []
     for line in request_lines:
-        owners = [name for name, stream in STREAMS.items() if re.search(stream.requests, line)]
+        owners = [name for name, stream in STREAMS.items() if stream.sends(line)]
         if len(owners) == 1:
             calls[owners[0]] += 1
         else:

@@ -655,6 +655,14 @@ class BrightpearlApiDomainValidation(ValidationStrategy):
             raise config_error(f"{self.field} '{without_password(text)}' {problem}")
 
 
+def base_url(host: str) -> str:
+    """The base URL a host setting (`api_domain`, `oauth_host`) stands for: `https://` unless it names
+    its scheme, without a trailing slash. The manifest's `base_url` and token endpoint templates apply
+    the same rule in Jinja (a template cannot call Python), so a change here goes there too."""
+    host = host.strip()
+    return (host if "://" in host else f"https://{host}").rstrip("/")
+
+
 def base_url_problem(text: str) -> str | None:
     """What makes `text` unfit to start request URLs, or None: it must be a host or an http(s) URL
     with no path, read as requests reads it (urllib3's `parse_url`), which Python's `urlsplit` (and

@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_brightpearl.components import TokenAnswer, base_url_problem, post_token_request, without_password
+from source_brightpearl.components import TokenAnswer, base_url, base_url_problem, post_token_request, without_password
 
 DEFAULT_OAUTH_HOST = "oauth.brightpearl.com"
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8976/callback"
@@ -36,18 +36,13 @@ class OAuthCliError(Exception):
     """A failure the user can act on; its message is printed without a traceback."""
 
 
-def oauth_base_url(host: str) -> str:
-    host = host.strip()
-    return (host if "://" in host else f"https://{host}").rstrip("/")
-
-
 def authorize_url(oauth_host: str, account_code: str, client_id: str, redirect_uri: str, state: str) -> str:
     query = urlencode({"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri, "state": state})
-    return f"{oauth_base_url(oauth_host)}/authorize/{account_code}?{query}"
+    return f"{base_url(oauth_host)}/authorize/{account_code}?{query}"
 
 
 def token_url(oauth_host: str, account_code: str) -> str:
-    return f"{oauth_base_url(oauth_host)}/token/{account_code}"
+    return f"{base_url(oauth_host)}/token/{account_code}"
 
 
 class _Redirect:
