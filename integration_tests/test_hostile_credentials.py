@@ -9,8 +9,6 @@ oauth` process; its whole output is searched for every secret involved with `tes
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -21,8 +19,16 @@ import pytest
 
 from integration_tests.connector_process import ConnectorRun, run_connector
 from integration_tests.hostile import HostileServer, RecordingServer, Rule, redirect, respond, rewrite_json, stall
-from integration_tests.test_secrets import CLIENT_SECRET, catalog, issued_tokens, leaked, oauth_config, secrets_of
-from mock_server.testing import MockServer, free_port
+from integration_tests.test_secrets import (
+    CLIENT_SECRET,
+    catalog,
+    issued_tokens,
+    leaked,
+    oauth_config,
+    run_oauth_helper,
+    secrets_of,
+)
+from mock_server.testing import MockServer
 from source_brightpearl.components import TOKEN_REQUEST_ATTEMPTS, TOKEN_REQUEST_TIMEOUT_SECONDS
 
 pytestmark = pytest.mark.hostile
@@ -328,56 +334,12 @@ def test_given_a_symlinked_config_when_tokens_rotate_then_the_link_stays_and_its
     assert_no_secret_leaks("hostile: symlinked config", run, secrets_of(config))
 
 
-def run_oauth_command(mock: MockServer, oauth_host: str, config_path: Path) -> dict[str, Any]:
-    """`source-brightpearl oauth` for the confidential app, its token exchange through `oauth_host`; the
-    approval's redirect is followed by hand. Returns its output, exit code and authorization code."""
-    redirect_uri = f"http://127.0.0.1:{free_port()}/callback"
-    command = [
-        str(BIN / "source-brightpearl"),
-        "oauth",
-        "--account-code",
-        mock.account,
-        "--client-id",
-        mock.app_ref,
-        "--dev-ref",
-        mock.dev_ref,
-        "--config",
-        str(config_path),
-        "--oauth-host",
-        oauth_host,
-        "--redirect-uri",
-        redirect_uri,
-        "--no-browser",
-        "--timeout",
-        "60",
-    ]
-    helper = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "BRIGHTPEARL_CLIENT_SECRET": CLIENT_SECRET},
-    )
-    code = ""
-    try:
-        first_lines = [helper.stdout.readline(), helper.stdout.readline()]
-        if first_lines[1].strip().startswith("http"):
-            location = mock.session.get(first_lines[1].strip(), allow_redirects=False).headers["location"]
-            code = location.split("code=")[1].split("&")[0]
-            mock.session.get(location, timeout=30)
-        rest, _ = helper.communicate(timeout=120)
-    finally:
-        if helper.poll() is None:
-            helper.kill()
-    return {"output": "".join(first_lines) + rest, "exit_code": helper.returncode, "code": code}
-
-
 def test_given_the_token_endpoint_redirects_the_code_exchange_when_oauth_runs_then_nothing_reaches_the_other_host(
     tmp_path, mock, proxy, elsewhere
 ):
     proxy.add(Rule(path=TOKEN_PATH, method="POST", behaviour=redirect(302, f"{elsewhere.base_url}/token/acme")))
 
-    helper = run_oauth_command(mock, proxy.base_url, tmp_path / "config.json")
+    helper = run_oauth_helper(mock, tmp_path / "config.json", CLIENT_SECRET, oauth_host=proxy.base_url)
 
     assert helper["exit_code"] == 1 and "302" in helper["output"]
     assert elsewhere.seen == []
@@ -398,7 +360,7 @@ def test_given_a_code_exchange_answer_without_a_token_when_oauth_runs_then_no_co
 ):
     proxy.add(Rule(path=TOKEN_PATH, method="POST", behaviour=respond(200, answer)))
 
-    helper = run_oauth_command(mock, proxy.base_url, tmp_path / "config.json")
+    helper = run_oauth_helper(mock, tmp_path / "config.json", CLIENT_SECRET, oauth_host=proxy.base_url)
 
     assert helper["exit_code"] == 1 and "token" in helper["output"]
     assert not (tmp_path / "config.json").exists()
@@ -419,7 +381,7 @@ def test_given_the_token_endpoint_stalls_the_code_exchange_when_oauth_runs_then_
     proxy.add(Rule(path=TOKEN_PATH, method="POST", behaviour=stall(seconds=STALL_SECONDS)))
     started = time.monotonic()
 
-    helper = run_oauth_command(mock, proxy.base_url, tmp_path / "config.json")
+    helper = run_oauth_helper(mock, tmp_path / "config.json", CLIENT_SECRET, oauth_host=proxy.base_url)
 
     assert time.monotonic() - started < STALL_SECONDS / 2
     assert helper["exit_code"] == 1 and "token endpoint" in helper["output"]
