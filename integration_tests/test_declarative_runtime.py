@@ -70,7 +70,9 @@ def _run_runtime(tmp_path: Path, command: list[str], config: dict[str, Any], cat
 
 
 def _runtime_read(tmp_path: Path, config: dict[str, Any], catalog: dict[str, Any], *args: str) -> Any:
-    result = _run_runtime(tmp_path, [str(_beside_python("source-declarative-manifest")), "read", *args], config, catalog)
+    result = _run_runtime(
+        tmp_path, [str(_beside_python("source-declarative-manifest")), "read", *args], config, catalog
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 

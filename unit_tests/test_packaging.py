@@ -15,18 +15,19 @@ import sys
 import tomllib
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import jsonschema
 import pytest
 import yaml
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import get_declarative_component_schema
-from airbyte_cdk.sources.declarative.parsers.manifest_component_transformer import ManifestComponentTransformer
 from airbyte_cdk.sources.declarative.parsers.custom_code_compiler import (
     COMPONENTS_MODULE_NAME,
     SDM_COMPONENTS_MODULE_NAME,
     register_components_module_from_string,
 )
+from airbyte_cdk.sources.declarative.parsers.manifest_component_transformer import ManifestComponentTransformer
 from airbyte_cdk.sources.declarative.parsers.manifest_reference_resolver import ManifestReferenceResolver
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -293,9 +294,7 @@ def test_given_components_py_as_text_when_the_cdks_loader_registers_it_then_it_h
 
 
 def test_given_another_components_module_registered_when_the_source_is_built_then_it_uses_the_packages(monkeypatch):
-    monkeypatch.setitem(sys.modules, SDM_COMPONENTS_MODULE_NAME, importlib.util.module_from_spec(
-        importlib.util.spec_from_loader(COMPONENTS_MODULE_NAME, loader=None)
-    ))
+    monkeypatch.setitem(sys.modules, SDM_COMPONENTS_MODULE_NAME, ModuleType(COMPONENTS_MODULE_NAME))
 
     SourceBrightpearl()
 
