@@ -12,12 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import yaml
 from airbyte_cdk.models import SyncMode
+from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, _run_command
 from airbyte_cdk.test.entrypoint_wrapper import read as entrypoint_read
 from airbyte_cdk.test.models import ExpectedOutcome
 
+import source_brightpearl
 from source_brightpearl.run import run
 from source_brightpearl.source import SourceBrightpearl
 
@@ -27,6 +30,7 @@ APP_REF = "acme-analytics"
 ACCOUNT_TOKEN = "unit-account-token-4f9d2c7b1e8a"
 STAFF_TOKEN = "unit-staff-token-8b3e6a0d5c2f"
 DEFAULT_BASE = "https://euw1.brightpearlconnect.com"
+MANIFEST_PATH = Path(source_brightpearl.__file__).with_name("manifest.yaml")
 
 
 class ConfigBuilder:
@@ -101,6 +105,15 @@ def order(order_id: int, row_ids: Iterable[int] = ()) -> dict[str, Any]:
 def run_read(config: Mapping[str, Any], stream: str, expect_failure: bool = False) -> EntrypointOutput:
     catalog = CatalogBuilder().with_stream(stream, SyncMode.full_refresh).build()
     source = SourceBrightpearl(config=config, catalog=catalog)
+    outcome = ExpectedOutcome.EXPECT_EXCEPTION if expect_failure else ExpectedOutcome.EXPECT_SUCCESS
+    return entrypoint_read(source, config, catalog, expected_outcome=outcome)
+
+
+def run_declarative_read(config: Mapping[str, Any], stream: str, expect_failure: bool = False) -> EntrypointOutput:
+    """A read on Airbyte's declarative runtime: the manifest and its components, without source.py."""
+    catalog = CatalogBuilder().with_stream(stream, SyncMode.full_refresh).build()
+    manifest = yaml.safe_load(MANIFEST_PATH.read_text())
+    source = ConcurrentDeclarativeSource(source_config=manifest, config=config, catalog=catalog, state=None)
     outcome = ExpectedOutcome.EXPECT_EXCEPTION if expect_failure else ExpectedOutcome.EXPECT_SUCCESS
     return entrypoint_read(source, config, catalog, expected_outcome=outcome)
 
