@@ -1,6 +1,11 @@
-"""Custom components for what manifest.yaml cannot express on its own."""
+"""Custom components for what manifest.yaml cannot express on its own.
 
-from __future__ import annotations
+The same file runs in our package and on Airbyte's declarative runtime, which receives it as text (Connector
+Builder, Cloud, PyAirbyte by manifest) and executes it before registering it as a module. Hence imports of the
+standard library, airbyte_cdk and its own dependencies only (nothing of `source_brightpearl`), and no
+`from __future__ import annotations`: a dataclass with string annotations looks its module up in `sys.modules`
+while the class is built, which fails there.
+"""
 
 import copy
 import ipaddress
@@ -831,7 +836,7 @@ class TokenAnswer:
     api_domain: str | None  # as given; the `oauth` command checks it before saving it
 
     @classmethod
-    def from_body(cls, body: Any, url: str) -> TokenAnswer:
+    def from_body(cls, body: Any, url: str) -> "TokenAnswer":
         """Raises a transient error when `body` holds no usable access token: nothing is saved then."""
         fields = body if isinstance(body, Mapping) else {}
         access_token = _usable_token(fields.get("access_token"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,6 +33,7 @@ from airbyte_cdk.sources.declarative.interpolation import InterpolatedString
 from airbyte_cdk.sources.declarative.models.declarative_component_schema import (
     HttpRequester as HttpRequesterModel,
 )
+from airbyte_cdk.sources.declarative.parsers.custom_code_compiler import SDM_COMPONENTS_MODULE_NAME
 from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import (
     ModelToComponentFactory,
 )
@@ -40,6 +42,7 @@ from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.utils.datetime_helpers import ab_datetime_now, ab_datetime_try_parse
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_brightpearl import components
 from source_brightpearl.components import config_error
 from source_brightpearl.config_errors import close_matches, quote_value
 
@@ -71,6 +74,10 @@ class SourceBrightpearl(YamlDeclarativeSource):
         # until then its values may be any JSON: a wrong one is reported then, and ignored here.
         # (Kept before the parent's constructor, which reads the manifest.)
         self._configured_request_timeout = _positive_number((config or {}).get("request_timeout_seconds"))
+        # The manifest's `class_name`s use the module name that Airbyte's declarative runtime gives an injected
+        # components.py, so one manifest runs on both; here that name is the package's module. Set at each
+        # build: a manifest source built earlier in this process (PyAirbyte) may have registered its own.
+        sys.modules[SDM_COMPONENTS_MODULE_NAME] = components
         # The package's manifest by absolute path: the CDK opens a relative one in the current directory first.
         super().__init__(
             path_to_yaml=str(Path(__file__).with_name("manifest.yaml")),
