@@ -8,6 +8,7 @@ misbehaviour (two minutes) would end; `check` uses the default, since it must fa
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -95,6 +96,24 @@ def check(work_dir: Path, config: dict[str, Any]) -> tuple[dict[str, Any], Conne
     (work_dir / "config.json").write_text(json.dumps(config))
     run = run_connector(work_dir, "check", "--config", str(work_dir / "config.json"))
     return next(message["connectionStatus"] for message in run.of_type("CONNECTION_STATUS")), run
+
+
+def declarative_read(work_dir: Path, config: dict[str, Any]) -> ConnectorRun:
+    """A read of the catalog's streams on Airbyte's declarative runtime: `source-declarative-manifest` given the
+    manifest and components.py by path, without source.py."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    (work_dir / "config.json").write_text(json.dumps(config))
+    (work_dir / "catalog.json").write_text(json.dumps(catalog()))
+    package = Path(__file__).resolve().parent.parent / "source_brightpearl"
+    command = [
+        str(Path(sys.executable).with_name("source-declarative-manifest")),
+        "read",
+        *("--manifest-path", str(package / "manifest.yaml"), "--components-path", str(package / "components.py")),
+        *("--config", str(work_dir / "config.json"), "--catalog", str(work_dir / "catalog.json")),
+    ]
+    environment = {**os.environ, "AIRBYTE_ENABLE_UNSAFE_CODE": "true"}
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=300, env=environment)
+    return ConnectorRun(finished.stdout.splitlines(), finished.returncode, killed=False, stderr=finished.stderr)
 
 
 def requests_to(proxy: HostileServer, path: str) -> int:
@@ -241,6 +260,21 @@ def test_given_a_search_redirected_to_another_host_when_read_then_the_stream_fai
     assert mock.account_token not in output
     # The streams that do not depend on the search still arrive.
     assert run.records()["warehouses"]
+
+
+def test_given_a_search_redirected_to_another_host_when_read_on_the_declarative_runtime_then_nothing_reaches_it(
+    tmp_path, proxy, config, mock
+):
+    with RecordingServer() as elsewhere:
+        location = f"{elsewhere.base_url}/public-api/{mock.account}/{ORDER_SEARCH}?{LOCATION_SECRET}"
+        proxy.add(Rule(path=ORDER_SEARCH, behaviour=redirect(302, location), count=None))
+
+        run = declarative_read(tmp_path, config)
+
+        assert elsewhere.seen == []
+    redirect_errors = [error for error in run.errors() if "HTTP 302, a redirect to 127.0.0.2" in error["message"]]
+    assert redirect_errors and all(error["failure_type"] == "config_error" for error in redirect_errors)
+    assert mock.account_token not in "\n".join(run.lines) + run.stderr
 
 
 def test_given_the_check_call_redirected_to_another_host_when_check_then_failed_naming_status_and_host(

@@ -38,20 +38,17 @@ from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import (
     ModelToComponentFactory,
 )
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
-from airbyte_cdk.sources.streams.call_rate import APIBudget
 from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.utils.datetime_helpers import ab_datetime_now, ab_datetime_try_parse
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_brightpearl import components
-from source_brightpearl.components import BrightpearlBudgetPacer, BrightpearlTransportGuard, config_error
+from source_brightpearl.components import config_error
 from source_brightpearl.config_errors import close_matches, quote_value
 
 CHECK_REQUESTER_NAME = "check_connection"
 # The internal message of the error the CDK's concurrent read ends with when streams failed.
 FAILED_STREAMS_SUMMARY = "Concurrent read failure"
-# Calls of each rolling minute left to the account's other apps unless the config says otherwise.
-DEFAULT_RATE_LIMIT_RESERVE = 20
 # `check` makes one small call, and a host that never answers must be reported within half a minute,
 # whatever the (longer) request timeout of a read.
 CHECK_TIMEOUT_SECONDS = 15
@@ -88,14 +85,6 @@ class SourceBrightpearl(YamlDeclarativeSource):
             config=config,
             state=state,
             **kwargs,
-        )
-        # Every requester the factory builds shares this one budget (HttpRequester.api_budget); the
-        # manifest's `api_budget` can only describe the CDK's own policies (see the pacer's and the
-        # guard's docstrings).
-        reserve = self._config.get("rate_limit_reserve")
-        self._constructor._api_budget = BrightpearlTransportGuard(
-            pacer=BrightpearlBudgetPacer(reserve=reserve if isinstance(reserve, int) else DEFAULT_RATE_LIMIT_RESERVE),
-            body_timeout_seconds=self._request_timeout_seconds,
         )
         self.logger.addFilter(CONFIG_ERROR_TRACEBACK_FILTER)
         self._cursors = StreamCursors(self.resolved_manifest, self._config)
@@ -281,10 +270,6 @@ class SourceBrightpearl(YamlDeclarativeSource):
         # would only add a stack trace to it.
         logging.getLogger(f"airbyte.HttpRequester.{CHECK_REQUESTER_NAME}").setLevel(logging.CRITICAL)
         factory = ModelToComponentFactory(disable_retries=True)
-        # One call: nothing to pace, but the same guard on its answer as every read's.
-        factory._api_budget = BrightpearlTransportGuard(
-            pacer=APIBudget(policies=[]), body_timeout_seconds=self._check_timeout_seconds
-        )
         return factory.create_component(HttpRequesterModel, definition, self._config, name=CHECK_REQUESTER_NAME)
 
     def _describe_check_failure(self, error: AirbyteTracedException) -> str:

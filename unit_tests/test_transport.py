@@ -21,7 +21,15 @@ from source_brightpearl.components import (
     ResponseTooSlow,
     _BoundedBody,
 )
-from unit_tests.builders import ACCOUNT_TOKEN, ConfigBuilder, api_url, run_command, run_entry_point, run_read
+from unit_tests.builders import (
+    ACCOUNT_TOKEN,
+    ConfigBuilder,
+    api_url,
+    run_command,
+    run_declarative_read,
+    run_entry_point,
+    run_read,
+)
 
 ORDER_STATUSES = api_url("order-service/order-status")
 ACCOUNT_CONFIGURATION = api_url("integration-service/account-configuration")
@@ -130,6 +138,17 @@ def test_given_a_redirect_to_another_host_when_read_then_config_error_naming_sta
     assert f"HTTP {status}, a redirect to collector.example:8443" in error.message
     everything = "\n".join(str(message) for message in output._messages)
     assert "sig=5f2b9c" not in everything and ACCOUNT_TOKEN not in everything
+
+
+def test_given_a_redirect_when_read_on_the_declarative_runtime_then_config_error_and_the_redirect_is_not_followed():
+    with responses.RequestsMock() as mocked:
+        mocked.get(ORDER_STATUSES, status=302, headers={"Location": "https://collector.example:8443/x?sig=5f2b9c"})
+        output = run_declarative_read(ConfigBuilder().build(), "order_statuses", expect_failure=True)
+        assert [call.request.url for call in mocked.calls] == [ORDER_STATUSES]
+
+    error = output.errors[0].trace.error
+    assert error.failure_type.value == "config_error"
+    assert "HTTP 302, a redirect to collector.example:8443" in error.message
 
 
 @pytest.mark.parametrize(
