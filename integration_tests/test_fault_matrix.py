@@ -29,7 +29,6 @@ from integration_tests.connector_process import (
     add_keys,
     missing_and_extra,
     read,
-    report_line,
 )
 from mock_server.testing import MockServer
 
@@ -181,7 +180,7 @@ def mocks() -> Queue:
 
 
 @pytest.fixture(scope="module")
-def matrix(mocks, tmp_path_factory, request) -> tuple[Keys, dict[str, Outcome]]:
+def matrix(mocks, tmp_path_factory, report_line) -> tuple[Keys, dict[str, Outcome]]:
     """A clean sync and every case, run side by side; a line in the test output counts the faults survived."""
     work_dir = tmp_path_factory.mktemp("fault_matrix")
     with ThreadPoolExecutor(WORKERS) as pool:
@@ -193,7 +192,6 @@ def matrix(mocks, tmp_path_factory, request) -> tuple[Keys, dict[str, Outcome]]:
     clean_records = clean.records()
     not_survived = sorted(name for name, outcome in result.items() if _why_not_survived(outcome, clean_records))
     report_line(
-        request,
         f"fault matrix: {len(result) - len(not_survived)} / {len(result)} faults survived "
         f"(not survived: {not_survived or 'none'})",
     )

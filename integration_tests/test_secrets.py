@@ -59,16 +59,14 @@ def mock() -> MockServer:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def leak_count(request):
+def leak_count(report_line):
     """Prints the secret leaks found over every run of this module (the assertions fail on the first)."""
     yield
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter and RUNS:
-        with request.config.pluginmanager.get_plugin("capturemanager").global_and_fixture_disabled():
-            reporter.write_line(
-                f"\nsecret leaks found: {len(LEAKS)} in {len(RUNS)} runs "
-                "(stdout and stderr of every command, at debug level and on errors)"
-            )
+    if RUNS:
+        report_line(
+            f"\nsecret leaks found: {len(LEAKS)} in {len(RUNS)} runs "
+            "(stdout and stderr of every command, at debug level and on errors)"
+        )
 
 
 def config(api_domain: str, auth: str = "account_token", token: str = ACCOUNT_TOKEN) -> dict[str, Any]:

