@@ -1352,8 +1352,10 @@ class _IdsToRetry(list):
     copies and updates take turns.
     """
 
-    def __init__(self) -> None:
-        super().__init__()
+    # Built from an iterable too, as a list is: `dataclasses.asdict` copies a list that way (the
+    # Connector Builder's answer to a test read holds the state this object is in).
+    def __init__(self, ids: Iterable[int] = ()) -> None:
+        super().__init__(ids)
         self._lock = threading.Lock()
 
     def settle(self, asked: Iterable[int], skipped: Iterable[int]) -> None:

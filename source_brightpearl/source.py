@@ -90,6 +90,14 @@ class SourceBrightpearl(YamlDeclarativeSource):
         self._cursors = StreamCursors(self.resolved_manifest, self._config)
         self._incoming_state_warnings = self._clamp_incoming_state(state or [])
 
+    def configure(self, config: Mapping[str, Any], temp_dir: str) -> Mapping[str, Any]:
+        """A source built without a config (as `airbyte-cdk connector test` builds one, handing the config
+        to each command only) is built again with the command's: a declarative source's streams, budget and
+        cursors come from the config its constructor was given."""
+        if not self._config and config:
+            self.__init__(config=config)
+        return super().configure(config, temp_dir)
+
     def _clamp_incoming_state(self, state: list[AirbyteStateMessage]) -> list[str]:
         """Checks each stream's `--state` cursors before the CDK reads them (an odd format would end
         in a traceback there) and moves a cursor in the future back to now (from there every later
