@@ -17,10 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Queue
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
 
 from integration_tests.connector_process import (
     ConnectorRun,
@@ -99,29 +97,7 @@ class Outcome:
 
 def _oauth_config(mock: MockServer) -> dict[str, Any]:
     """A config with a live token pair, from the mock's authorization-code flow (auto-approved)."""
-    redirect_uri = "http://127.0.0.1:9/callback"
-    answer = requests.get(
-        f"{mock.base_url}/authorize/{mock.account}",
-        allow_redirects=False,
-        timeout=10,
-        params={
-            "response_type": "code",
-            "client_id": mock.app_ref,
-            "redirect_uri": redirect_uri,
-            "state": "fault-matrix",
-        },
-    )
-    code = parse_qs(urlsplit(answer.headers["location"]).query)["code"][0]
-    tokens = requests.post(
-        f"{mock.base_url}/token/{mock.account}",
-        timeout=10,
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "client_id": mock.app_ref,
-            "redirect_uri": redirect_uri,
-        },
-    ).json()
+    _, tokens = mock.authorization_code_grant()
     config = account_token_config(mock)
     config["credentials"] = {
         "auth_type": "oauth",

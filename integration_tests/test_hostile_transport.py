@@ -183,11 +183,16 @@ def _memory_high_water_mark(pid: int) -> int:
 # ---------------------------------------------------------------- stalls and trickles
 
 
-def test_given_a_search_that_never_answers_once_when_read_then_it_is_retried_and_every_record_arrives(
-    tmp_path, proxy, config, clean_records
+@pytest.mark.parametrize(
+    "path, stalling",
+    [(ORDER_SEARCH, stall), (ORDER_GET, stall_mid_body)],
+    ids=["search never answers", "id-set GET stalls mid-body"],
+)
+def test_given_a_request_that_stalls_once_when_read_then_it_is_retried_and_every_record_arrives(
+    tmp_path, proxy, config, clean_records, path, stalling
 ):
-    behaviour, durations = watched(stall(seconds=MAX_MISBEHAVIOUR_SECONDS))
-    proxy.add(Rule(path=ORDER_SEARCH, behaviour=behaviour))
+    behaviour, durations = watched(stalling(seconds=MAX_MISBEHAVIOUR_SECONDS))
+    proxy.add(Rule(path=path, behaviour=behaviour))
 
     run = read(tmp_path, config)
 
@@ -195,7 +200,7 @@ def test_given_a_search_that_never_answers_once_when_read_then_it_is_retried_and
     assert run.records() == clean_records
     # The read ended while the stalled request was still held: it was given up, not waited out.
     assert durations == {}
-    assert requests_to(proxy, ORDER_SEARCH) >= 2
+    assert requests_to(proxy, path) >= 2
 
 
 def test_given_a_host_that_never_answers_when_check_then_failed_within_30_s(tmp_path, proxy, config):
@@ -207,19 +212,6 @@ def test_given_a_host_that_never_answers_when_check_then_failed_within_30_s(tmp_
     assert time.monotonic() - started < 30
     assert status["status"] == "FAILED"
     assert "did not answer within 15 s" in status["message"]
-
-
-def test_given_an_id_set_get_stalling_mid_body_once_when_read_then_it_is_retried_and_every_record_arrives(
-    tmp_path, proxy, config, clean_records
-):
-    behaviour, durations = watched(stall_mid_body(seconds=MAX_MISBEHAVIOUR_SECONDS))
-    proxy.add(Rule(path=ORDER_GET, behaviour=behaviour))
-
-    run = read(tmp_path, config)
-
-    assert run.exit_code == 0
-    assert run.records() == clean_records
-    assert durations == {}
 
 
 def test_given_an_id_set_get_trickling_a_byte_at_a_time_once_when_read_then_it_is_cut_retried_and_complete(

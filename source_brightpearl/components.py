@@ -662,12 +662,37 @@ class BrightpearlApiDomainValidation(ValidationStrategy):
             raise config_error(f"{self.field} '{without_password(text)}' {problem}")
 
 
+# The hosts a config without `api_domain` (and `datacenter`) or `credentials.oauth_host` is sent to.
+DEFAULT_DATACENTER = "euw1.brightpearlconnect.com"
+DEFAULT_OAUTH_HOST = "oauth.brightpearl.com"
+
+
 def base_url(host: str) -> str:
     """The base URL a host setting (`api_domain`, `oauth_host`) stands for: `https://` unless it names
-    its scheme, without a trailing slash. The manifest's `base_url` and token endpoint templates apply
-    the same rule in Jinja (a template cannot call Python), so a change here goes there too."""
+    its scheme, without a trailing slash. The connector's (`BrightpearlBaseUrls`) and the oauth
+    command's rule."""
     host = host.strip()
     return (host if "://" in host else f"https://{host}").rstrip("/")
+
+
+@dataclass
+class BrightpearlBaseUrls(ConfigTransformation):
+    """Adds to the config the base URLs every request starts with: `base_url`, the API's (from
+    `api_domain`, `credentials.api_domain` or `datacenter`), and `oauth_base_url`, the token
+    endpoint's (from `credentials.oauth_host`), each by `base_url`'s rule.
+
+    `ConfigAddFields` would write that rule in Jinja once per URL, copies of the one the `oauth`
+    command runs here (a template cannot call Python). It runs before the config is checked against
+    the spec, so `credentials` may not be an object, nor a host a string.
+    """
+
+    def transform(self, config: MutableMapping[str, Any]) -> None:
+        credentials = config.get("credentials") if isinstance(config.get("credentials"), Mapping) else {}
+        api_host = (
+            config.get("api_domain") or credentials.get("api_domain") or config.get("datacenter") or DEFAULT_DATACENTER
+        )
+        config["base_url"] = base_url(str(api_host))
+        config["oauth_base_url"] = base_url(str(credentials.get("oauth_host") or DEFAULT_OAUTH_HOST))
 
 
 def base_url_problem(text: str) -> str | None:
