@@ -34,8 +34,9 @@ SINGER_TAP_SECONDS = {10000: 3.7, 100000: 37.0}
 SINGER_TAP_SPEED_UP_GOAL = {10000: "> 1.00x", 100000: ">= 1.50x"}
 
 
-def connector_read(mock: MockServer, workdir: Path) -> tuple[int, float, float]:
-    """Records, the wall time of the whole `read` process, and that of the read after start-up."""
+def connector_read(mock: MockServer, workdir: Path) -> tuple[int, float, float, float]:
+    """Records, the wall time of the whole `read` process, that of the read after start-up, and the
+    process's CPU time (user + system: steadier than wall times on a shared machine)."""
     config = mock.connector_config(rate_limit_reserve=0)
     catalog = {
         "streams": [
@@ -59,19 +60,21 @@ def connector_read(mock: MockServer, workdir: Path) -> tuple[int, float, float]:
         # its first request: what follows is the read itself.
         first_message_at = first_message_at or time.perf_counter()
         records += line.startswith(b'{"type":"RECORD"')
-    if process.wait():
-        raise RuntimeError(f"read exited with {process.returncode}")
+    # wait4 gives this child's own rusage, not the sum over every child this script has had
+    _, status, usage = os.wait4(process.pid, 0)
+    if status:
+        raise RuntimeError(f"read exited with status {status}")
     finished = time.perf_counter()
-    return records, finished - started, finished - first_message_at
+    return records, finished - started, finished - first_message_at, usage.ru_utime + usage.ru_stime
 
 
-def bare_loop(mock: MockServer) -> tuple[int, float]:
+def bare_loop(mock: MockServer) -> tuple[int, float, float]:
     """The same requests the connector sends for a full read of orders (search pages of IDs, then ID
     sets), each record written as one JSON line of an Airbyte RECORD message (to /dev/null: what
-    reads the connector's stdout is not the connector's cost either)."""
+    reads the connector's stdout is not the connector's cost either); records, wall and CPU time."""
     session, headers = requests.Session(), mock.auth_headers()
     with open(os.devnull, "wb") as output:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         ids, first = [], 1
         while True:
             page = orjson.loads(
@@ -93,7 +96,7 @@ def bare_loop(mock: MockServer) -> tuple[int, float]:
                 message = {"stream": "orders", "data": order, "emitted_at": time.time_ns() // 1_000_000}
                 output.write(orjson.dumps({"type": "RECORD", "record": message}) + b"\n")
                 records += 1
-        return records, time.perf_counter() - started
+        return records, time.perf_counter() - started, time.process_time() - cpu_started
 
 
 def spec_startup(runs: int) -> list[float]:
@@ -113,10 +116,10 @@ def main() -> None:
     with MockServer(orders=args.orders, rate_limit=0) as mock, tempfile.TemporaryDirectory() as workdir:
         bare_loop(mock)  # warm the mock's caches so neither side pays for them
         mock.reset_stats()
-        connector_records, process_seconds, connector_seconds = connector_read(mock, Path(workdir))
+        connector_records, process_seconds, connector_seconds, connector_cpu = connector_read(mock, Path(workdir))
         connector_calls = mock.stats()["total"]
         mock.reset_stats()
-        bare_records, bare_seconds = bare_loop(mock)
+        bare_records, bare_seconds, bare_cpu = bare_loop(mock)
         bare_calls = mock.stats()["total"]
     startup = spec_startup(args.spec_runs)
     connector_rate, bare_rate = connector_records / connector_seconds, bare_records / bare_seconds
@@ -134,6 +137,10 @@ def main() -> None:
         f" ({bare_calls} calls)"
     )
     print(f"ratio connector / bare: {connector_rate / bare_rate:.2f} (goal >= 0.5)")
+    print(
+        f"CPU (user + sys): connector process {connector_cpu:.2f} s, bare loop {bare_cpu:.2f} s "
+        f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
     if args.orders in SINGER_TAP_SECONDS:
         tap_seconds, speed_up_goal = SINGER_TAP_SECONDS[args.orders], SINGER_TAP_SPEED_UP_GOAL[args.orders]
         print(
