@@ -113,7 +113,11 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=10000)
     parser.add_argument("--spec-runs", type=int, default=5)
     args = parser.parse_args()
-    with MockServer(orders=args.orders, rate_limit=0) as mock, tempfile.TemporaryDirectory() as workdir:
+    # Seeding 100k orders takes about 45 s alone, longer on a busy machine.
+    with (
+        MockServer(orders=args.orders, rate_limit=0, startup_timeout=600) as mock,
+        tempfile.TemporaryDirectory() as workdir,
+    ):
         bare_loop(mock)  # warm the mock's caches so neither side pays for them
         mock.reset_stats()
         connector_records, process_seconds, connector_seconds, connector_cpu = connector_read(mock, Path(workdir))
