@@ -76,6 +76,12 @@ BENCHES = [
             Figure(
                 "whole read process incl. start-up (records/s)", r"connector total: .* = ([\d,]+) records/s", "-", None
             ),
+            Figure(
+                "whole read process vs the 2020 Singer tap (x faster)",
+                r"Singer tap: .* = ([\d.]+)x faster",
+                "> 1.00 (10k)",
+                lambda x: x > 1.0,
+            ),
             Figure("start-up, spec median (s)", r"median ([\d.]+) s", "-", None),
         ],
     ),

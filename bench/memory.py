@@ -24,7 +24,7 @@ STREAMS = ["orders", "order_rows"]
 def read_peak_rss_mb(orders: int) -> tuple[float, int, float]:
     """Peak RSS (MB) of one read in a child process, the records it emitted and its wall time."""
     # Seeding 100k orders takes about 45 s alone, longer on a busy machine.
-    with MockServer(orders=orders, rate_limit=0, startup_timeout=300) as mock, tempfile.TemporaryDirectory() as workdir:
+    with MockServer(orders=orders, rate_limit=0, startup_timeout=900) as mock, tempfile.TemporaryDirectory() as workdir:
         config = mock.connector_config(rate_limit_reserve=0)
         catalog = {
             "streams": [

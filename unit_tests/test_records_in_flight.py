@@ -1,0 +1,69 @@
+"""Records waiting for the main thread are bounded (RECORDS_IN_FLIGHT): when the main thread, which
+writes records out, lags the threads reading them, the reading threads wait instead of parsing
+ever more records into memory. Against `responses`."""
+
+import json
+import queue
+import re
+import threading
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import responses
+from airbyte_cdk.sources.concurrent_source.concurrent_read_processor import ConcurrentReadProcessor
+
+from source_brightpearl.source import RECORDS_IN_FLIGHT
+from unit_tests.builders import ConfigBuilder, api_url, order, run_read, search_body
+
+ORDER_SEARCH = api_url("order-service/order-search")
+ORDER_GET = re.compile(re.escape(api_url("order-service/order/")) + r"[0-9,-]+")
+# Order rows: an ID set of 200 orders brings 1,000 rows, so two GETs under way bring more than the bound.
+ROWS_PER_ORDER = 5
+ORDERS = 4 * RECORDS_IN_FLIGHT // ROWS_PER_ORDER
+
+
+def _serve_orders(mocked: responses.RequestsMock, ids: list[int]) -> None:
+    """The search, then the ID sets, answered only once the whole search has been: every ID set is
+    then asked for before any of its records reaches the main thread (a quick search, slow GETs)."""
+    searched = threading.Event()
+
+    def search(request: Any) -> tuple[int, dict, str]:
+        first = int(parse_qs(urlsplit(request.url).query).get("firstResult", ["1"])[0])
+        page = search_body("orderId", ids[first - 1 : first + 499], first, len(ids))
+        if not page["response"]["metaData"]["morePagesAvailable"]:
+            searched.set()
+        return 200, {}, json.dumps(page)
+
+    def id_set(request: Any) -> tuple[int, dict, str]:
+        searched.wait(timeout=30)
+        asked = [int(i) for i in urlsplit(request.url).path.rsplit("/", 1)[1].split(",")]
+        return 200, {}, json.dumps({"response": [order(i, range(i * 10, i * 10 + ROWS_PER_ORDER)) for i in asked]})
+
+    mocked.add_callback(responses.GET, ORDER_SEARCH, callback=search)
+    mocked.add_callback(responses.GET, ORDER_GET, callback=id_set)
+
+
+def test_given_a_main_thread_slower_than_the_reads_when_order_rows_are_read_then_at_most_the_bound_wait_for_it(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    waiting = []
+    put, on_record = queue.Queue.put, ConcurrentReadProcessor.on_record
+
+    def counted_put(self: queue.Queue, item: Any, *args: Any, **kwargs: Any) -> None:
+        put(self, item, *args, **kwargs)
+        waiting.append(self.qsize())
+
+    def slow_on_record(self: ConcurrentReadProcessor, record: Any) -> Any:
+        time.sleep(0.002)
+        return on_record(self, record)
+
+    monkeypatch.setattr(queue.Queue, "put", counted_put)
+    monkeypatch.setattr(ConcurrentReadProcessor, "on_record", slow_on_record)
+    with responses.RequestsMock() as mocked:
+        _serve_orders(mocked, list(range(1, ORDERS + 1)))
+        output = run_read(ConfigBuilder().build(), "order_rows")
+
+    assert len(output.records) == ORDERS * ROWS_PER_ORDER
+    assert max(waiting) <= RECORDS_IN_FLIGHT
