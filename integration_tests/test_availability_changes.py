@@ -203,7 +203,7 @@ def journey(tmp_path_factory) -> dict[str, Any]:
         resumed = _ok(_sync(mock, tmp_path, failed["state"]))
 
         old_sweep = copy.deepcopy(resumed["state"])
-        old_sweep[0]["stream"]["stream_state"]["parent_state"]["stock_tracked_product_sweep"] = {
+        old_sweep[0]["stream"]["stream_state"]["parent_state"]["stock_tracked_product_search"] = {
             "sweptOn": (datetime.now(UTC) - timedelta(days=8)).strftime("%Y-%m-%dT%H:%M:%S+0000")
         }
         swept = _ok(_sync(mock, tmp_path, old_sweep))
