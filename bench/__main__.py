@@ -1,4 +1,5 @@
-"""Runs every benchmark (calls, budget, throughput, mock abuse, memory) and prints one table of figures and goals.
+"""Runs every benchmark (calls, availability calls, budget, throughput, mock abuse, memory) and prints one table of
+figures and goals.
 
 The table gives each figure, its goal, met or missed, and the machine it ran on.
 
@@ -52,6 +53,21 @@ BENCHES = [
         [
             Figure(
                 "API calls / minimum (read of every stream)", r"ratio ([\d.]+); throttled", "1.00", lambda x: x <= 1.0
+            ),
+        ],
+    ),
+    # An availability schedule's sync with nothing changed must cost the same on a 10x larger catalogue.
+    Bench(
+        "incremental_calls.py",
+        ["--availability-products", "1000,10000"],
+        ["--availability-products", "100,1000"],
+        [
+            Figure("availability sync, nothing changed (calls)", r"nothing changed: (\d+) at", "-", None),
+            Figure(
+                "availability sync calls, 10x catalogue / 1x",
+                r"\(largest / smallest ([\d.]+)\)",
+                "1.00",
+                lambda x: x <= 1.0,
             ),
         ],
     ),

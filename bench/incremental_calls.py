@@ -6,7 +6,13 @@ GET, filtered client-side; the six whose search has `createdOn`, orders, sales o
 products, contacts and companies, a second one from the cursor on it, for records never updated,
 whose `updatedOn` cell is empty) plus the ID-set GETs of the records inside the lookback window.
 
+With `--availability-products 1000,10000` it measures `product_availability_changes` instead, on an
+account of each size (the mock seeds 100 products per 1000 orders): a first sync, a sync with nothing
+changed, whose calls must not grow with the catalogue, one after a stock correction, and a snapshot
+of `product_availability` for comparison.
+
     python bench/incremental_calls.py [--orders 10000] [--rate-limit 200]
+    python bench/incremental_calls.py --availability-products 1000,10000
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from pathlib import Path
 from mock_server.testing import MockServer
 
 CHANGED, DELETED = 37, 5
+AVAILABILITY = "product_availability_changes"
+PRODUCTS_PER_THOUSAND_ORDERS = 100  # mock_server.builders.catalogue.build_products
 
 
 class Connector:
@@ -94,11 +102,67 @@ def show(title: str, records: Counter, routes: Counter) -> None:
         print(f"  {count:>5}  {route}")
 
 
+def correct_stock(mock: MockServer) -> int:
+    """A stock correction of the first stock-tracked product, through the API: its ID."""
+    search = mock.session.get(
+        mock.api_url("product-service/product-search"),
+        params={"stockTracked": "true", "columns": "productId", "pageSize": 1},
+        headers=mock.auth_headers(),
+        timeout=30,
+    )
+    product_id = search.json()["response"]["results"][0][0]
+    mock.session.post(
+        mock.api_url("warehouse-service/warehouse/1/stock-correction"),
+        json={"corrections": [{"productId": product_id, "quantity": 5, "reason": "Found in count"}]},
+        headers=mock.auth_headers(),
+        timeout=30,
+    ).raise_for_status()
+    return product_id
+
+
+def availability_calls(products: int, rate_limit: int) -> int:
+    """Prints the calls of each `product_availability_changes` sync on an account of `products`
+    products; returns those of the sync with nothing changed."""
+    orders = products * 1000 // PRODUCTS_PER_THOUSAND_ORDERS
+    with (
+        MockServer(orders=orders, rate_limit=rate_limit, startup_timeout=600) as mock,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        connector = Connector(mock, Path(tmp))
+        tracked = mock.counts()["product-availability"]
+        print(f"{AVAILABILITY} at {products} products (--orders {orders}, {tracked} stock-tracked):")
+        mock.reset_stats()
+        records, state, _ = connector.read([AVAILABILITY], "incremental")
+        show("  first sync", records, calls(mock))
+        mock.reset_stats()
+        records, state, _ = connector.read([AVAILABILITY], "incremental", state)
+        unchanged = calls(mock)
+        show("  sync with nothing changed", records, unchanged)
+        product_id = correct_stock(mock)
+        mock.reset_stats()
+        records, state, _ = connector.read([AVAILABILITY], "incremental", state)
+        show(f"  sync after a stock correction of product {product_id}", records, calls(mock))
+        mock.reset_stats()
+        records, _, _ = connector.read(["product_availability"], "full_refresh")
+        show("  product_availability snapshot, for comparison", records, calls(mock))
+    return sum(unchanged.values())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=10000)
     parser.add_argument("--rate-limit", type=int, default=200)
+    parser.add_argument("--availability-products", help="comma-separated account sizes in products, e.g. 1000,10000")
     args = parser.parse_args()
+    if args.availability_products:
+        sizes = [int(size) for size in args.availability_products.split(",")]
+        unchanged = {size: availability_calls(size, args.rate_limit) for size in sizes}
+        print(
+            "calls per availability sync with nothing changed: "
+            + ", ".join(f"{count} at {size} products" for size, count in unchanged.items())
+            + f" (largest / smallest {unchanged[max(sizes)] / unchanged[min(sizes)]:.2f})"
+        )
+        return
     with (
         MockServer(orders=args.orders, rate_limit=args.rate_limit, startup_timeout=300) as mock,
         tempfile.TemporaryDirectory() as tmp,

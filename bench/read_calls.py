@@ -14,7 +14,10 @@ Per stream, the minimum is what Brightpearl cannot do with less:
   records never updated, whose `updatedOn` cell is empty;
 - small reference resources: one GET without an ID set;
 - child rows (order rows, prices per price list, availability per warehouse or location): no call
-  beyond their parent's, whose search is counted once even when two streams share it.
+  beyond their parent's, whose search is counted once even when two streams share it;
+- `product_availability_changes` reads the GETs of `product_availability` from the cache, and sends
+  its searches for changes (goods movements, orders updated and created), always from a cursor: one
+  call each, their window being the last `availability_full_refresh_days`.
 What each stream sends (searches, their filters and columns, ID-set GETs and their batch size) is read from
 the connector's resolved manifest; calls are attributed to streams by the request line the mock logs
 (`--log-requests`).
@@ -35,6 +38,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -61,6 +65,8 @@ class Stream:
     child: bool = False
     # With a start date, the search runs again from it on `createdOn`.
     created_pass: bool = False
+    # Searches always sent from a cursor, never from the start date: ((path, {filter: value}), columns, passes).
+    change_searches: tuple = ()
 
     def sends(self, request_line: str) -> bool:
         """Whether the logged request line (path?query) is one this stream alone sends."""
@@ -76,6 +82,25 @@ class Stream:
             key: value for key, value in parse_qsl(query) if key not in SEARCH_PAGING and not value.endswith("/")
         }
         return parameters == {**self.search[1], **({"columns": self.columns} if self.columns else {})}
+
+    def sends_change_search(self, request_line: str, start_date: str | None) -> bool:
+        """Whether the line is one of this stream's searches for changes: range-filtered, but not from the
+        start date (the other incremental searches' first filter)."""
+        path, _, query = request_line.partition("?")
+        ranges = [value.removesuffix("/") for _, value in parse_qsl(query) if value.endswith("/")]
+        if not ranges or (start_date and _moment(ranges[0]) == _moment(start_date)):
+            return False
+        parameters = {
+            key: value for key, value in parse_qsl(query) if key not in SEARCH_PAGING and not value.endswith("/")
+        }
+        return any(
+            path == search[0] and parameters == {**search[1], **({"columns": columns} if columns else {})}
+            for search, columns, _ in self.change_searches
+        )
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 SEARCH_PAGING = {"pageSize", "sort", "firstResult"}
@@ -121,6 +146,22 @@ def _id_set(stream: dict, catalog_names: set[str]) -> Stream:
     )
 
 
+def _change_searches(retriever: dict) -> tuple:
+    """The searches of an ID-set stream's further parents (the first is its `search`); a parent that is
+    itself an ID-set stream (order rows) counts its own search."""
+    batches = retriever.get("partition_router") or {}
+    found_by = batches.get("underlying_partition_router", {}).get("found_by", {})
+    searches = []
+    for config in found_by.get("parent_stream_configs", [])[1:]:
+        parent = config["stream"]
+        if "partition_router" in parent["retriever"]:
+            parent = parent["retriever"]["partition_router"]["underlying_partition_router"]["found_by"]
+            parent = parent["parent_stream_configs"][0]["stream"]
+        search, columns = _search(parent)
+        searches.append((search, columns, len(parent["retriever"].get("filter_columns", [None]))))
+    return tuple(searches)
+
+
 def streams_from_manifest() -> dict[str, Stream]:
     """Each stream's calls, from the connector's resolved manifest."""
     manifest = SourceBrightpearl(config={}).resolved_manifest
@@ -137,7 +178,7 @@ def streams_from_manifest() -> dict[str, Stream]:
             counted_parents.add(parent["name"])
             streams[stream["name"]] = _id_set(parent, catalog_names) if first else Stream(child=True)
         elif "cached_responses_of" in retriever:
-            streams[stream["name"]] = Stream(child=True)
+            streams[stream["name"]] = Stream(child=True, change_searches=_change_searches(retriever))
         elif kind == "BrightpearlIdSetRetriever":
             streams[stream["name"]] = _id_set(stream, catalog_names)
         elif kind == "BrightpearlSearchRetriever":
@@ -178,7 +219,7 @@ def search_pages(rows: int, overlap: int = 1) -> int:
 
 def minimum_calls(stream: Stream, mock: Mock, start_date: str | None, overlap: int = 1) -> int:
     if stream.child:
-        return 0
+        return sum(passes for _, _, passes in stream.change_searches)
     if stream.get_all:
         return 1
     calls = 0
@@ -247,11 +288,13 @@ def collect_request_lines(mock: MockServer) -> list[str]:
     return lines
 
 
-def calls_per_stream(request_lines: list[str]) -> tuple[Counter, list[str]]:
+def calls_per_stream(request_lines: list[str], start_date: str | None) -> tuple[Counter, list[str]]:
     calls: Counter = Counter()
     unattributed = []
     for line in request_lines:
-        owners = [name for name, stream in STREAMS.items() if stream.sends(line)]
+        owners = [name for name, stream in STREAMS.items() if stream.sends_change_search(line, start_date)] or [
+            name for name, stream in STREAMS.items() if stream.sends(line)
+        ]
         if len(owners) == 1:
             calls[owners[0]] += 1
         else:
@@ -281,7 +324,9 @@ def main() -> None:
         minimum = {name: minimum_calls(stream, mock_view, args.start_date) for name, stream in STREAMS.items()}
         offset_paging = sum(minimum_calls(stream, mock_view, args.start_date, overlap=0) for stream in STREAMS.values())
     throttled = [line for line in read_lines if line.endswith(THROTTLED)]
-    calls, unattributed = calls_per_stream([line for line in read_lines if not line.endswith(THROTTLED)])
+    calls, unattributed = calls_per_stream(
+        [line for line in read_lines if not line.endswith(THROTTLED)], args.start_date
+    )
     limit = f"{args.rate_limit}/min" if args.rate_limit else "off"
     start = f", start date {args.start_date}" if args.start_date else ""
     print(

@@ -53,7 +53,7 @@ def expected_records(mock: MockBrightpearl, full_read: dict[str, Any], name: str
             "warehouse-service/product-availability",
             lambda body: sum(len(figures["warehouses"]) for figures in body.values()),
         )
-    if name == "product_availability_totals":
+    if name in ("product_availability_totals", "product_availability_changes"):
         return _children(mock, "warehouse-service/product-availability", len)
     if name == "product_availability_by_location":
         return _children(

@@ -641,6 +641,7 @@ RESOURCES: list[Resource] = [
         service="warehouse",
         id_field="productId",
         build=warehouse.build_availability,
+        derived_from=("goods-movement", "goods-out-note", "product"),
         get="product-availability",
         as_map=True,
         optional={"breakDownByLocation": "breakDownByLocation"},

@@ -100,7 +100,8 @@ class Resource:
       being the key and not a field of the record.
     - `optional`: `includeOptional` names mapped to the top-level record keys they add
       (`customFields` is only sent when asked for).
-    - `build`: makes the seeded records from the world built so far (`world.py`).
+    - `build`: makes the seeded records from the world built so far (`world.py`); for a resource
+      `derived_from` other tables, makes its records from the dataset each time those change.
     """
 
     name: str
@@ -117,6 +118,7 @@ class Resource:
     missing: NotFound | None = EMPTY
     as_map: bool = False
     optional: dict[str, str] = field(default_factory=dict)
+    derived_from: tuple[str, ...] = ()
 
     @cached_property
     def search_row(self) -> Callable[[Record], tuple]:

@@ -1,4 +1,4 @@
-"""Builds a seeded mock account: every registry resource, in registry order."""
+"""Builds a seeded mock account: every registry resource, in registry order (a derived one when first read)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ def seed_dataset(seed: int, orders: int, account: str, timezone_name: str = "Ame
     dataset = Dataset(RESOURCES, ZoneInfo(timezone_name))
     world = World(dataset, seed, orders, timezone_name)
     for resource in RESOURCES:
-        dataset[resource.name].put_all(resource.build(world))
+        if not resource.derived_from:
+            dataset[resource.name].put_all(resource.build(world))
     dataset.account_configuration = account_configuration(world, account)
     return dataset

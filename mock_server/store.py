@@ -6,6 +6,10 @@ with its search rows as tuples in column order. A mutation decodes, changes and 
 A write runs in `Dataset.transaction()`: every record it stores or deletes, and every ID it draws,
 is put back as it was if the write fails, whether its body is refused halfway or its journal line
 cannot be kept, so a failed write changes nothing and takes no ID.
+
+A derived resource (`Resource.derived_from`, availability) is never stored apart: its table is
+made again from the tables it derives from whenever one of them has changed since, when it is next
+read, so whatever changed them (a write, a mutation, a rolled-back write) it says what they say.
 """
 
 from __future__ import annotations
@@ -64,6 +68,8 @@ class Table:
         self._sorted_rows: dict[Hashable, list[tuple]] = {}
         # during a transaction: record id -> what it was before the transaction first touched it
         self._undo: dict[int, tuple] | None = None
+        # counts every change, rolled-back ones included: derived tables compare it
+        self.version = 0
 
     def __len__(self) -> int:
         return len(self._bodies)
@@ -80,6 +86,7 @@ class Table:
         record = dict(record)
         record_id = record[resource.id_field]
         self._remember(record_id)
+        self.version += 1
         if resource.columns:
             self._flat_rows, self._sorted_rows = None, {}
             explode = resource.search_rows or (lambda whole: (whole,))
@@ -120,6 +127,7 @@ class Table:
 
     def delete(self, record_id: int) -> None:
         self._remember(record_id)
+        self.version += 1
         del self._bodies[record_id]
         self._flat_rows, self._sorted_rows = None, {}
         for index in (self._optional, self._rows, self._parents):
@@ -143,6 +151,7 @@ class Table:
 
     def rollback(self) -> None:
         undo, self._undo = self._undo or {}, None
+        self.version += 1
         indexes = (self._bodies, self._optional, self._rows, self._parents)
         reinserted = False
         for record_id, before in undo.items():
@@ -196,9 +205,19 @@ class Dataset:
         self.account_tz = account_tz
         self.account_configuration: Record = {}
         self._last_ids: dict[str, int] = {}
+        # derived table name -> the versions of its sources it was made from
+        self._derived_at: dict[str, tuple[int, ...]] = {}
 
     def __getitem__(self, name: str) -> Table:
-        return self.tables[name]
+        table = self.tables[name]
+        sources = table.resource.derived_from
+        if sources:
+            versions = tuple(self.tables[source].version for source in sources)
+            if self._derived_at.get(name) != versions:
+                table = self.tables[name] = Table(table.resource)
+                table.put_all(table.resource.build(self))
+                self._derived_at[name] = versions
+        return table
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -233,4 +252,4 @@ class Dataset:
         return new_id
 
     def counts(self) -> dict[str, int]:
-        return {name: len(table) for name, table in self.tables.items()}
+        return {name: len(self[name]) for name in self.tables}

@@ -154,6 +154,18 @@ BAD_CONFIGS = {
     "lookback_minutes a fraction": config_input(
         with_fields(lookback_minutes=1.5), "'lookback_minutes'", "whole number"
     ),
+    "availability_full_refresh_days negative": config_input(
+        with_fields(availability_full_refresh_days=-1), "'availability_full_refresh_days'", "at least 0", "-1"
+    ),
+    "availability_full_refresh_days above a year": config_input(
+        with_fields(availability_full_refresh_days=1000), "'availability_full_refresh_days'", "at most 365"
+    ),
+    "availability_full_refresh_days a string": config_input(
+        with_fields(availability_full_refresh_days="weekly"),
+        "'availability_full_refresh_days'",
+        "whole number",
+        "weekly",
+    ),
     "rate_limit_reserve negative": config_input(
         with_fields(rate_limit_reserve=-1), "'rate_limit_reserve'", "at least 0"
     ),

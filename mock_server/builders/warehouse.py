@@ -3,7 +3,7 @@
 Goods notes share one ID sequence (goods-out, then goods-in, then stock corrections), as the goods
 movements that point at them need a note ID that says which note. Stock adds up: opening-stock
 corrections cover every later shipment and allocation, so stock is never negative at any moment,
-and availability is the sum of the movements less what unshipped notes hold.
+and availability is derived, never stored: the sum of the movements less what unshipped notes hold.
 
 Choices where the reference is silent: goods-out `orderRows` quantities are JSON numbers; the
 goods-in search's `onHand` is the batch's received quantity (batches are not depleted FIFO here);
@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from ..resources import Record
+from ..store import Dataset
 from ..world import HISTORY_START, World
 from .catalogue import cost_price
 from .history import orders
@@ -247,31 +248,35 @@ def _correction(
     }
 
 
+def shipped_movements(note: Record) -> list[Record]:
+    """The `GO` goods movements of a shipped goods-out note: its lines leave stock when it ships."""
+    return [
+        {
+            "productId": line["productId"],
+            "salesOrderRowId": int(row_id),
+            "quantity": -line["quantity"],
+            "destinationLocationId": line["locationId"],
+            "warehouseId": note["warehouseId"],
+            "goodsNoteId": note["goodsOutNoteId"],
+            "productValue": World.money(cost_price(line["productId"])),
+            "currencyCode": BASE_CURRENCY,
+            "orderId": note["orderId"],
+            "isCleared": True,
+            "isQuarantine": False,
+            "goodsNoteTypeCode": "GO",
+            "updatedOn": note["status"]["shippedOn"],
+        }
+        for row_id, lines in note["orderRows"].items()
+        for line in lines
+    ]
+
+
 def build_goods_movements(world: World) -> Iterator[Record]:
     """Every change of stock, IDs in time order: shipments (out), receipts (in) and corrections."""
     movements = []
     for note in world.records("goods-out-note"):
-        if not note["status"]["shipped"]:
-            continue
-        for row_id, lines in note["orderRows"].items():
-            for line in lines:
-                movements.append(
-                    {
-                        "productId": line["productId"],
-                        "salesOrderRowId": int(row_id),
-                        "quantity": -line["quantity"],
-                        "destinationLocationId": line["locationId"],
-                        "warehouseId": note["warehouseId"],
-                        "goodsNoteId": note["goodsOutNoteId"],
-                        "productValue": world.money(cost_price(line["productId"])),
-                        "currencyCode": BASE_CURRENCY,
-                        "orderId": note["orderId"],
-                        "isCleared": True,
-                        "isQuarantine": False,
-                        "goodsNoteTypeCode": "GO",
-                        "updatedOn": note["status"]["shippedOn"],
-                    }
-                )
+        if note["status"]["shipped"]:
+            movements.extend(shipped_movements(note))
     for note in world.records("goods-in-note"):
         movements.extend(goods_in_movements(note))
     for note in world.records("stock-correction"):
@@ -327,26 +332,28 @@ def _figures(in_stock: int, allocated: int) -> Record:
     return {"inStock": in_stock, "onHand": in_stock - allocated, "allocated": allocated, "inTransit": 0}
 
 
-def build_availability(world: World) -> Iterator[Record]:
-    """Per tracked product: what the movements put in each location, less what unshipped notes hold."""
+def build_availability(dataset: Dataset) -> Iterator[Record]:
+    """Per stock-tracked product: what the movements put in each location, less what unshipped
+    goods-out notes hold there (allocated). Derived afresh whenever a movement, note or product changes."""
     in_stock: dict[int, dict[tuple[int, int], int]] = defaultdict(lambda: defaultdict(int))
     allocated: dict[int, dict[tuple[int, int], int]] = defaultdict(lambda: defaultdict(int))
-    for movement in world.records("goods-movement"):
+    for movement in dataset["goods-movement"].records():
         place = movement["warehouseId"], movement["destinationLocationId"]
         in_stock[movement["productId"]][place] += movement["quantity"]
-    for note in world.records("goods-out-note"):
+    for note in dataset["goods-out-note"].records():
         if note["status"]["shipped"]:
             continue
         for lines in note["orderRows"].values():
             for line in lines:
                 allocated[line["productId"]][note["warehouseId"], line["locationId"]] += line["quantity"]
-    for product_id in sorted(in_stock):
-        places = in_stock[product_id]
-        held = allocated[product_id]
+    tracked = (product["id"] for product in dataset["product"].records() if product["stock"]["stockTracked"])
+    for product_id in sorted(tracked):
+        places = in_stock.get(product_id, {})
+        held = allocated.get(product_id, {})
         warehouses: dict[str, Record] = {}
         by_location: dict[str, Record] = {}
-        for (warehouse_id, location_id), quantity in sorted(places.items()):
-            figures = _figures(quantity, held[warehouse_id, location_id])
+        for warehouse_id, location_id in sorted(places.keys() | held.keys()):
+            figures = _figures(places.get((warehouse_id, location_id), 0), held.get((warehouse_id, location_id), 0))
             total = warehouses.setdefault(str(warehouse_id), _figures(0, 0))
             for key in ("inStock", "onHand", "allocated"):
                 total[key] += figures[key]

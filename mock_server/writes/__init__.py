@@ -20,7 +20,7 @@ from .integration import delete_webhook, post_webhook, simulate_webhook
 from .orders import patch_order_row, post_order, post_order_row, put_order, put_order_status
 from .parties import patch_company, patch_contact, post_company, post_contact
 from .sales import post_sales_order
-from .warehouse import post_goods_in_note, post_goods_out_note, post_stock_correction
+from .warehouse import post_goods_in_note, post_goods_out_events, post_goods_out_note, post_stock_correction
 
 # message-type values as recorded (brightpearl-api.md §3); the unrecorded ones follow their `{verb}-{resource}` form
 WRITES: list[Write] = [
@@ -52,6 +52,12 @@ WRITES: list[Write] = [
     ),
     Write("POST", "order-service/sales-order", post_sales_order, "post-sales-order"),
     Write("POST", "warehouse-service/order/{orderId}/goods-note/goods-out", post_goods_out_note, "post-goods-out-note"),
+    Write(
+        "POST",
+        "warehouse-service/goods-note/goods-out/{goodsOutNoteId}/event",
+        post_goods_out_events,
+        "post-goods-out-note-event",
+    ),
     Write("POST", "warehouse-service/order/{orderId}/goods-note/goods-in", post_goods_in_note, "post-goods-in-note"),
     Write(
         "POST",

@@ -11,7 +11,6 @@ from ..resources import Record
 from ..store import Dataset, deep_merge
 from ..world import World
 from .framework import WriteCall, existing, invalid, json_object, new_id, parse_decimal, search_values, true_or_false
-from .warehouse import empty_availability
 
 PRODUCT_STATUSES = ("LIVE", "ARCHIVED", "DISCONTINUED")
 READ_ONLY_PRODUCT_KEYS = ("id", "createdOn", "updatedOn", "version")
@@ -100,7 +99,7 @@ def _stamp_product(product: Record, now: str) -> None:
 
 
 def post_product(call: WriteCall) -> int:
-    """A product; its prices (unpriced on every list) and, when stock-tracked, its empty availability."""
+    """A product and its prices (unpriced on every list); a stock-tracked one has (empty) availability."""
     body = json_object(call.body, "The product")
     product_id = new_id(call.dataset, "product")
     product = _product_defaults(product_id)
@@ -128,8 +127,6 @@ def post_product(call: WriteCall) -> int:
             ],
         }
     )
-    if product["stock"]["stockTracked"]:
-        call.dataset["product-availability"].put(empty_availability(product_id))
     call.publish("product.created", [product_id])
     return product_id
 
@@ -143,8 +140,6 @@ def put_product(call: WriteCall) -> None:
     _check_product(call.dataset, product, product_id)
     _stamp_product(product, call.now)
     call.dataset["product"].put(product)
-    if product["stock"]["stockTracked"] and product_id not in call.dataset["product-availability"]:
-        call.dataset["product-availability"].put(empty_availability(product_id))
     call.publish("product.modified", [product_id])
 
 

@@ -47,6 +47,9 @@ def _mutate(state: MockState, change: Any, now: str) -> tuple[dict, tuple[str, l
     name = change.get("resource")
     if not isinstance(name, str) or name not in state.dataset.tables:
         raise BadMutation(f"resource must be one of {', '.join(sorted(state.dataset.tables))}, not {name!r}")
+    derived_from = state.dataset.tables[name].resource.derived_from
+    if derived_from:
+        raise BadMutation(f"{name} is derived from {', '.join(derived_from)}: change those instead")
     action = change.get("action")
     if action not in ACTIONS:
         raise BadMutation(f"action must be create, update or delete, not {action!r}")

@@ -9,12 +9,14 @@ from typing import Any
 from .. import errors
 from ..builders.catalogue import cost_price
 from ..builders.reference import BASE_CURRENCY, LOCATIONS_PER_WAREHOUSE, stock_location
-from ..builders.warehouse import correction_movements, goods_in_movements
+from ..builders.warehouse import STEPS, correction_movements, goods_in_movements, shipped_movements
 from ..resources import Record
 from ..store import Dataset
 from ..world import World
 from .framework import (
     WriteCall,
+    existing,
+    id_number,
     invalid,
     json_object,
     local_stamp,
@@ -34,49 +36,24 @@ def _new_goods_note_id(dataset: Dataset) -> int:
     return dataset.next_id("goods-note", lambda: max(max(dataset[name].ids(), default=0) for name in GOODS_NOTES))
 
 
-def empty_availability(product_id: int) -> Record:
-    return {"productId": product_id, "total": _figures(), "warehouses": {}, "breakDownByLocation": {}}
-
-
-def _figures() -> Record:
-    return {"inStock": 0, "onHand": 0, "allocated": 0, "inTransit": 0}
-
-
 class _Stock:
-    """Availability records being changed by one write, stored together once every line has passed."""
+    """On hand as the derived availability says, with what the lines of this write checked so far
+    add or take; the notes and movements the write stores are what then change availability."""
 
     def __init__(self, dataset: Dataset):
         self.dataset = dataset
-        self.changed: dict[int, Record] = {}
-
-    def availability(self, product_id: int) -> Record:
-        if product_id not in self.changed:
-            table = self.dataset["product-availability"]
-            self.changed[product_id] = (
-                table.record(product_id) if product_id in table else empty_availability(product_id)
-            )
-        return self.changed[product_id]
+        self.changes: dict[tuple[int, int], int] = defaultdict(int)
 
     def on_hand(self, product_id: int, warehouse_id: int) -> int:
-        return self.availability(product_id)["warehouses"].get(str(warehouse_id), _figures())["onHand"]
+        table = self.dataset["product-availability"]
+        warehouses = table.record(product_id)["warehouses"] if product_id in table else {}
+        return warehouses.get(str(warehouse_id), {}).get("onHand", 0) + self.changes[product_id, warehouse_id]
 
-    def move(self, product_id: int, warehouse_id: int, location_id: int, in_stock: int = 0, allocated: int = 0) -> None:
-        """Add to a location's stock and allocation; on hand is what is in stock and not allocated."""
-        record = self.availability(product_id)
-        location = (
-            record["breakDownByLocation"]
-            .setdefault(str(warehouse_id), {})
-            .setdefault(str(location_id), {"inStock": 0, "onHand": 0, "allocated": 0})
-        )
-        for figures in (location, record["warehouses"].setdefault(str(warehouse_id), _figures()), record["total"]):
-            figures["inStock"] += in_stock
-            figures["allocated"] += allocated
-            figures["onHand"] += in_stock - allocated
+    def move(self, product_id: int, warehouse_id: int, on_hand_change: int) -> None:
+        self.changes[product_id, warehouse_id] += on_hand_change
 
-    def save(self, call: WriteCall) -> None:
-        for record in self.changed.values():
-            self.dataset["product-availability"].put(record)
-        call.publish("product.modified.on-hand-modified", sorted(self.changed))
+    def announce(self, call: WriteCall) -> None:
+        call.publish("product.modified.on-hand-modified", sorted({product_id for product_id, _ in self.changes}))
 
 
 def _whole(value: Any, name: str) -> int:
@@ -154,7 +131,7 @@ def post_goods_out_note(call: WriteCall) -> list[int]:
                     f"on hand in warehouse {warehouse_id}, not {quantity}",
                 )
             location_id = stock_location(warehouse_id, product_id)
-            stock.move(product_id, warehouse_id, location_id, allocated=quantity)
+            stock.move(product_id, warehouse_id, -quantity)
             allocated[row_id] += quantity
             note_rows[str(row_id)].append({"productId": product_id, "quantity": quantity, "locationId": location_id})
         release = entry.get("releaseDate")
@@ -183,11 +160,52 @@ def post_goods_out_note(call: WriteCall) -> list[int]:
     for note in notes:
         note["goodsOutNoteId"] = _new_goods_note_id(dataset)
         dataset["goods-out-note"].put(note)
-    stock.save(call)
+    stock.announce(call)
     save_order(call, order)
     call.publish("goods-out-note.created", [note["goodsOutNoteId"] for note in notes])
     call.publish("order.modified", [order["id"]])
     return [note["goodsOutNoteId"] for note in notes]
+
+
+def post_goods_out_events(call: WriteCall) -> None:
+    """`{"events": [{"eventCode": "PRI"|"PIC"|"PAC"|"SHW", "occured", "eventOwnerId"}]}` on one goods-out note.
+
+    Each event sets its status flag, time and staff member and is added to the note's `events`.
+    Shipping (`SHW`) takes the note's lines out of stock: a `GO` goods movement each, so what the note
+    held as allocated leaves in-stock too; the order is all shipped (`ASS`) once every note of it is."""
+    dataset = call.dataset
+    note_id = call.ids["goodsOutNoteId"]
+    note = existing(dataset, "goods-out-note", note_id, "No goods-out note found with ID {id}")
+    flags = {code: flag for flag, code in STEPS}
+    for event in _lines(call.body, "events", "The goods-out note event"):
+        code = event.get("eventCode")
+        if code not in flags:
+            raise invalid("WHSC-114", f"eventCode must be one of {', '.join(flags)}, not {code!r}")
+        flag = flags[code]
+        if note["status"][flag]:
+            raise invalid("WHSC-115", f"Goods-out note {note_id} is already {flag}")
+        occured = event.get("occured")
+        if occured is not None and parse_moment(occured) is None:
+            raise invalid("WHSC-109", f"occured must be an ISO 8601 date-time, not {occured!r}")
+        owner = id_number(event.get("eventOwnerId", 1), "eventOwnerId")
+        stamp = local_stamp(dataset, occured) if occured else call.now
+        note["status"].update({flag: True, f"{flag}On": stamp, f"{flag}ById": owner})
+        note["events"].append({"occured": stamp, "eventOwnerId": owner, "eventCode": code})
+        note["lastEventVersion"] += 1
+    dataset["goods-out-note"].put(note)
+    call.publish("goods-out-note.modified", [note_id])
+    if any(event["eventCode"] == "SHW" for event in call.body["events"]):
+        movements = shipped_movements(note)
+        _record_movements(call, movements)
+        order = find_order(dataset, note["orderId"])
+        notes = dataset["goods-out-note"]
+        every_note_shipped = all(
+            notes.record(other)["status"]["shipped"] for other in notes.ids() if notes.parent_of(other) == order["id"]
+        )
+        order["shippingStatusCode"] = "ASS" if every_note_shipped and order["allocationStatusCode"] == "AAA" else "SPS"
+        save_order(call, order)
+        call.publish("product.modified.on-hand-modified", sorted({movement["productId"] for movement in movements}))
+        call.publish("order.modified", [order["id"]])
 
 
 def post_goods_in_note(call: WriteCall) -> int:
@@ -223,7 +241,7 @@ def post_goods_in_note(call: WriteCall) -> int:
             raise invalid("WHSC-112", f"Row {row_id} has {outstanding} left to receive, not {quantity}")
         received[row_id] += quantity
         location_id = _location(warehouse_id, product_id, line.get("destinationLocationId"))
-        stock.move(product_id, warehouse_id, location_id, in_stock=quantity)
+        stock.move(product_id, warehouse_id, quantity)
         moved.append(
             {
                 "productId": product_id,
@@ -252,7 +270,7 @@ def post_goods_in_note(call: WriteCall) -> int:
     }
     dataset["goods-in-note"].put(note)
     _record_movements(call, goods_in_movements(note))
-    stock.save(call)
+    stock.announce(call)
     save_order(call, order)
     call.publish("goods-in-note.created", [note_id])
     call.publish("order.modified", [order_id])
@@ -299,7 +317,7 @@ def post_stock_correction(call: WriteCall) -> list[int]:
         value = parse_decimal(cost.get("value", cost_price(product_id)), minimum=Decimal(0))
         if value is None:
             raise invalid("WHSC-125", "cost.value must be a decimal of 0 or more")
-        stock.move(product_id, warehouse_id, location_id, in_stock=quantity)
+        stock.move(product_id, warehouse_id, quantity)
         corrections.append(
             (
                 reason,
@@ -325,5 +343,5 @@ def post_stock_correction(call: WriteCall) -> list[int]:
         dataset["stock-correction"].put(correction)
         _record_movements(call, correction_movements(correction))
         note_ids.append(note_id)
-    stock.save(call)
+    stock.announce(call)
     return note_ids

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import requests
 
 from .conftest import (
     availability_of,
@@ -104,6 +105,62 @@ def test_given_a_goods_out_note_when_posted_then_stock_moves_from_on_hand_to_all
     }
     note = client.send("GET", f"warehouse-service/order/{order_id}/goods-note/goods-out/{note_id}").json()
     assert note["response"][str(note_id)]["orderRows"][str(row_id)][0]["quantity"] == 3
+
+
+def _allocated_note(client, product_id: int, quantity: int) -> tuple[int, int]:
+    """A sales order of `quantity` of the product, allocated in one goods-out note: (order, note)."""
+    order_id = new_sales_order(client, product_id, quantity=quantity)
+    row_id = only_row_id(client.get_one(f"order-service/order/{order_id}"))
+    return order_id, post_goods_out(client, order_id, row_id, quantity).json()["response"][0]
+
+
+def test_given_an_allocated_note_when_shipped_then_its_stock_leaves_in_stock_and_allocated(client):
+    product_id = stocked_product(client, quantity=10)
+    order_id, note_id = _allocated_note(client, product_id, 3)
+
+    response = client.send(
+        "POST", f"warehouse-service/goods-note/goods-out/{note_id}/event", {"events": [{"eventCode": "SHW"}]}
+    )
+
+    assert response.status_code == 200, response.text
+    assert availability_of(client, product_id)["warehouses"]["1"] == {
+        "inStock": 7,
+        "onHand": 7,
+        "allocated": 0,
+        "inTransit": 0,
+    }
+    movements = client.rows("warehouse-service/goods-movement-search", goodsNoteId=note_id)
+    assert [(m["productId"], m["quantity"], m["goodsNoteTypeCode"]) for m in movements] == [(product_id, -3, "GO")]
+    assert client.get_one(f"order-service/order/{order_id}")["shippingStatusCode"] == "ASS"
+
+
+def test_given_a_shipped_note_when_shipped_again_then_400_and_no_second_movement(client):
+    product_id = stocked_product(client, quantity=10)
+    _, note_id = _allocated_note(client, product_id, 2)
+    path = f"warehouse-service/goods-note/goods-out/{note_id}/event"
+    client.send("POST", path, {"events": [{"eventCode": "SHW"}]})
+
+    response = client.send("POST", path, {"events": [{"eventCode": "SHW"}]})
+
+    assert error_of(response) == (400, "WHSC-115")
+    assert len(client.rows("warehouse-service/goods-movement-search", goodsNoteId=note_id)) == 1
+
+
+def test_given_a_goods_movement_changed_by_mutation_when_availability_is_read_then_it_follows(client, mock):
+    product_id = stocked_product(client, quantity=10)
+    [movement] = client.rows("warehouse-service/goods-movement-search", productId=product_id)
+
+    mock.mutate(resource="goods-movement", action="update", id=movement["goodsMovementId"], changes={"quantity": 4})
+
+    assert availability_of(client, product_id)["total"]["inStock"] == 4
+
+
+def test_given_availability_when_mutated_directly_then_400_naming_what_it_is_derived_from(mock):
+    with pytest.raises(requests.HTTPError) as refused:
+        mock.mutate(resource="product-availability", action="update", id=1001, changes={"total": {}})
+
+    assert refused.value.response.status_code == 400
+    assert "derived from goods-movement" in refused.value.response.text
 
 
 def test_given_all_or_part_of_an_order_allocated_when_read_then_its_stock_status_says_so(client):
