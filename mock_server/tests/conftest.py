@@ -10,7 +10,8 @@ from mock_server.testing import MockServer
 
 @pytest.fixture(scope="session")
 def big_mock():
-    with MockServer(orders=10000, rate_limit=0) as mock:
+    # Seeding 10k orders takes seconds alone and minutes beside other jobs on two cores.
+    with MockServer(orders=10000, rate_limit=0, startup_timeout=300) as mock:
         yield mock
 
 
