@@ -7,6 +7,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
@@ -106,20 +107,26 @@ class ResolvedManifestCache:
         if orjson.loads(text) != manifest:
             return
         sources = key.split("-")[0]
+        unfinished = None
         try:
             self.directory.mkdir(exist_ok=True)
             # Another process may be reading or writing the same name: it sees a whole file or none.
-            with tempfile.NamedTemporaryFile(dir=self.directory, prefix=f".{self.PREFIX}") as written:
+            with tempfile.NamedTemporaryFile(dir=self.directory, prefix=f".{self.PREFIX}", delete=False) as written:
+                unfinished = written.name
                 written.write(text)
-                written.flush()
-                # Readable by the user an image runs as, whoever built it; it holds nothing secret.
-                os.fchmod(written.fileno(), 0o644)
-                os.link(written.name, self.path(key))
+            # Readable by the user an image runs as, whoever built it; it holds nothing secret.
+            os.chmod(unfinished, 0o644)
+            os.replace(unfinished, self.path(key))
+            unfinished = None
             for other in self.directory.glob(f"{self.PREFIX}*.json"):
                 if not other.name.startswith(f"{self.PREFIX}{sources}-"):
                     other.unlink(missing_ok=True)
         except OSError:
-            return
+            pass
+        finally:
+            if unfinished:
+                with suppress(OSError):
+                    os.unlink(unfinished)
 
 
 class SourceBrightpearl(YamlDeclarativeSource):
