@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from mock_server.testing import MockServer
@@ -29,7 +30,7 @@ BARE_IMPORT = [sys.executable, "-c", "import airbyte_cdk"]
 GOAL_ABOVE_IMPORT_SECONDS = 1.2
 
 
-def timed(command: list[str], before_each: callable = lambda: None) -> tuple[float, float]:
+def timed(command: list[str], before_each: Callable[[], None] = lambda: None) -> tuple[float, float]:
     """Wall and CPU seconds of one run of `command`, which must exit 0."""
     before_each()
     started = time.perf_counter()
@@ -41,7 +42,7 @@ def timed(command: list[str], before_each: callable = lambda: None) -> tuple[flo
     return wall, usage.ru_utime + usage.ru_stime
 
 
-def medians(command: list[str], runs: int, before_each: callable = lambda: None) -> tuple[float, float]:
+def medians(command: list[str], runs: int, before_each: Callable[[], None] = lambda: None) -> tuple[float, float]:
     results = [timed(command, before_each) for _ in range(runs)]
     return statistics.median(wall for wall, _ in results), statistics.median(cpu for _, cpu in results)
 
