@@ -84,7 +84,9 @@ BENCHES = [
         ["--runs", "5"],
         ["--runs", "3"],
         [
-            Figure("bare import airbyte_cdk, median (s)", r"bare import airbyte_cdk: median ([\d.]+) s wall", "-", None),
+            Figure(
+                "bare import airbyte_cdk, median (s)", r"bare import airbyte_cdk: median ([\d.]+) s wall", "-", None
+            ),
             *(
                 Figure(
                     f"{command} above the bare import, median (s)",
@@ -94,7 +96,9 @@ BENCHES = [
                 )
                 for command in ("spec", "check", "discover")
             ),
-            Figure("SourceBrightpearl(config) construction, median (s)", r"construction .*: median ([\d.]+) s", "-", None),
+            Figure(
+                "SourceBrightpearl(config) construction, median (s)", r"construction .*: median ([\d.]+) s", "-", None
+            ),
         ],
     ),
     Bench(
