@@ -250,7 +250,7 @@ class SourceBrightpearl(YamlDeclarativeSource):
         capped_streams: set[str] = set()
         cursors: dict[str, str] = {}
         completed: list[str] = []
-        for message in _with_plain_stream_errors(super().read(logger, config, catalog, state)):
+        for message in _with_plain_stream_errors(self._read_selected_streams(logger, config, catalog, state)):
             if message.type == Type.STATE and message.state.stream:
                 warning = self._cap_at_start(message.state.stream, sync_start, capped_streams)
                 if warning:
@@ -276,6 +276,23 @@ class SourceBrightpearl(YamlDeclarativeSource):
         for name in completed:
             if name in cursors:
                 yield _cursor_lag_log(name, cursors[name])
+
+    def _read_selected_streams(
+        self,
+        logger: logging.Logger,
+        config: Mapping[str, Any],
+        catalog: ConfiguredAirbyteCatalog,
+        state: list[AirbyteStateMessage] | None,
+    ) -> Iterator[AirbyteMessage]:
+        """The CDK's concurrent read, building only the streams the catalog selects (each with its
+        parents, which the manifest inlines): the CDK's `read` builds all 56, about a second of CPU
+        before the first request when a catalog selects one. `_check_catalog_streams` has made sure
+        that each name is one of the manifest's streams."""
+        streams = self._streams_by_name([configured.stream.name for configured in catalog.streams])
+        if streams is None:
+            yield from super().read(logger, config, catalog, state)
+            return
+        yield from self._concurrent_source.read(self._select_streams(streams=streams, configured_catalog=catalog))
 
     def _cap_at_start(self, state: AirbyteStreamState, sync_start: datetime, capped_streams: set[str]) -> str | None:
         """Caps a stream state's cursors at the sync's start; a warning the first time a stream's cap
