@@ -20,9 +20,7 @@ def test_given_a_catalog_selecting_orders_when_read_then_orders_alone_is_built_a
 
     monkeypatch.setattr(ConcurrentDeclarativeSource, "_create_streams", recording)
     with responses.RequestsMock() as mocked:
-        mocked.get(
-            api_url("order-service/order-search"), json=search_body("orderId", [1, 2, 3], first=1, total=3)
-        )
+        mocked.get(api_url("order-service/order-search"), json=search_body("orderId", [1, 2, 3], first=1, total=3))
         mocked.get(
             re.compile(re.escape(api_url("order-service/order/")) + r"[0-9,-]+"),
             body=json.dumps({"response": [order(i) for i in (1, 2, 3)]}),
