@@ -3,13 +3,17 @@ Brightpearl's budget (200 calls a rolling minute), alone and with another client
 
 The floor is calls / 200 per minute; with the default reserve of 20 the steady pace is 180 a minute.
 
-    python bench/budget.py [--orders 10000] [--syncs 3] [--other-client-per-minute 60]
+    python bench/budget.py [--orders 10000] [--syncs 3] [--other-client-per-minute 60] [--runtime declarative]
+
+`--runtime declarative` runs Airbyte's declarative runtime (`source-declarative-manifest` with the manifest and
+components.py given by path, as Airbyte's low-code connectors run) instead of the package's `source-brightpearl`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -22,9 +26,24 @@ import requests
 from mock_server.testing import MockServer
 
 STREAMS = [("orders", "id"), ("products", "id"), ("contacts", "contactId")]
+PACKAGE = Path(__file__).resolve().parent.parent / "source_brightpearl"
 
 
-def sync(mock: MockServer, workdir: Path, state: list | None) -> tuple[int, list]:
+def read_command(runtime: str) -> list[str]:
+    """The `read` command of a runtime, without its --config, --catalog and --state."""
+    if runtime == "package":
+        return [str(Path(sys.executable).with_name("source-brightpearl")), "read"]
+    return [
+        str(Path(sys.executable).with_name("source-declarative-manifest")),
+        "read",
+        "--manifest-path",
+        str(PACKAGE / "manifest.yaml"),
+        "--components-path",
+        str(PACKAGE / "components.py"),
+    ]
+
+
+def sync(mock: MockServer, workdir: Path, state: list | None, runtime: str) -> tuple[int, list]:
     config = mock.connector_config()
     catalog = {
         "streams": [
@@ -40,19 +59,14 @@ def sync(mock: MockServer, workdir: Path, state: list | None) -> tuple[int, list
     }
     (workdir / "config.json").write_text(json.dumps(config))
     (workdir / "catalog.json").write_text(json.dumps(catalog))
-    command = [
-        str(Path(sys.executable).with_name("source-brightpearl")),
-        "read",
-        "--config",
-        str(workdir / "config.json"),
-        "--catalog",
-        str(workdir / "catalog.json"),
-    ]
+    command = [*read_command(runtime), "--config", str(workdir / "config.json"), "--catalog", str(workdir / "catalog.json")]
     if state:
         (workdir / "state.json").write_text(json.dumps(state))
         command += ["--state", str(workdir / "state.json")]
     records, states = 0, {}
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+    # The declarative runtime runs the components.py it is given only with this set.
+    environment = {**os.environ, "AIRBYTE_ENABLE_UNSAFE_CODE": "true"}
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=environment) as process:
         for line in process.stdout:
             if line.startswith('{"type":"RECORD"'):
                 records += 1
@@ -75,6 +89,7 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=10000)
     parser.add_argument("--syncs", type=int, default=3, help="first syncs run back to back, each from scratch")
     parser.add_argument("--other-client-per-minute", type=int, default=0)
+    parser.add_argument("--runtime", choices=["package", "declarative"], default="package")
     args = parser.parse_args()
     with (
         MockServer(orders=args.orders, rate_limit=200, startup_timeout=300) as mock,
@@ -89,7 +104,7 @@ def main() -> None:
         started = time.perf_counter()
         records = 0
         for _ in range(args.syncs):
-            synced, state = sync(mock, Path(tmp), None)
+            synced, state = sync(mock, Path(tmp), None, args.runtime)
             records += synced
         wall = time.perf_counter() - started
         stop.set()
@@ -99,7 +114,7 @@ def main() -> None:
     throttled = sum(s.get("503", 0) + s.get("429", 0) for s in connector.values())
     floor = calls / 200 * 60
     print(
-        f"{args.syncs} full incremental-mode syncs, --orders {args.orders}, limit 200/min, other client "
+        f"{args.runtime} runtime, {args.syncs} full incremental-mode syncs, --orders {args.orders}, limit 200/min, other client "
         f"{args.other_client_per_minute}/min: {records} records, {calls} connector calls, {throttled} throttled "
         f"({100 * throttled / max(calls, 1):.2f} %), wall {wall:.0f} s, floor calls/200 per min {floor:.0f} s "
         f"(ratio {wall / floor:.2f}); with the reserve (180/min) {calls / 180 * 60:.0f} s"

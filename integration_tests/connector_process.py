@@ -151,12 +151,6 @@ def read(
     return run_connector(work_dir, *args, kill_after_lines=kill_after_lines)
 
 
-def report_line(request: Any, text: str) -> None:
-    """Writes `text` into pytest's output (a count the test run must show), past output capture."""
-    with request.config.pluginmanager.getplugin("capturemanager").global_and_fixture_disabled():
-        request.config.pluginmanager.getplugin("terminalreporter").write_line(text)
-
-
 def _child(argv: list[str], stdout: Any, stderr_path: str) -> None:
     os.dup2(stdout.fileno(), 1)
     stdout.close()

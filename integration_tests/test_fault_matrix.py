@@ -17,10 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Queue
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
 
 from integration_tests.connector_process import (
     ConnectorRun,
@@ -29,7 +27,6 @@ from integration_tests.connector_process import (
     add_keys,
     missing_and_extra,
     read,
-    report_line,
 )
 from mock_server.testing import MockServer
 
@@ -100,29 +97,7 @@ class Outcome:
 
 def _oauth_config(mock: MockServer) -> dict[str, Any]:
     """A config with a live token pair, from the mock's authorization-code flow (auto-approved)."""
-    redirect_uri = "http://127.0.0.1:9/callback"
-    answer = requests.get(
-        f"{mock.base_url}/authorize/{mock.account}",
-        allow_redirects=False,
-        timeout=10,
-        params={
-            "response_type": "code",
-            "client_id": mock.app_ref,
-            "redirect_uri": redirect_uri,
-            "state": "fault-matrix",
-        },
-    )
-    code = parse_qs(urlsplit(answer.headers["location"]).query)["code"][0]
-    tokens = requests.post(
-        f"{mock.base_url}/token/{mock.account}",
-        timeout=10,
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "client_id": mock.app_ref,
-            "redirect_uri": redirect_uri,
-        },
-    ).json()
+    _, tokens = mock.authorization_code_grant()
     config = account_token_config(mock)
     config["credentials"] = {
         "auth_type": "oauth",
@@ -181,7 +156,7 @@ def mocks() -> Queue:
 
 
 @pytest.fixture(scope="module")
-def matrix(mocks, tmp_path_factory, request) -> tuple[Keys, dict[str, Outcome]]:
+def matrix(mocks, tmp_path_factory, report_line) -> tuple[Keys, dict[str, Outcome]]:
     """A clean sync and every case, run side by side; a line in the test output counts the faults survived."""
     work_dir = tmp_path_factory.mktemp("fault_matrix")
     with ThreadPoolExecutor(WORKERS) as pool:
@@ -193,7 +168,6 @@ def matrix(mocks, tmp_path_factory, request) -> tuple[Keys, dict[str, Outcome]]:
     clean_records = clean.records()
     not_survived = sorted(name for name, outcome in result.items() if _why_not_survived(outcome, clean_records))
     report_line(
-        request,
         f"fault matrix: {len(result) - len(not_survived)} / {len(result)} faults survived "
         f"(not survived: {not_survived or 'none'})",
     )

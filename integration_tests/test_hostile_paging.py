@@ -174,20 +174,26 @@ def _error_of(run: ConnectorRun) -> dict[str, Any]:
     return errors[0]
 
 
+def _failed_sync_with_search_metadata(tmp_path, mock, proxy, **metadata: Any) -> dict[str, Any]:
+    """The order search's error in a sync that failed with every search page's metaData updated with
+    `metadata`."""
+
+    def rewritten(body: dict[str, Any]) -> dict[str, Any]:
+        body["response"]["metaData"].update(metadata)
+        return body
+
+    proxy.add(Rule(path=ORDER_SEARCH, behaviour=behave.rewrite_json(rewritten), count=None))
+    run = _sync(tmp_path, _config(mock, proxy))
+    assert run.exit_code != 0
+    return _error_of(run)
+
+
 @pytest.mark.hostile
 def test_given_a_last_result_that_stops_advancing_when_synced_then_the_read_fails_transient_after_a_few_calls(
     tmp_path, mock, proxy
 ):
-    def stuck(body: dict[str, Any]) -> dict[str, Any]:
-        body["response"]["metaData"].update(lastResult=500, morePagesAvailable=True)
-        return body
+    error = _failed_sync_with_search_metadata(tmp_path, mock, proxy, lastResult=500, morePagesAvailable=True)
 
-    proxy.add(Rule(path=ORDER_SEARCH, behaviour=behave.rewrite_json(stuck), count=None))
-
-    run = _sync(tmp_path, _config(mock, proxy))
-
-    error = _error_of(run)
-    assert run.exit_code != 0
     assert error["failure_type"] == "transient_error"
     assert "lastResult (500) does not advance" in error["message"]
     assert len(_searches(proxy)) <= 3
@@ -197,16 +203,8 @@ def test_given_a_last_result_that_stops_advancing_when_synced_then_the_read_fail
 def test_given_more_pages_always_available_when_synced_then_the_read_fails_transient_at_results_available(
     tmp_path, mock, proxy
 ):
-    def endless(body: dict[str, Any]) -> dict[str, Any]:
-        body["response"]["metaData"]["morePagesAvailable"] = True
-        return body
+    error = _failed_sync_with_search_metadata(tmp_path, mock, proxy, morePagesAvailable=True)
 
-    proxy.add(Rule(path=ORDER_SEARCH, behaviour=behave.rewrite_json(endless), count=None))
-
-    run = _sync(tmp_path, _config(mock, proxy))
-
-    error = _error_of(run)
-    assert run.exit_code != 0
     assert error["failure_type"] == "transient_error"
     assert f"resultsAvailable is {ORDERS}" in error["message"]
     assert len(_searches(proxy)) == 3

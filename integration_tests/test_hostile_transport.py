@@ -8,6 +8,7 @@ misbehaviour (two minutes) would end; `check` uses the default, since it must fa
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -97,6 +98,24 @@ def check(work_dir: Path, config: dict[str, Any]) -> tuple[dict[str, Any], Conne
     return next(message["connectionStatus"] for message in run.of_type("CONNECTION_STATUS")), run
 
 
+def declarative_read(work_dir: Path, config: dict[str, Any]) -> ConnectorRun:
+    """A read of the catalog's streams on Airbyte's declarative runtime: `source-declarative-manifest` given the
+    manifest and components.py by path, without source.py."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    (work_dir / "config.json").write_text(json.dumps(config))
+    (work_dir / "catalog.json").write_text(json.dumps(catalog()))
+    package = Path(__file__).resolve().parent.parent / "source_brightpearl"
+    command = [
+        str(Path(sys.executable).with_name("source-declarative-manifest")),
+        "read",
+        *("--manifest-path", str(package / "manifest.yaml"), "--components-path", str(package / "components.py")),
+        *("--config", str(work_dir / "config.json"), "--catalog", str(work_dir / "catalog.json")),
+    ]
+    environment = {**os.environ, "AIRBYTE_ENABLE_UNSAFE_CODE": "true"}
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=300, env=environment)
+    return ConnectorRun(finished.stdout.splitlines(), finished.returncode, killed=False, stderr=finished.stderr)
+
+
 def requests_to(proxy: HostileServer, path: str) -> int:
     return sum(path in seen.path_qs for seen in proxy.seen)
 
@@ -164,11 +183,16 @@ def _memory_high_water_mark(pid: int) -> int:
 # ---------------------------------------------------------------- stalls and trickles
 
 
-def test_given_a_search_that_never_answers_once_when_read_then_it_is_retried_and_every_record_arrives(
-    tmp_path, proxy, config, clean_records
+@pytest.mark.parametrize(
+    "path, stalling",
+    [(ORDER_SEARCH, stall), (ORDER_GET, stall_mid_body)],
+    ids=["search never answers", "id-set GET stalls mid-body"],
+)
+def test_given_a_request_that_stalls_once_when_read_then_it_is_retried_and_every_record_arrives(
+    tmp_path, proxy, config, clean_records, path, stalling
 ):
-    behaviour, durations = watched(stall(seconds=MAX_MISBEHAVIOUR_SECONDS))
-    proxy.add(Rule(path=ORDER_SEARCH, behaviour=behaviour))
+    behaviour, durations = watched(stalling(seconds=MAX_MISBEHAVIOUR_SECONDS))
+    proxy.add(Rule(path=path, behaviour=behaviour))
 
     run = read(tmp_path, config)
 
@@ -176,7 +200,7 @@ def test_given_a_search_that_never_answers_once_when_read_then_it_is_retried_and
     assert run.records() == clean_records
     # The read ended while the stalled request was still held: it was given up, not waited out.
     assert durations == {}
-    assert requests_to(proxy, ORDER_SEARCH) >= 2
+    assert requests_to(proxy, path) >= 2
 
 
 def test_given_a_host_that_never_answers_when_check_then_failed_within_30_s(tmp_path, proxy, config):
@@ -188,19 +212,6 @@ def test_given_a_host_that_never_answers_when_check_then_failed_within_30_s(tmp_
     assert time.monotonic() - started < 30
     assert status["status"] == "FAILED"
     assert "did not answer within 15 s" in status["message"]
-
-
-def test_given_an_id_set_get_stalling_mid_body_once_when_read_then_it_is_retried_and_every_record_arrives(
-    tmp_path, proxy, config, clean_records
-):
-    behaviour, durations = watched(stall_mid_body(seconds=MAX_MISBEHAVIOUR_SECONDS))
-    proxy.add(Rule(path=ORDER_GET, behaviour=behaviour))
-
-    run = read(tmp_path, config)
-
-    assert run.exit_code == 0
-    assert run.records() == clean_records
-    assert durations == {}
 
 
 def test_given_an_id_set_get_trickling_a_byte_at_a_time_once_when_read_then_it_is_cut_retried_and_complete(
@@ -241,6 +252,21 @@ def test_given_a_search_redirected_to_another_host_when_read_then_the_stream_fai
     assert mock.account_token not in output
     # The streams that do not depend on the search still arrive.
     assert run.records()["warehouses"]
+
+
+def test_given_a_search_redirected_to_another_host_when_read_on_the_declarative_runtime_then_nothing_reaches_it(
+    tmp_path, proxy, config, mock
+):
+    with RecordingServer() as elsewhere:
+        location = f"{elsewhere.base_url}/public-api/{mock.account}/{ORDER_SEARCH}?{LOCATION_SECRET}"
+        proxy.add(Rule(path=ORDER_SEARCH, behaviour=redirect(302, location), count=None))
+
+        run = declarative_read(tmp_path, config)
+
+        assert elsewhere.seen == []
+    redirect_errors = [error for error in run.errors() if "HTTP 302, a redirect to 127.0.0.2" in error["message"]]
+    assert redirect_errors and all(error["failure_type"] == "config_error" for error in redirect_errors)
+    assert mock.account_token not in "\n".join(run.lines) + run.stderr
 
 
 def test_given_the_check_call_redirected_to_another_host_when_check_then_failed_naming_status_and_host(

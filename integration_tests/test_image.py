@@ -3,9 +3,10 @@
 No container registry is reachable where the tests run, so scripts/standin-base-image.sh makes a local stand-in
 of metadata.yaml's baseImage (Debian bookworm, Python 3.11, the `airbyte` user uid 1000; built once, then kept in
 buildah's storage for later runs of the same machine). The Dockerfile is built on it unchanged but for the
-BASE_IMAGE argument, and each command runs in a container of the image, as the image's user, reaching the mock on
-the host's loopback (buildah's chroot isolation keeps the host's network). Needs root, buildah and debootstrap
-(.ci/run installs them with apt) and skips, saying which is missing, without them.
+BASE_IMAGE argument, with its layers cached (the last build's stages stay tagged, so a build context unchanged
+since then builds from the cache), and each command runs in a container of the image, as the image's user,
+reaching the mock on the host's loopback (buildah's chroot isolation keeps the host's network). Needs root,
+buildah and debootstrap (.ci/run installs them with apt) and skips, saying which is missing, without them.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from integration_tests.connector_process import (
     account_token_config,
     catalog,
     read,
-    report_line,
     run_connector,
 )
 from mock_server.testing import MockServer
@@ -37,6 +37,7 @@ BUILD_TIMEOUT_SECONDS = 900
 RUN_TIMEOUT_SECONDS = 180
 # Where the connector sees the test's files: the platform, too, hands them over as mounted files.
 MOUNT_POINT = "/connector_files"
+CACHED_TAG = "localhost/source-brightpearl:test"
 MOCK_SERVER_PARTS = ("mock_server", "starlette", "uvicorn", "jsonpatch")
 REPORT: list[str] = []
 
@@ -58,15 +59,15 @@ def _missing_prerequisite() -> str | None:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def image_report(request) -> Iterator[None]:
+def image_report(report_line) -> Iterator[None]:
     """Prints what was built and every command run in the image, with its outcome."""
     yield
     if REPORT:
-        report_line(request, "\n" + "\n".join(REPORT))
+        report_line("\n" + "\n".join(REPORT))
 
 
 @pytest.fixture(scope="module")
-def image() -> Iterator[str]:
+def image(tmp_path_factory) -> str:
     reason = _missing_prerequisite()
     if reason:
         pytest.skip(reason)
@@ -80,29 +81,39 @@ def image() -> Iterator[str]:
     if base.returncode != 0:
         pytest.fail(f"the stand-in base image could not be built:\n{base.stderr[-3000:]}")
     base_image, base_seconds = base.stdout.strip(), time.monotonic() - started
-    tag = f"localhost/source-brightpearl:test-{os.getpid()}"
+    # The last build's stages stay tagged, so that their layers are the next build's cache (a build context
+    # unchanged since then builds nothing); what earlier builds left is no longer tagged, and goes.
+    _buildah("rmi", "--prune")
+    iid_file = tmp_path_factory.mktemp("image") / "iid"
     started = time.monotonic()
-    build = _buildah(
-        "bud",
-        "--isolation",
-        "chroot",
-        "--build-arg",
-        f"BASE_IMAGE={base_image}",
-        "--tag",
-        tag,
-        str(REPO_ROOT),
-        timeout=BUILD_TIMEOUT_SECONDS,
-    )
-    assert build.returncode == 0, f"the image did not build:\n{build.stdout[-3000:]}\n{build.stderr[-3000:]}"
-    size = _buildah("images", "--format", "{{.Size}}", tag).stdout.strip()
+    cached = 0
+    for stage, tag in (("builder", f"{CACHED_TAG}-builder"), (None, CACHED_TAG)):
+        build = _buildah(
+            "bud",
+            "--layers",
+            "--isolation",
+            "chroot",
+            "--build-arg",
+            f"BASE_IMAGE={base_image}",
+            *(["--target", stage] if stage else []),
+            "--iidfile",
+            str(iid_file),
+            "--tag",
+            tag,
+            str(REPO_ROOT),
+            timeout=BUILD_TIMEOUT_SECONDS,
+        )
+        assert build.returncode == 0, f"the image did not build:\n{build.stdout[-3000:]}\n{build.stderr[-3000:]}"
+        cached += build.stdout.count("Using cache")
+    # By its ID: another run on this machine may move the tag meanwhile.
+    image_id = iid_file.read_text().strip()
+    size = _buildah("images", "--format", "{{.Size}}", image_id).stdout.strip()
+    cached = build.stdout.count("Using cache")
     REPORT.append(
-        f"image {tag}: {size}, built in {time.monotonic() - started:.0f} s on {base_image} "
-        f"(stand-in base ready in {base_seconds:.0f} s)"
+        f"image {CACHED_TAG} ({image_id[:19]}): {size}, built in {time.monotonic() - started:.0f} s on {base_image} "
+        f"(stand-in base ready in {base_seconds:.0f} s; {cached} steps from the layer cache)"
     )
-    try:
-        yield tag
-    finally:
-        _buildah("rmi", tag)
+    return image_id
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,6 @@ from integration_tests.connector_process import (
     missing_and_extra,
     no_keys,
     read,
-    report_line,
 )
 from mock_server.testing import MockServer
 
@@ -85,7 +84,7 @@ def mock() -> MockServer:
 
 
 @pytest.fixture(scope="module")
-def chains(mock, tmp_path_factory, request) -> list[Chain]:
+def chains(mock, tmp_path_factory, report_line) -> list[Chain]:
     work_dir = tmp_path_factory.mktemp("kill_and_resume")
     clean = read(work_dir / "clean", account_token_config(mock))
     assert clean.exit_code == 0, clean.errors() or clean.stderr[-2000:]
@@ -103,7 +102,6 @@ def chains(mock, tmp_path_factory, request) -> list[Chain]:
     kills = sum(len(chain.kills) for chain in result)
     resumed = sum(kills for chain in result for kills, sync in zip(chain.kills_per_sync, chain.syncs) if not sync)
     report_line(
-        request,
         f"kill and resume: {resumed} / {kills} kill points resumed with nothing lost "
         f"(points {sorted(points)} of {len(clean.lines)} lines; "
         f"{sum(len(chain.syncs) for chain in result)} syncs)",

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import requests
 
-from mock_server.testing import MockServer, free_port
+from integration_tests.test_secrets import oauth_helper_command
+from mock_server.testing import MockServer
 
 BIN = Path(sys.executable).parent
 CONNECTOR = str(BIN / "source-brightpearl")
@@ -34,26 +35,9 @@ CATALOG = {
 
 def run_helper(mock: MockServer, config_path: Path, approve: Callable[[str], None]) -> str:
     """Runs `source-brightpearl oauth` against the mock, approves the URL it prints, returns its output."""
-    command = [
-        CONNECTOR,
-        "oauth",
-        "--account-code",
-        mock.account,
-        "--client-id",
-        mock.app_ref,
-        "--dev-ref",
-        mock.dev_ref,
-        "--config",
-        str(config_path),
-        "--oauth-host",
-        mock.base_url,
-        "--redirect-uri",
-        f"http://127.0.0.1:{free_port()}/callback",
-        "--no-browser",
-        "--timeout",
-        "60",
-    ]
-    helper = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    helper = subprocess.Popen(
+        oauth_helper_command(mock, config_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         first_lines = [helper.stdout.readline(), helper.stdout.readline()]
         approve(first_lines[1].strip())

@@ -1,5 +1,7 @@
-"""PyAirbyte runs the installed `source-brightpearl` script (`get_source(..., local_executable=...)`), offline,
-against the mock Brightpearl server, as the README's "Run it in Airbyte" section shows."""
+"""PyAirbyte runs the connector offline, against the mock Brightpearl server, as the README's "Run it in Airbyte"
+section shows: the installed `source-brightpearl` script (`get_source(..., local_executable=...)`), and the
+manifest on the declarative runtime (`get_source(..., source_manifest=...)`, which injects the components.py
+beside it; custom code needs `AIRBYTE_ENABLE_UNSAFE_CODE=true` there)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import pytest
 from mock_server.testing import MockServer
 
 MOCK_ORDERS = 60
+MANIFEST_PATH = Path(__file__).resolve().parent.parent / "source_brightpearl" / "manifest.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +24,7 @@ def airbyte(monkeypatch_module):
     """PyAirbyte, imported only when these tests run (the import alone takes seconds)."""
     monkeypatch_module.setenv("AIRBYTE_OFFLINE_MODE", "1")  # no registry look-up, no telemetry
     monkeypatch_module.setenv("DO_NOT_TRACK", "1")
+    monkeypatch_module.setenv("AIRBYTE_ENABLE_UNSAFE_CODE", "true")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         return pytest.importorskip("airbyte", reason="PyAirbyte supports Python < 3.13 only")
@@ -64,3 +68,19 @@ def test_given_a_local_executable_when_pyairbyte_reads_orders_then_the_cache_hol
     result = source.read(cache=cache, force_full_refresh=True)
 
     assert len(result["orders"]) == mock.counts()["order"]
+
+
+@pytest.fixture(scope="module")
+def manifest_source(airbyte, mock: MockServer):
+    return airbyte.get_source("source-brightpearl", config=mock.connector_config(), source_manifest=MANIFEST_PATH)
+
+
+def test_given_the_manifest_when_pyairbyte_reads_orders_into_duckdb_then_the_cache_holds_every_mock_order(
+    airbyte, manifest_source, mock, tmp_path
+):
+    manifest_source.select_streams(["orders"])
+    cache = airbyte.caches.DuckDBCache(db_path=tmp_path / "brightpearl.duckdb")
+    result = manifest_source.read(cache=cache, force_full_refresh=True)
+
+    ids = [record["id"] for record in result["orders"]]
+    assert len(ids) == len(set(ids)) == mock.counts()["order"]

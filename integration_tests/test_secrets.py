@@ -59,16 +59,14 @@ def mock() -> MockServer:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def leak_count(request):
+def leak_count(report_line):
     """Prints the secret leaks found over every run of this module (the assertions fail on the first)."""
     yield
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter and RUNS:
-        with request.config.pluginmanager.get_plugin("capturemanager").global_and_fixture_disabled():
-            reporter.write_line(
-                f"\nsecret leaks found: {len(LEAKS)} in {len(RUNS)} runs "
-                "(stdout and stderr of every command, at debug level and on errors)"
-            )
+    if RUNS:
+        report_line(
+            f"\nsecret leaks found: {len(LEAKS)} in {len(RUNS)} runs "
+            "(stdout and stderr of every command, at debug level and on errors)"
+        )
 
 
 def config(api_domain: str, auth: str = "account_token", token: str = ACCOUNT_TOKEN) -> dict[str, Any]:
@@ -94,23 +92,7 @@ def catalog(streams: list[str]) -> dict[str, Any]:
 
 def issued_tokens(mock: MockServer) -> dict[str, str]:
     """An access and refresh token pair from the mock's authorization-code flow, and the code itself."""
-    redirect_uri = "http://127.0.0.1:9/callback"  # read from the redirect, never called
-    approval = mock.session.get(
-        f"{mock.base_url}/authorize/{mock.account}",
-        allow_redirects=False,
-        params={"response_type": "code", "client_id": mock.app_ref, "redirect_uri": redirect_uri, "state": "s"},
-    )
-    code = parse_qs(urlsplit(approval.headers["location"]).query)["code"][0]
-    tokens = mock.session.post(
-        f"{mock.base_url}/token/{mock.account}",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "client_id": mock.app_ref,
-            "client_secret": CLIENT_SECRET,
-            "redirect_uri": redirect_uri,
-        },
-    ).json()
+    code, tokens = mock.authorization_code_grant(client_secret=CLIENT_SECRET)
     return {"code": code, "access_token": tokens["access_token"], "refresh_token": tokens["refresh_token"]}
 
 
@@ -219,14 +201,10 @@ def test_given_good_token_when_read_at_debug_then_records_arrive_and_no_secret_l
     assert connector_leaks("read, account token, debug", result, [ACCOUNT_TOKEN, STAFF_TOKEN]) == []
 
 
-def run_oauth_helper(
-    mock: MockServer, config_path: Path, client_secret: str, oauth_host: str | None = None
-) -> dict[str, Any]:
-    """`source-brightpearl oauth` for a confidential app, its token exchange through `oauth_host` (the mock
-    itself by default); the approval's redirect is followed by hand so the authorization code is known.
-    Returns the helper's output, exit code and that code (empty if it printed no authorize URL)."""
-    redirect_uri = f"http://127.0.0.1:{free_port()}/callback"
-    command = [
+def oauth_helper_command(mock: MockServer, config_path: Path, oauth_host: str | None = None) -> list[str]:
+    """`source-brightpearl oauth` for the mock's app, writing `config_path`, its token exchange through
+    `oauth_host` (the mock itself by default) and its listener on a free loopback port."""
+    return [
         str(BIN / "source-brightpearl"),
         "oauth",
         "--account-code",
@@ -240,13 +218,21 @@ def run_oauth_helper(
         "--oauth-host",
         oauth_host or mock.base_url,
         "--redirect-uri",
-        redirect_uri,
+        f"http://127.0.0.1:{free_port()}/callback",
         "--no-browser",
         "--timeout",
         "60",
     ]
+
+
+def run_oauth_helper(
+    mock: MockServer, config_path: Path, client_secret: str, oauth_host: str | None = None
+) -> dict[str, Any]:
+    """`oauth_helper_command` for a confidential app; the approval's redirect is followed by hand so the
+    authorization code is known. Returns the helper's output, exit code and that code (empty if it
+    printed no authorize URL)."""
     helper = subprocess.Popen(
-        command,
+        oauth_helper_command(mock, config_path, oauth_host),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -8,6 +8,9 @@ sortable flags as the real service declares them.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import Any
+
 from .builders import accounting, catalogue, integration, orders, parties, reference, sales, warehouse
 from .resources import BOOLEAN, IDSET, INTEGER, PERIOD, SEARCH_STRING, STRING, Column, NotFound, Record, Resource
 
@@ -42,6 +45,29 @@ def _updated_since_creation(record: Record) -> str | None:
     return None if updated == record.get("createdOn") else updated
 
 
+def _listed(
+    name: str,
+    service: str,
+    build: Callable[..., Iterable[Record]],
+    columns: tuple[Column, ...] = (),
+    id_field: str = "id",
+    **more: Any,
+) -> Resource:
+    """A resource whose GET without an ID set lists every record, at its own name (reference data), and
+    whose search, if it has `columns`, is `{name}-search`."""
+    return Resource(
+        name=name,
+        service=service,
+        id_field=id_field,
+        build=build,
+        search=f"{name}-search" if columns else None,
+        columns=columns,
+        get=name,
+        get_all=True,
+        **more,
+    )
+
+
 def _custom_field_metadata(name: str, service: str, path: str, kind: str) -> Resource:
     return Resource(
         name=name,
@@ -71,47 +97,17 @@ _payment_columns = (
 
 RESOURCES: list[Resource] = [
     # order-service reference data
-    Resource(
-        name="order-type",
-        service="order",
-        id_field="id",
-        build=reference.build_order_types,
-        get="order-type",
-        get_all=True,
-    ),
-    Resource(
-        name="order-status",
-        service="order",
-        id_field="statusId",
-        build=reference.build_order_statuses,
-        get="order-status",
-        get_all=True,
-    ),
-    Resource(
-        name="order-stock-status",
-        service="order",
-        id_field="id",
-        build=reference.build_order_stock_statuses,
-        get="order-stock-status",
-        get_all=True,
-    ),
-    Resource(
-        name="order-shipping-status",
-        service="order",
-        id_field="id",
-        build=reference.build_order_shipping_statuses,
-        get="order-shipping-status",
-        get_all=True,
-    ),
+    _listed("order-type", "order", reference.build_order_types),
+    _listed("order-status", "order", reference.build_order_statuses, id_field="statusId"),
+    _listed("order-stock-status", "order", reference.build_order_stock_statuses),
+    _listed("order-shipping-status", "order", reference.build_order_shipping_statuses),
     _custom_field_metadata("sale-custom-field", "order", "sale", "sale"),
     _custom_field_metadata("purchase-custom-field", "order", "purchase", "purchase"),
     # accounting-service reference data
-    Resource(
-        name="currency",
-        service="accounting",
-        id_field="id",
-        build=reference.build_currencies,
-        search="currency-search",
+    _listed(
+        "currency",
+        "accounting",
+        reference.build_currencies,
         columns=(
             Column("id", IDSET),
             Column("title", SEARCH_STRING),
@@ -121,99 +117,47 @@ RESOURCES: list[Resource] = [
             Column("isDefault", BOOLEAN),
             Column("exchangeRateVarianceNominalCode", STRING),
         ),
-        get="currency",
-        get_all=True,
     ),
-    Resource(
-        name="tax-code",
-        service="accounting",
-        id_field="id",
-        build=reference.build_tax_codes,
-        get="tax-code",
-        get_all=True,
-    ),
+    _listed("tax-code", "accounting", reference.build_tax_codes),
     # warehouse-service reference data
-    Resource(
-        name="warehouse",
-        service="warehouse",
-        id_field="id",
-        build=reference.build_warehouses,
-        search="warehouse-search",
+    _listed(
+        "warehouse",
+        "warehouse",
+        reference.build_warehouses,
         columns=(
             Column("id", IDSET),
             Column("name", SEARCH_STRING),
             Column("typeDescription", STRING),
             Column("addressId", INTEGER, "address.addressId"),
         ),
-        get="warehouse",
-        get_all=True,
     ),
-    Resource(
-        name="shipping-method",
-        service="warehouse",
-        id_field="id",
-        build=reference.build_shipping_methods,
-        search="shipping-method-search",
+    _listed(
+        "shipping-method",
+        "warehouse",
+        reference.build_shipping_methods,
         columns=(Column("id", IDSET), Column("code", STRING), Column("name", SEARCH_STRING)),
-        get="shipping-method",
-        get_all=True,
     ),
     # product-service reference data
-    Resource(
-        name="price-list",
-        service="product",
-        id_field="id",
-        build=reference.build_price_lists,
-        get="price-list",
-        get_all=True,
-    ),
-    Resource(
-        name="channel", service="product", id_field="id", build=reference.build_channels, get="channel", get_all=True
-    ),
-    Resource(
-        name="channel-brand",
-        service="product",
-        id_field="channelBrandId",
-        build=reference.build_channel_brands,
-        get="channel-brand",
-        get_all=True,
-    ),
-    Resource(
-        name="brand",
-        service="product",
-        id_field="id",
-        build=catalogue.build_brands,
-        search="brand-search",
+    _listed("price-list", "product", reference.build_price_lists),
+    _listed("channel", "product", reference.build_channels),
+    _listed("channel-brand", "product", reference.build_channel_brands, id_field="channelBrandId"),
+    _listed(
+        "brand",
+        "product",
+        catalogue.build_brands,
         columns=(Column("brandId", IDSET, "id"), Column("name", SEARCH_STRING), Column("description", SEARCH_STRING)),
-        get="brand",
-        get_all=True,
     ),
-    Resource(
-        name="product-type",
-        service="product",
-        id_field="id",
-        build=catalogue.build_product_types,
-        search="product-type-search",
+    _listed(
+        "product-type",
+        "product",
+        catalogue.build_product_types,
         columns=(Column("id", IDSET), Column("name", SEARCH_STRING)),
-        get="product-type",
-        get_all=True,
     ),
-    Resource(
-        name="season",
-        service="product",
-        id_field="id",
-        build=catalogue.build_seasons,
-        search="season-search",
-        columns=(Column("id", IDSET), Column("name", SEARCH_STRING)),
-        get="season",
-        get_all=True,
-    ),
-    Resource(
-        name="brightpearl-category",
-        service="product",
-        id_field="id",
-        build=catalogue.build_categories,
-        search="brightpearl-category-search",
+    _listed("season", "product", catalogue.build_seasons, columns=(Column("id", IDSET), Column("name", SEARCH_STRING))),
+    _listed(
+        "brightpearl-category",
+        "product",
+        catalogue.build_categories,
         columns=(
             Column("id", IDSET),
             Column("name", SEARCH_STRING),
@@ -224,8 +168,6 @@ RESOURCES: list[Resource] = [
             Column("updatedOn", PERIOD),
             Column("updatedBy", INTEGER, "updatedById"),
         ),
-        get="brightpearl-category",
-        get_all=True,
     ),
     _custom_field_metadata("product-custom-field", "product", "product", "product"),
     # contacts (before products: products name their primary supplier)
@@ -418,30 +360,17 @@ RESOURCES: list[Resource] = [
         get="product-price",
         missing=NotFound("No Product Prices Found"),
     ),
-    Resource(
-        name="collection",
-        service="product",
-        id_field="id",
-        build=catalogue.build_collections,
-        search="collection-search",
+    _listed(
+        "collection",
+        "product",
+        catalogue.build_collections,
         columns=(
             Column("collectionId", IDSET, "id"),
             Column("collectionName", SEARCH_STRING, "name"),
             Column("brandId", IDSET),
         ),
-        get="collection",
-        get_all=True,
     ),
-    Resource(
-        name="option",
-        service="product",
-        id_field="id",
-        build=catalogue.build_options,
-        search="option-search",
-        columns=(Column("id", IDSET), Column("name", SEARCH_STRING)),
-        get="option",
-        get_all=True,
-    ),
+    _listed("option", "product", catalogue.build_options, columns=(Column("id", IDSET), Column("name", SEARCH_STRING))),
     Resource(
         name="option-value",
         service="product",
@@ -489,39 +418,25 @@ RESOURCES: list[Resource] = [
             Column("contactGroupDescription", SEARCH_STRING),
         ),
     ),
-    Resource(
-        name="contact-group",
-        service="contact",
-        id_field="contactGroupId",
-        build=parties.build_contact_groups,
-        search="contact-group-search",
+    _listed(
+        "contact-group",
+        "contact",
+        parties.build_contact_groups,
         columns=(
             Column("contactGroupId", IDSET),
             Column("name", SEARCH_STRING),
             Column("description", SEARCH_STRING),
             Column("numberOfMembers", INTEGER),
         ),
-        get="contact-group",
-        get_all=True,
+        id_field="contactGroupId",
     ),
-    Resource(
-        name="lead-source",
-        service="contact",
-        id_field="id",
-        build=parties.build_lead_sources,
-        get="lead-source",
-        get_all=True,
-    ),
-    Resource(
-        name="tag", service="contact", id_field="id", build=parties.build_tags, get="tag", get_all=True, as_map=True
-    ),
+    _listed("lead-source", "contact", parties.build_lead_sources),
+    _listed("tag", "contact", parties.build_tags, as_map=True),
     # the ledger
-    Resource(
-        name="nominal-code",
-        service="accounting",
-        id_field="id",
-        build=accounting.build_nominal_codes,
-        search="nominal-code-search",
+    _listed(
+        "nominal-code",
+        "accounting",
+        accounting.build_nominal_codes,
         columns=(
             Column("code", STRING),
             Column("name", SEARCH_STRING),
@@ -530,31 +445,13 @@ RESOURCES: list[Resource] = [
             Column("active", BOOLEAN),
             Column("currencyId", IDSET),
         ),
-        get="nominal-code",
-        get_all=True,
     ),
-    Resource(
-        name="accounting-period",
-        service="accounting",
-        id_field="id",
-        build=accounting.build_accounting_periods,
-        get="accounting-period",
-        get_all=True,
-    ),
-    Resource(
-        name="exchange-rate",
-        service="accounting",
-        id_field="currencyId",
-        build=accounting.build_exchange_rates,
-        get="exchange-rate",
-        get_all=True,
-    ),
-    Resource(
-        name="payment-method",
-        service="accounting",
-        id_field="id",
-        build=accounting.build_payment_methods,
-        search="payment-method-search",
+    _listed("accounting-period", "accounting", accounting.build_accounting_periods),
+    _listed("exchange-rate", "accounting", accounting.build_exchange_rates, id_field="currencyId"),
+    _listed(
+        "payment-method",
+        "accounting",
+        accounting.build_payment_methods,
         columns=(
             Column("id", IDSET),
             Column("code", STRING),
@@ -562,8 +459,6 @@ RESOURCES: list[Resource] = [
             Column("bankAccountNominalCode", STRING),
             Column("installedIntegrationInstanceId", INTEGER),
         ),
-        get="payment-method",
-        get_all=True,
     ),
     Resource(
         name="journal",
@@ -624,14 +519,8 @@ RESOURCES: list[Resource] = [
         search="supplier-payment-search",
         columns=_payment_columns,
     ),
-    Resource(
-        name="webhook",
-        service="integration",
-        id_field="id",
-        build=integration.build_webhooks,
-        get="webhook",
-        get_all=True,
-        missing=NotFound("No webhooks available in ID Set {ids}"),
+    _listed(
+        "webhook", "integration", integration.build_webhooks, missing=NotFound("No webhooks available in ID Set {ids}")
     ),
     # stock: locations, goods notes, movements, availability (built in this order: each reads the last)
     Resource(

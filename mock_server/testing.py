@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 
@@ -127,6 +128,32 @@ class MockServer:
             "credentials": {"auth_type": "account_token", "app_ref": self.app_ref, "account_token": self.account_token},
             **overrides,
         }
+
+    def authorization_code_grant(self, **form: str) -> tuple[str, dict[str, Any]]:
+        """The code an auto-approved authorization (`--oauth-auto-approve`) redirects with, and the token
+        endpoint's answer to it; `form` adds to the token request's fields (a `client_secret`). The
+        redirect URI is only read from the redirect, never called."""
+        redirect_uri = "http://127.0.0.1:9/callback"
+        approval = self.session.get(
+            f"{self.base_url}/authorize/{self.account}",
+            allow_redirects=False,
+            timeout=10,
+            params={"response_type": "code", "client_id": self.app_ref, "redirect_uri": redirect_uri, "state": "s"},
+        )
+        code = parse_qs(urlsplit(approval.headers["location"]).query)["code"][0]
+        answer = self.session.post(
+            f"{self.base_url}/token/{self.account}",
+            timeout=10,
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "client_id": self.app_ref,
+                "redirect_uri": redirect_uri,
+                **form,
+            },
+        )
+        answer.raise_for_status()
+        return code, answer.json()
 
     # the control API ---------------------------------------------------------------------------
     def control(self, method: str, path: str, payload: Any = None) -> Any:

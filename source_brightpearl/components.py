@@ -1,6 +1,11 @@
-"""Custom components for what manifest.yaml cannot express on its own."""
+"""Custom components for what manifest.yaml cannot express on its own.
 
-from __future__ import annotations
+The same file runs in our package and on Airbyte's declarative runtime, which receives it as text (Connector
+Builder, Cloud, PyAirbyte by manifest) and executes it before registering it as a module. Hence imports of the
+standard library, airbyte_cdk and its own dependencies only (nothing of `source_brightpearl`), and no
+`from __future__ import annotations`: a dataclass with string annotations looks its module up in `sys.modules`
+while the class is built, which fails there.
+"""
 
 import copy
 import ipaddress
@@ -10,6 +15,7 @@ import re
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import InitVar, dataclass
 from dataclasses import field as dataclass_field
@@ -23,6 +29,7 @@ import backoff
 import orjson
 import requests
 from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.declarative.auth.declarative_authenticator import DeclarativeAuthenticator
 from airbyte_cdk.sources.declarative.auth.oauth import DeclarativeSingleUseRefreshTokenOauth2Authenticator
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
 from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
@@ -655,12 +662,37 @@ class BrightpearlApiDomainValidation(ValidationStrategy):
             raise config_error(f"{self.field} '{without_password(text)}' {problem}")
 
 
+# The hosts a config without `api_domain` (and `datacenter`) or `credentials.oauth_host` is sent to.
+DEFAULT_DATACENTER = "euw1.brightpearlconnect.com"
+DEFAULT_OAUTH_HOST = "oauth.brightpearl.com"
+
+
 def base_url(host: str) -> str:
     """The base URL a host setting (`api_domain`, `oauth_host`) stands for: `https://` unless it names
-    its scheme, without a trailing slash. The manifest's `base_url` and token endpoint templates apply
-    the same rule in Jinja (a template cannot call Python), so a change here goes there too."""
+    its scheme, without a trailing slash. The connector's (`BrightpearlBaseUrls`) and the oauth
+    command's rule."""
     host = host.strip()
     return (host if "://" in host else f"https://{host}").rstrip("/")
+
+
+@dataclass
+class BrightpearlBaseUrls(ConfigTransformation):
+    """Adds to the config the base URLs every request starts with: `base_url`, the API's (from
+    `api_domain`, `credentials.api_domain` or `datacenter`), and `oauth_base_url`, the token
+    endpoint's (from `credentials.oauth_host`), each by `base_url`'s rule.
+
+    `ConfigAddFields` would write that rule in Jinja once per URL, copies of the one the `oauth`
+    command runs here (a template cannot call Python). It runs before the config is checked against
+    the spec, so `credentials` may not be an object, nor a host a string.
+    """
+
+    def transform(self, config: MutableMapping[str, Any]) -> None:
+        credentials = config.get("credentials") if isinstance(config.get("credentials"), Mapping) else {}
+        api_host = (
+            config.get("api_domain") or credentials.get("api_domain") or config.get("datacenter") or DEFAULT_DATACENTER
+        )
+        config["base_url"] = base_url(str(api_host))
+        config["oauth_base_url"] = base_url(str(credentials.get("oauth_host") or DEFAULT_OAUTH_HOST))
 
 
 def base_url_problem(text: str) -> str | None:
@@ -829,7 +861,7 @@ class TokenAnswer:
     api_domain: str | None  # as given; the `oauth` command checks it before saving it
 
     @classmethod
-    def from_body(cls, body: Any, url: str) -> TokenAnswer:
+    def from_body(cls, body: Any, url: str) -> "TokenAnswer":
         """Raises a transient error when `body` holds no usable access token: nothing is saved then."""
         fields = body if isinstance(body, Mapping) else {}
         access_token = _usable_token(fields.get("access_token"))
@@ -1006,7 +1038,7 @@ class BrightpearlCustomFieldsSchemaLoader(SchemaLoader):
         return typed_fields
 
 
-class BrightpearlBudgetPacer(APIBudget):
+class BrightpearlBudgetPacer:
     """Paces every request of the account on Brightpearl's own budget headers, so the sync never
     spends the last `reserve` calls of the rolling minute that the account's other apps (shop,
     shipping, ERP) share with it.
@@ -1018,9 +1050,8 @@ class BrightpearlBudgetPacer(APIBudget):
     rolling minute) has passed, each next one `SPACING_SECONDS` later unless an answer says more
     calls were freed. The manifest's `HTTPAPIBudget` cannot do this: its policies adopt the server's
     remaining count as their own budget (no reserve below it) and its reset header must be absolute
-    epoch seconds. The HTTP client calls `acquire_call` before and `update_from_response` after each
-    request that reaches the network (cache hits do neither), so the source installs one instance
-    for all requesters.
+    epoch seconds. `BrightpearlPacedAuthenticator` calls `acquire_call` before and
+    `update_from_response` after each attempt of every request of a source.
     """
 
     # Under the 0.3 s in which Brightpearl frees a call at a steady 200 a minute, so requests at the
@@ -1028,13 +1059,12 @@ class BrightpearlBudgetPacer(APIBudget):
     SPACING_SECONDS = 0.25
 
     def __init__(self, reserve: int) -> None:
-        super().__init__(policies=[])
         self.reserve = reserve
         self._lock = threading.Lock()
         self._remaining: int | None = None
         self._resume_at = 0.0
 
-    def acquire_call(self, request: Any, block: bool = True, timeout: float | None = None) -> None:
+    def acquire_call(self, request: Any) -> None:
         with self._lock:
             wait = self._wait_for_a_call()
         if wait > 0:
@@ -1067,6 +1097,8 @@ class BrightpearlBudgetPacer(APIBudget):
 # Far above the largest real answer (an ID set of 200 orders with their rows is a few MB), far below what
 # would exhaust a worker's memory.
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+# The deadline of a body whose request was sent without a read timeout (every requester of the manifest has one).
+DEFAULT_BODY_SECONDS = 300.0
 
 
 class RedirectRefused(requests.RequestException):
@@ -1081,41 +1113,113 @@ class ResponseTooSlow(requests.Timeout):
     """An answer whose body did not arrive in time, however steadily it trickled: retried like any timeout."""
 
 
-class BrightpearlTransportGuard(APIBudget):
+class BrightpearlTransportGuard:
     """Holds every API answer to three rules before requests acts on it: a redirect is an error (never
-    followed), and the body is read within a deadline and up to MAX_RESPONSE_BYTES decompressed.
+    followed), and the body is read within the request's read timeout and up to MAX_RESPONSE_BYTES
+    decompressed.
 
     requests follows a redirect inside `Session.send` and re-sends every header but `Authorization`, so a
     3xx to another host would receive the account or staff token; it inflates a compressed body without
     limit; and a read timeout bounds each wait for data, not a body trickling a byte a second. The
     manifest can set none of this (no field reaches a session's hooks, `max_redirects` or adapters), and
-    `HttpRequester` sends no `allow_redirects`. What the CDK does give a source is the API budget: its
-    sessions call `acquire_call` before each request they send (not for cache hits). So the source
-    installs this as the budget of every requester; it registers `inspect` as the request's response hook
-    (requests' public `PreparedRequest.register_hook`), which requests runs on the answer before it reads
-    the body or follows a redirect, and it hands the pacing itself to `pacer`.
+    `HttpRequester` sends no `allow_redirects`. `guard` registers `inspect` as the request's response hook
+    (requests' public `PreparedRequest.register_hook`), which requests runs on the answer, with the
+    request's `timeout`, before it reads the body or follows a redirect.
     """
 
-    def __init__(self, pacer: APIBudget, body_timeout_seconds: float) -> None:
-        super().__init__(policies=[])
-        self.pacer = pacer
-        self.body_timeout_seconds = body_timeout_seconds
-
-    def acquire_call(self, request: Any, block: bool = True, timeout: float | None = None) -> None:
+    def guard(self, request: requests.PreparedRequest) -> None:
         # A retry sends the same prepared request again: one hook is enough.
         if self.inspect not in request.hooks["response"]:
             request.register_hook("response", self.inspect)
-        self.pacer.acquire_call(request, block, timeout)
 
-    def update_from_response(self, request: Any, response: Any) -> None:
-        self.pacer.update_from_response(request, response)
-
-    def inspect(self, response: requests.Response, **kwargs: Any) -> None:
+    def inspect(self, response: requests.Response, timeout: Any = None, **kwargs: Any) -> None:
         if response.is_redirect:
             response.close()
             raise RedirectRefused(_describe_redirect(response), response=response)
         if not isinstance(response.raw, _BoundedBody):
-            response.raw = _BoundedBody(response, self.body_timeout_seconds)
+            response.raw = _BoundedBody(response, _read_timeout(timeout))
+
+
+def _read_timeout(timeout: Any) -> float:
+    """The read part of a requests `timeout`: a number, or a (connect, read) pair."""
+    read = timeout[1] if isinstance(timeout, tuple) else timeout
+    return float(read) if isinstance(read, (int, float)) else DEFAULT_BODY_SECONDS
+
+
+# One pacer per source: the factory hands the budget it builds from the manifest's `api_budget` to every
+# component with an `api_budget` field, and builds a new one with each new set of streams.
+_PACERS_BY_BUDGET: weakref.WeakKeyDictionary[APIBudget, BrightpearlBudgetPacer] = weakref.WeakKeyDictionary()
+_PACERS_LOCK = threading.Lock()
+
+
+@dataclass
+class BrightpearlPacedAuthenticator(DeclarativeAuthenticator):
+    """`authenticator`'s credentials on each attempt of each request, sent once the source's
+    BrightpearlBudgetPacer lets it go, with BrightpearlTransportGuard's rules on its answer.
+
+    The pacer must run before every attempt and see every answer, and the guard must reach each
+    request before it is sent. The manifest's `api_budget` is the CDK's `HttpAPIBudget` (no custom
+    policy or class), and no other component the manifest names is called before a request goes
+    out, except its authenticator: the HTTP client applies it when it prepares a request and again
+    before each retry, and hands it each answer from the network as a `ResponseAwareAuthenticator`
+    (the CDK's feedback channel for quota-tracking authenticators). So this wraps the one
+    authenticator of every requester; whatever else the client asks of an authenticator (an OAuth
+    refresh, its auth header) is `authenticator`'s. Cache hits are prepared too, so they count as calls:
+    the estimate errs low, never high.
+    """
+
+    authenticator: DeclarativeAuthenticator
+    # Calls of each rolling minute left to the account's other apps (interpolated from the config).
+    rate_limit_reserve: str | int
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    api_budget: APIBudget | None = None
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        reserve = InterpolatedString.create(str(self.rate_limit_reserve), parameters=parameters).eval(self.config)
+        self._pacer = self._source_pacer(int(reserve))
+        self._guard = BrightpearlTransportGuard()
+
+    def _source_pacer(self, reserve: int) -> BrightpearlBudgetPacer:
+        if self.api_budget is None:  # a requester built on its own, like the package's check
+            return BrightpearlBudgetPacer(reserve)
+        with _PACERS_LOCK:
+            return _PACERS_BY_BUDGET.setdefault(self.api_budget, BrightpearlBudgetPacer(reserve))
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        self._pacer.acquire_call(request)
+        self._guard.guard(request)
+        return self.authenticator(request)
+
+    def update_from_response(self, request: requests.PreparedRequest, response: requests.Response) -> None:
+        self._pacer.update_from_response(request, response)
+
+    @property
+    def auth_header(self) -> str:
+        return self.authenticator.auth_header
+
+    @property
+    def token(self) -> str:
+        return self.authenticator.token
+
+    def get_auth_header(self) -> Mapping[str, Any]:
+        return self.authenticator.get_auth_header()
+
+    def get_request_params(self) -> Mapping[str, Any]:
+        return self.authenticator.get_request_params()
+
+    def get_request_body_data(self) -> Mapping[str, Any] | str:
+        return self.authenticator.get_request_body_data()
+
+    def get_request_body_json(self) -> Mapping[str, Any]:
+        return self.authenticator.get_request_body_json()
+
+    def __getattr__(self, name: str) -> Any:
+        # Only for what this class does not define (`refresh_and_set_access_token`, ...); never for
+        # the fields, which `__post_init__` may not have set yet.
+        if name in ("authenticator", "_pacer", "_guard"):
+            raise AttributeError(name)
+        return getattr(self.authenticator, name)
 
 
 def _describe_redirect(response: requests.Response) -> str:
@@ -1273,8 +1377,10 @@ class _IdsToRetry(list):
     copies and updates take turns.
     """
 
-    def __init__(self) -> None:
-        super().__init__()
+    # Built from an iterable too, as a list is: `dataclasses.asdict` copies a list that way (the
+    # Connector Builder's answer to a test read holds the state this object is in).
+    def __init__(self, ids: Iterable[int] = ()) -> None:
+        super().__init__(ids)
         self._lock = threading.Lock()
 
     def settle(self, asked: Iterable[int], skipped: Iterable[int]) -> None:

@@ -24,9 +24,15 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_brightpearl.components import TokenAnswer, base_url, base_url_problem, post_token_request, without_password
+from source_brightpearl.components import (
+    DEFAULT_OAUTH_HOST,
+    TokenAnswer,
+    base_url,
+    base_url_problem,
+    post_token_request,
+    without_password,
+)
 
-DEFAULT_OAUTH_HOST = "oauth.brightpearl.com"
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8976/callback"
 CLIENT_SECRET_ENV = "BRIGHTPEARL_CLIENT_SECRET"
 TOKEN_FIELDS = ("access_token", "refresh_token", "token_expiry_date")

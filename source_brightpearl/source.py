@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import suppress
@@ -37,23 +38,22 @@ from airbyte_cdk.sources.declarative.interpolation import InterpolatedString
 from airbyte_cdk.sources.declarative.models.declarative_component_schema import (
     HttpRequester as HttpRequesterModel,
 )
+from airbyte_cdk.sources.declarative.parsers.custom_code_compiler import SDM_COMPONENTS_MODULE_NAME
 from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import (
     ModelToComponentFactory,
 )
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
-from airbyte_cdk.sources.streams.call_rate import APIBudget
 from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.utils.datetime_helpers import ab_datetime_now, ab_datetime_try_parse
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_brightpearl.components import BrightpearlBudgetPacer, BrightpearlTransportGuard, config_error
+from source_brightpearl import components
+from source_brightpearl.components import config_error
 from source_brightpearl.config_errors import close_matches, quote_value
 
 CHECK_REQUESTER_NAME = "check_connection"
 # The internal message of the error the CDK's concurrent read ends with when streams failed.
 FAILED_STREAMS_SUMMARY = "Concurrent read failure"
-# Calls of each rolling minute left to the account's other apps unless the config says otherwise.
-DEFAULT_RATE_LIMIT_RESERVE = 20
 # `check` makes one small call, and a host that never answers must be reported within half a minute,
 # whatever the (longer) request timeout of a read.
 CHECK_TIMEOUT_SECONDS = 15
@@ -146,6 +146,10 @@ class SourceBrightpearl(YamlDeclarativeSource):
         # (Kept before the parent's constructor, which reads the manifest.)
         self._configured_request_timeout = _positive_number((config or {}).get("request_timeout_seconds"))
         self._manifest_from_cache = False
+        # The manifest's `class_name`s use the module name that Airbyte's declarative runtime gives an injected
+        # components.py, so one manifest runs on both; here that name is the package's module. Set at each
+        # build: a manifest source built earlier in this process (PyAirbyte) may have registered its own.
+        sys.modules[SDM_COMPONENTS_MODULE_NAME] = components
         # The package's manifest by absolute path: the CDK opens a relative one in the current directory first.
         super().__init__(
             path_to_yaml=str(Path(__file__).with_name("manifest.yaml")),
@@ -154,17 +158,17 @@ class SourceBrightpearl(YamlDeclarativeSource):
             state=state,
             **kwargs,
         )
-        # Every requester the factory builds shares this one budget (HttpRequester.api_budget); the
-        # manifest's `api_budget` can only describe the CDK's own policies (see the pacer's and the
-        # guard's docstrings).
-        reserve = self._config.get("rate_limit_reserve")
-        self._constructor._api_budget = BrightpearlTransportGuard(
-            pacer=BrightpearlBudgetPacer(reserve=reserve if isinstance(reserve, int) else DEFAULT_RATE_LIMIT_RESERVE),
-            body_timeout_seconds=self._request_timeout_seconds,
-        )
         self.logger.addFilter(CONFIG_ERROR_TRACEBACK_FILTER)
         self._cursors = StreamCursors(self.resolved_manifest, self._config)
         self._incoming_state_warnings = self._clamp_incoming_state(state or [])
+
+    def configure(self, config: Mapping[str, Any], temp_dir: str) -> Mapping[str, Any]:
+        """A source built without a config (as `airbyte-cdk connector test` builds one, handing the config
+        to each command only) is built again with the command's: a declarative source's streams, budget and
+        cursors come from the config its constructor was given."""
+        if not self._config and config:
+            self.__init__(config=config)
+        return super().configure(config, temp_dir)
 
     def _clamp_incoming_state(self, state: list[AirbyteStateMessage]) -> list[str]:
         """Checks each stream's `--state` cursors before the CDK reads them (an odd format would end
@@ -376,10 +380,6 @@ class SourceBrightpearl(YamlDeclarativeSource):
         # would only add a stack trace to it.
         logging.getLogger(f"airbyte.HttpRequester.{CHECK_REQUESTER_NAME}").setLevel(logging.CRITICAL)
         factory = ModelToComponentFactory(disable_retries=True)
-        # One call: nothing to pace, but the same guard on its answer as every read's.
-        factory._api_budget = BrightpearlTransportGuard(
-            pacer=APIBudget(policies=[]), body_timeout_seconds=self._check_timeout_seconds
-        )
         return factory.create_component(HttpRequesterModel, definition, self._config, name=CHECK_REQUESTER_NAME)
 
     def _describe_check_failure(self, error: AirbyteTracedException) -> str:

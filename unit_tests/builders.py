@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -10,14 +11,23 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import jsonschema
+import yaml
 from airbyte_cdk.models import SyncMode
+from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
+from airbyte_cdk.sources.declarative.parsers.custom_code_compiler import (
+    INJECTED_COMPONENTS_PY,
+    INJECTED_COMPONENTS_PY_CHECKSUMS,
+    INJECTED_MANIFEST,
+)
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, _run_command
 from airbyte_cdk.test.entrypoint_wrapper import read as entrypoint_read
 from airbyte_cdk.test.models import ExpectedOutcome
 
+import source_brightpearl
 from source_brightpearl.run import run
 from source_brightpearl.source import SourceBrightpearl
 
@@ -27,6 +37,7 @@ APP_REF = "acme-analytics"
 ACCOUNT_TOKEN = "unit-account-token-4f9d2c7b1e8a"
 STAFF_TOKEN = "unit-staff-token-8b3e6a0d5c2f"
 DEFAULT_BASE = "https://euw1.brightpearlconnect.com"
+MANIFEST_PATH = Path(source_brightpearl.__file__).with_name("manifest.yaml")
 
 
 class ConfigBuilder:
@@ -103,6 +114,26 @@ def run_read(config: Mapping[str, Any], stream: str, expect_failure: bool = Fals
     source = SourceBrightpearl(config=config, catalog=catalog)
     outcome = ExpectedOutcome.EXPECT_EXCEPTION if expect_failure else ExpectedOutcome.EXPECT_SUCCESS
     return entrypoint_read(source, config, catalog, expected_outcome=outcome)
+
+
+def run_declarative_read(config: Mapping[str, Any], stream: str, expect_failure: bool = False) -> EntrypointOutput:
+    """A read on Airbyte's declarative runtime, without source.py: the manifest and components.py injected as
+    text into the config, as the Connector Builder and PyAirbyte by manifest send them."""
+    catalog = CatalogBuilder().with_stream(stream, SyncMode.full_refresh).build()
+    manifest = yaml.safe_load(MANIFEST_PATH.read_text())
+    components_text = MANIFEST_PATH.with_name("components.py").read_text()
+    injected_config = {
+        **config,
+        INJECTED_MANIFEST: manifest,
+        INJECTED_COMPONENTS_PY: components_text,
+        INJECTED_COMPONENTS_PY_CHECKSUMS: {"md5": hashlib.md5(components_text.encode()).hexdigest()},
+    }
+    outcome = ExpectedOutcome.EXPECT_EXCEPTION if expect_failure else ExpectedOutcome.EXPECT_SUCCESS
+    with mock.patch.dict(os.environ, {"AIRBYTE_ENABLE_UNSAFE_CODE": "true"}):
+        source = ConcurrentDeclarativeSource(
+            source_config=manifest, config=injected_config, catalog=catalog, state=None
+        )
+        return entrypoint_read(source, injected_config, catalog, expected_outcome=outcome)
 
 
 def run_command(command: str, config: Mapping[str, Any] | None = None) -> EntrypointOutput:

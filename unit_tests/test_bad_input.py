@@ -5,7 +5,7 @@ TRACE and a non-zero exit), and no traceback anywhere.
 Each run is the console entry point in a forked child (`unit_tests.builders.start_entry_point`), so
 it is the command-line program without paying the CDK's import per run; a config's check and discover
 run side by side, and the bundled manifest is resolved and validated once, in the parent (see
-`manifest_resolved_once`).
+`manifest_resolved_once_per_content` in unit_tests/conftest.py).
 No mock server: every input here must be refused before the first request (the API domain is a
 loopback port where nothing listens), except a token Brightpearl rejects, whose one call `responses`
 answers. The module prints "bad inputs handled / tried" at the end.
@@ -13,7 +13,6 @@ answers. The module prints "bad inputs handled / tried" at the end.
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +20,7 @@ from typing import Any
 
 import pytest
 import responses
-from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
 
-from source_brightpearl.source import SourceBrightpearl
 from unit_tests.builders import finish_entry_point, start_entry_point
 
 LOOPBACK_DOWN = "http://127.0.0.1:9"
@@ -304,43 +301,21 @@ BAD_READ_INPUTS = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def manifest_resolved_once():
-    """Resolving the bundled manifest's references and validating it against the CDK's schema takes
-    over a second of CPU per run and does not depend on the config, catalog or state under test: the
-    parent does it once, for real, and each forked run starts from a copy of the result."""
-    original = ConcurrentDeclarativeSource._pre_process_manifest
-    resolved: dict[str, Any] = {}
-
-    def resolve_once(self, manifest):
-        if "manifest" not in resolved:
-            resolved["manifest"] = copy.deepcopy(original(self, manifest))
-        return copy.deepcopy(resolved["manifest"])
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(ConcurrentDeclarativeSource, "_pre_process_manifest", resolve_once)
-        SourceBrightpearl()  # resolves and validates the manifest
-        patch.setattr(ConcurrentDeclarativeSource, "_validate_source", lambda self: None)
-        yield
-
-
 TRIED: dict[str, int] = {}
 HANDLED: dict[str, int] = {}
 
 
 @pytest.fixture(scope="module", autouse=True)
-def handled_over_tried(request):
+def handled_over_tried(report_line):
     """Prints how many bad inputs got their one message and exit code on every command tried."""
     yield
     names = [name for name in TRIED]
     handled = sum(1 for name in names if HANDLED.get(name, 0) == TRIED[name])
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter and names:
-        with request.config.pluginmanager.get_plugin("capturemanager").global_and_fixture_disabled():
-            reporter.write_line(
-                f"\nbad inputs handled / tried: {handled} / {len(names)} "
-                f"(configs through check and discover, catalogs and state files through read)"
-            )
+    if names:
+        report_line(
+            f"\nbad inputs handled / tried: {handled} / {len(names)} "
+            f"(configs through check and discover, catalogs and state files through read)"
+        )
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ integration_tests/test_standard.py: discovery reads the account's custom-field m
 from __future__ import annotations
 
 import copy
+import hashlib
 import importlib.util
 import json
 import re
@@ -14,18 +15,25 @@ import sys
 import tomllib
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import jsonschema
 import pytest
 import yaml
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import get_declarative_component_schema
+from airbyte_cdk.sources.declarative.parsers.custom_code_compiler import (
+    COMPONENTS_MODULE_NAME,
+    SDM_COMPONENTS_MODULE_NAME,
+    register_components_module_from_string,
+)
 from airbyte_cdk.sources.declarative.parsers.manifest_component_transformer import ManifestComponentTransformer
 from airbyte_cdk.sources.declarative.parsers.manifest_reference_resolver import ManifestReferenceResolver
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 import source_brightpearl
+from source_brightpearl import components
 from source_brightpearl.source import SourceBrightpearl
 from unit_tests.builders import run_command
 
@@ -249,6 +257,48 @@ def test_given_the_mock_server_and_its_web_stack_cannot_be_imported_when_spec_ru
 
 def test_given_the_package_when_imported_then_it_exports_the_source_class():
     assert source_brightpearl.SourceBrightpearl is SourceBrightpearl
+
+
+def _manifest_class_names(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["class_name"]] if "class_name" in node else []
+        return own + [name for value in node.values() for name in _manifest_class_names(value)]
+    return [name for value in node for name in _manifest_class_names(value)] if isinstance(node, list) else []
+
+
+def _manifest_class_name_tails() -> set[str]:
+    prefix = f"{SDM_COMPONENTS_MODULE_NAME}."
+    class_names = _manifest_class_names(_manifest())
+    assert class_names and all(name.startswith(prefix) for name in class_names), sorted(set(class_names))
+    return {name.removeprefix(prefix) for name in class_names}
+
+
+def test_given_manifest_class_names_when_read_then_each_names_a_class_of_components_py_under_the_runtimes_name():
+    assert all(isinstance(getattr(components, name, None), type) for name in _manifest_class_name_tails())
+
+
+def test_given_components_py_as_text_when_the_cdks_loader_registers_it_then_it_holds_every_class_the_manifest_names():
+    text = (REPO_ROOT / "source_brightpearl" / "components.py").read_text()
+    # The loader registers what it builds under both names: what they named before is put back after.
+    registered = {name: sys.modules.get(name) for name in (SDM_COMPONENTS_MODULE_NAME, COMPONENTS_MODULE_NAME)}
+    try:
+        injected = register_components_module_from_string(text, {"md5": hashlib.md5(text.encode()).hexdigest()})
+    finally:
+        for name, module in registered.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+
+    assert all(isinstance(getattr(injected, name, None), type) for name in _manifest_class_name_tails())
+
+
+def test_given_another_components_module_registered_when_the_source_is_built_then_it_uses_the_packages(monkeypatch):
+    monkeypatch.setitem(sys.modules, SDM_COMPONENTS_MODULE_NAME, ModuleType(COMPONENTS_MODULE_NAME))
+
+    SourceBrightpearl()
+
+    assert sys.modules[SDM_COMPONENTS_MODULE_NAME] is components
 
 
 @pytest.mark.parametrize("document", ["CHANGELOG.md", "docs/brightpearl.md"])

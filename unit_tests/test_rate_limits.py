@@ -4,7 +4,7 @@ import requests
 import responses
 
 from source_brightpearl.components import BrightpearlBudgetPacer
-from unit_tests.builders import ConfigBuilder, api_url, run_read
+from unit_tests.builders import ConfigBuilder, api_url, run_declarative_read, run_read
 
 ORDER_STATUSES = api_url("order-service/order-status")
 
@@ -63,6 +63,25 @@ def test_given_low_budget_answer_when_read_then_the_following_request_waits_for_
         )
         mocked.get(ORDER_STATUSES, json={"response": [{"statusId": 1}]})
         output = run_read(config, "order_statuses")
+    assert len(output.records) == 1
+    assert any(10 < wait <= 12 for wait in waits)
+
+
+def test_given_low_budget_answer_when_read_on_the_declarative_runtime_then_the_following_request_waits_for_the_period(
+    monkeypatch,
+):
+    waits = []
+    monkeypatch.setattr("time.sleep", waits.append)
+    config = ConfigBuilder().with_fields(rate_limit_reserve=5).build()
+    with responses.RequestsMock() as mocked:
+        mocked.get(
+            ORDER_STATUSES,
+            status=503,
+            json={"response": "Service unavailable"},
+            headers={"brightpearl-requests-remaining": "3", "brightpearl-next-throttle-period": "12000"},
+        )
+        mocked.get(ORDER_STATUSES, json={"response": [{"statusId": 1}]})
+        output = run_declarative_read(config, "order_statuses")
     assert len(output.records) == 1
     assert any(10 < wait <= 12 for wait in waits)
 

@@ -9,6 +9,7 @@ matter, and the recorded GETs answer whatever IDs are asked.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -106,6 +107,22 @@ def _answer(mocked: responses.RequestsMock, path: str, body: Mapping[str, Any]) 
     mocked.add(responses.GET, re.compile(re.escape(api_url(path)) + r"(/[^?]*)?(\?.*)?$"), json=body)
 
 
+def _answer_metadata(mocked: responses.RequestsMock, metadata: Mapping[str, list[Any]]) -> None:
+    for path in CUSTOM_FIELD_METADATA:
+        mocked.add(responses.GET, api_url(path), json={"response": metadata.get(path, [])})
+
+
+@functools.cache
+def _discovered_schemas(metadata_json: str) -> dict[str, dict[str, Any]]:
+    """Each stream's discovered schema, by name, the account's custom-field metadata being `metadata_json`:
+    discover asks for nothing else, so one discover per metadata serves every stream."""
+    with responses.RequestsMock() as mocked:
+        _answer_metadata(mocked, json.loads(metadata_json))
+        catalog = run_command("discover", ConfigBuilder().build()).catalog.catalog
+        assert len(mocked.calls) == len(CUSTOM_FIELD_METADATA), [call.request.url for call in mocked.calls]
+    return {entry.name: entry.json_schema for entry in catalog.streams}
+
+
 def _read_with_schema(
     stream: str, recording: Recording | None = None, metadata: dict[str, list[Any]] | None = None
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -113,8 +130,7 @@ def _read_with_schema(
     stream's own by default) and its custom-field metadata as `metadata` (none by default)."""
     recording = recording or RECORDINGS[stream]
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        for path in CUSTOM_FIELD_METADATA:
-            mocked.add(responses.GET, api_url(path), json={"response": (metadata or {}).get(path, [])})
+        _answer_metadata(mocked, metadata or {})
         if recording.search:
             ids = recording.ids()
             mocked.add(
@@ -123,9 +139,8 @@ def _read_with_schema(
                 json=search_body(recording.id_column, ids, 1, len(ids)),
             )
         _answer(mocked, recording.path, recording.body)
-        catalog = run_command("discover", ConfigBuilder().build()).catalog.catalog
         output = run_read(ConfigBuilder().build(), stream)
-    schema = next(entry.json_schema for entry in catalog.streams if entry.name == stream)
+    schema = _discovered_schemas(json.dumps(metadata or {}, sort_keys=True))[stream]
     return [message.record.data for message in output.records], schema
 
 

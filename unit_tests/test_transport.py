@@ -21,7 +21,16 @@ from source_brightpearl.components import (
     ResponseTooSlow,
     _BoundedBody,
 )
-from unit_tests.builders import ACCOUNT_TOKEN, ConfigBuilder, api_url, run_command, run_entry_point, run_read
+from source_brightpearl.source import SourceBrightpearl
+from unit_tests.builders import (
+    ACCOUNT_TOKEN,
+    ConfigBuilder,
+    api_url,
+    run_command,
+    run_declarative_read,
+    run_entry_point,
+    run_read,
+)
 
 ORDER_STATUSES = api_url("order-service/order-status")
 ACCOUNT_CONFIGURATION = api_url("integration-service/account-configuration")
@@ -132,6 +141,17 @@ def test_given_a_redirect_to_another_host_when_read_then_config_error_naming_sta
     assert "sig=5f2b9c" not in everything and ACCOUNT_TOKEN not in everything
 
 
+def test_given_a_redirect_when_read_on_the_declarative_runtime_then_config_error_and_the_redirect_is_not_followed():
+    with responses.RequestsMock() as mocked:
+        mocked.get(ORDER_STATUSES, status=302, headers={"Location": "https://collector.example:8443/x?sig=5f2b9c"})
+        output = run_declarative_read(ConfigBuilder().build(), "order_statuses", expect_failure=True)
+        assert [call.request.url for call in mocked.calls] == [ORDER_STATUSES]
+
+    error = output.errors[0].trace.error
+    assert error.failure_type.value == "config_error"
+    assert "HTTP 302, a redirect to collector.example:8443" in error.message
+
+
 @pytest.mark.parametrize(
     "location, named",
     [
@@ -237,11 +257,12 @@ def silent_host():
 
 
 def test_given_a_host_that_never_answers_and_a_1_s_timeout_when_check_then_failed_after_that_timeout(silent_host):
+    config = ConfigBuilder().with_fields(api_domain=silent_host, request_timeout_seconds=1).build()
+    # The time bound is the check's: its manifest (a timeout of its own) is resolved before the clock starts.
+    SourceBrightpearl(config=config)
     started = time.monotonic()
 
-    output = run_command(
-        "check", ConfigBuilder().with_fields(api_domain=silent_host, request_timeout_seconds=1).build()
-    )
+    output = run_command("check", config)
 
     status = output.connection_status_messages[-1].connectionStatus
     assert status.status.value == "FAILED"

@@ -111,15 +111,7 @@ def build_products(world: World) -> Iterator[Record]:
             "variations": product_variations(product_id),
             "createdOn": world.stamp(created),
             "updatedOn": world.stamp(world.later(created, 400)),
-            "warehouses": {
-                str(w[0]): {
-                    "defaultLocationId": stock_location(w[0], product_id),
-                    "overflowLocationId": 0,
-                    "reorderLevel": 20,
-                    "reorderQuantity": 50,
-                }
-                for w in WAREHOUSES[:2]
-            },
+            "warehouses": product_warehouses(product_id, reorder_level=20, reorder_quantity=50),
             "nominalCodeStock": "1001",
             "nominalCodePurchases": "5000",
             "nominalCodeSales": "4000",
@@ -132,6 +124,19 @@ def build_products(world: World) -> Iterator[Record]:
             "version": int(created.timestamp() * 1000),
             "customFields": custom_field_values(world, "product"),
         }
+
+
+def product_warehouses(product_id: int, reorder_level: int = 0, reorder_quantity: int = 0) -> Record:
+    """A product's `warehouses`: the first two, each with the product's stock location as its default."""
+    return {
+        str(warehouse[0]): {
+            "defaultLocationId": stock_location(warehouse[0], product_id),
+            "overflowLocationId": 0,
+            "reorderLevel": reorder_level,
+            "reorderQuantity": reorder_quantity,
+        }
+        for warehouse in WAREHOUSES[:2]
+    }
 
 
 def product_variations(product_id: int) -> list[Record]:

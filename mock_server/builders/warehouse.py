@@ -273,45 +273,54 @@ def build_goods_movements(world: World) -> Iterator[Record]:
                     }
                 )
     for note in world.records("goods-in-note"):
-        for line in note["goodsMoved"]:
-            movements.append(
-                {
-                    "productId": line["productId"],
-                    "purchaseOrderRowId": line["purchaseOrderRowId"],
-                    "quantity": line["quantity"],
-                    "destinationLocationId": line["destinationLocationId"],
-                    "warehouseId": line["warehouseId"],
-                    "goodsNoteId": note["goodsNoteId"],
-                    "productValue": line["productValue"]["value"],
-                    "currencyCode": line["productValue"]["currency"],
-                    "orderId": note["orderId"],
-                    "isCleared": True,
-                    "isQuarantine": False,
-                    "batchId": note["goodsNoteId"],
-                    "goodsNoteTypeCode": "GI",
-                    "updatedOn": note["receivedOn"],
-                }
-            )
+        movements.extend(goods_in_movements(note))
     for note in world.records("stock-correction"):
-        for line in note["goodsMoved"]:
-            movements.append(
-                {
-                    "productId": line["productId"],
-                    "quantity": line["quantity"],
-                    "destinationLocationId": line["locationId"],
-                    "warehouseId": note["warehouseId"],
-                    "goodsNoteId": note["goodsNoteId"],
-                    "productValue": line["productValue"]["value"],
-                    "currencyCode": line["productValue"]["currency"],
-                    "isCleared": True,
-                    "isQuarantine": False,
-                    "goodsNoteTypeCode": "SC",
-                    "updatedOn": note["createdOn"],
-                }
-            )
+        movements.extend(correction_movements(note))
     movements.sort(key=lambda movement: datetime.fromisoformat(movement["updatedOn"]))
     for movement_id, movement in enumerate(movements, start=1):
         yield {"goodsMovementId": movement_id, **movement}
+
+
+def goods_in_movements(note: Record) -> list[Record]:
+    """A goods-in note's goods movements, one a line received, without their IDs."""
+    return [
+        {
+            **_valued_movement(
+                "GI", note, line, line["warehouseId"], line["destinationLocationId"], note["receivedOn"]
+            ),
+            "purchaseOrderRowId": line["purchaseOrderRowId"],
+            "orderId": note["orderId"],
+            "batchId": note["goodsNoteId"],
+        }
+        for line in note["goodsMoved"]
+    ]
+
+
+def correction_movements(note: Record) -> list[Record]:
+    """A stock correction's goods movements, one a line, without their IDs."""
+    return [
+        _valued_movement("SC", note, line, note["warehouseId"], line["locationId"], note["createdOn"])
+        for line in note["goodsMoved"]
+    ]
+
+
+def _valued_movement(
+    type_code: str, note: Record, line: Record, warehouse_id: int, location_id: int, updated_on: str
+) -> Record:
+    """The movement of a note's line that carries its own `productValue` (goods in, corrections)."""
+    return {
+        "productId": line["productId"],
+        "quantity": line["quantity"],
+        "destinationLocationId": location_id,
+        "warehouseId": warehouse_id,
+        "goodsNoteId": note["goodsNoteId"],
+        "productValue": line["productValue"]["value"],
+        "currencyCode": line["productValue"]["currency"],
+        "isCleared": True,
+        "isQuarantine": False,
+        "goodsNoteTypeCode": type_code,
+        "updatedOn": updated_on,
+    }
 
 
 def _figures(in_stock: int, allocated: int) -> Record:

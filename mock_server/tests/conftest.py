@@ -20,13 +20,18 @@ def _small_mock():
         yield mock
 
 
+def returned_clean(mock: MockServer):
+    """`mock` for one test (a fixture's body): clean stats before it, no faults and no budget after it."""
+    mock.reset_stats()
+    yield mock
+    mock.clear_faults()
+    mock.set_rate_limit(0)
+
+
 @pytest.fixture
 def mock(_small_mock):
     """The small mock, returned to no faults, no budget and clean stats after each test."""
-    _small_mock.reset_stats()
-    yield _small_mock
-    _small_mock.clear_faults()
-    _small_mock.set_rate_limit(0)
+    yield from returned_clean(_small_mock)
 
 
 class Api:

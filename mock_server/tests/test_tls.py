@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import ssl
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 
 from mock_server.testing import MockServer
-
-REDIRECT_URI = "http://127.0.0.1:8976/callback"
 
 
 @pytest.fixture(scope="module")
@@ -19,31 +16,8 @@ def tls_mock():
         yield mock
 
 
-def _token_answer(mock: MockServer) -> dict:
-    """The authorization-code grant, as an OAuth client runs it against the real token endpoint."""
-    approved = mock.session.get(
-        f"{mock.base_url}/authorize/{mock.account}",
-        allow_redirects=False,
-        timeout=10,
-        params={"response_type": "code", "client_id": mock.app_ref, "redirect_uri": REDIRECT_URI, "state": "s"},
-    )
-    code = parse_qs(urlsplit(approved.headers["location"]).query)["code"][0]
-    answer = mock.session.post(
-        f"{mock.base_url}/token/{mock.account}",
-        timeout=10,
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "client_id": mock.app_ref,
-            "redirect_uri": REDIRECT_URI,
-        },
-    )
-    assert answer.status_code == 200, answer.text
-    return answer.json()
-
-
 def test_given_tls_when_a_client_builds_the_api_url_from_the_token_answer_then_its_call_succeeds(tls_mock):
-    tokens = _token_answer(tls_mock)
+    _, tokens = tls_mock.authorization_code_grant()
 
     response = requests.get(
         f"https://{tokens['api_domain']}/public-api/{tls_mock.account}/integration-service/account-configuration",
@@ -87,6 +61,6 @@ def test_given_tls_when_the_mock_stops_then_it_printed_where_the_ca_is_and_how_t
 
 def test_given_plain_http_when_a_token_is_issued_then_api_domain_is_the_whole_base_url():
     with MockServer(orders=20, extra_args=["--oauth-auto-approve"]) as mock:
-        tokens = _token_answer(mock)
+        _, tokens = mock.authorization_code_grant()
 
     assert tokens["api_domain"] == mock.base_url

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from ..builders.reference import WAREHOUSES, stock_location
+from ..builders.catalogue import product_warehouses
 from ..resources import Record
 from ..store import Dataset, deep_merge
 from ..world import World
@@ -81,15 +81,7 @@ def _product_defaults(product_id: int) -> Record:
         "salesChannels": [{"salesChannelName": "Brightpearl", "productCondition": "new", "categories": []}],
         "composition": {"bundle": False},
         "variations": [],
-        "warehouses": {
-            str(warehouse[0]): {
-                "defaultLocationId": stock_location(warehouse[0], product_id),
-                "overflowLocationId": 0,
-                "reorderLevel": 0,
-                "reorderQuantity": 0,
-            }
-            for warehouse in WAREHOUSES[:2]
-        },
+        "warehouses": product_warehouses(product_id),
         "nominalCodeStock": "1001",
         "nominalCodePurchases": "5000",
         "nominalCodeSales": "4000",

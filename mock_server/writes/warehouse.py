@@ -9,6 +9,7 @@ from typing import Any
 from .. import errors
 from ..builders.catalogue import cost_price
 from ..builders.reference import BASE_CURRENCY, LOCATIONS_PER_WAREHOUSE, stock_location
+from ..builders.warehouse import correction_movements, goods_in_movements
 from ..resources import Record
 from ..store import Dataset
 from ..world import World
@@ -250,27 +251,7 @@ def post_goods_in_note(call: WriteCall) -> int:
         "goodsMoved": moved,
     }
     dataset["goods-in-note"].put(note)
-    _record_movements(
-        call,
-        [
-            {
-                "productId": line["productId"],
-                "purchaseOrderRowId": line["purchaseOrderRowId"],
-                "quantity": line["quantity"],
-                "destinationLocationId": line["destinationLocationId"],
-                "warehouseId": warehouse_id,
-                "goodsNoteId": note_id,
-                "productValue": line["productValue"]["value"],
-                "currencyCode": line["productValue"]["currency"],
-                "orderId": order_id,
-                "isCleared": True,
-                "isQuarantine": False,
-                "batchId": note_id,
-                "goodsNoteTypeCode": "GI",
-            }
-            for line in moved
-        ],
-    )
+    _record_movements(call, goods_in_movements(note))
     stock.save(call)
     save_order(call, order)
     call.publish("goods-in-note.created", [note_id])
@@ -333,33 +314,16 @@ def post_stock_correction(call: WriteCall) -> list[int]:
     note_ids = []
     for reason, line in corrections:
         note_id = _new_goods_note_id(dataset)
-        dataset["stock-correction"].put(
-            {
-                "goodsNoteId": note_id,
-                "warehouseId": warehouse_id,
-                "reason": reason,
-                "createdOn": call.now,
-                "createdById": 1,
-                "goodsMoved": [line],
-            }
-        )
-        _record_movements(
-            call,
-            [
-                {
-                    "productId": line["productId"],
-                    "quantity": line["quantity"],
-                    "destinationLocationId": line["locationId"],
-                    "warehouseId": warehouse_id,
-                    "goodsNoteId": note_id,
-                    "productValue": line["productValue"]["value"],
-                    "currencyCode": line["productValue"]["currency"],
-                    "isCleared": True,
-                    "isQuarantine": False,
-                    "goodsNoteTypeCode": "SC",
-                }
-            ],
-        )
+        correction = {
+            "goodsNoteId": note_id,
+            "warehouseId": warehouse_id,
+            "reason": reason,
+            "createdOn": call.now,
+            "createdById": 1,
+            "goodsMoved": [line],
+        }
+        dataset["stock-correction"].put(correction)
+        _record_movements(call, correction_movements(correction))
         note_ids.append(note_id)
     stock.save(call)
     return note_ids

@@ -10,7 +10,7 @@ import requests
 
 from mock_server.testing import MockServer, free_port
 
-from ..conftest import Api
+from ..conftest import Api, returned_clean
 
 
 @pytest.fixture(scope="package")
@@ -22,8 +22,7 @@ def writable_mock():
 
 @pytest.fixture
 def mock(writable_mock):
-    yield writable_mock
-    writable_mock.set_rate_limit(0)
+    yield from returned_clean(writable_mock)
 
 
 class Client(Api):
