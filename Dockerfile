@@ -20,6 +20,9 @@ COPY source_brightpearl ./source_brightpearl
 # Plain pip into the base image's system Python (it has no virtualenv), at the versions the tests ran on;
 # /usr/local is copied whole to the final stage.
 RUN pip install --no-cache-dir --constraint constraints.txt .
+# Resolves and validates the manifest once, here, and keeps the result beside the package's bytecode
+# (source.py's ResolvedManifestCache): every later command starts without doing it again.
+RUN source-brightpearl spec > /dev/null
 
 FROM ${BASE_IMAGE}
 WORKDIR /airbyte/integration_code

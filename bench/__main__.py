@@ -1,5 +1,5 @@
-"""Runs every benchmark (calls, availability calls, budget, throughput, mock abuse, memory) and prints one table of
-figures and goals.
+"""Runs every benchmark (calls, availability calls, budget, throughput, start-up, mock abuse, memory) and prints one
+table of figures and goals.
 
 The table gives each figure, its goal, met or missed, and the machine it ran on.
 
@@ -99,6 +99,28 @@ BENCHES = [
                 lambda x: x > 1.0,
             ),
             Figure("start-up, spec median (s)", r"median ([\d.]+) s", "-", None),
+        ],
+    ),
+    Bench(
+        "startup.py",
+        ["--runs", "5"],
+        ["--runs", "3"],
+        [
+            Figure(
+                "bare import airbyte_cdk, median (s)", r"bare import airbyte_cdk: median ([\d.]+) s wall", "-", None
+            ),
+            *(
+                Figure(
+                    f"{command} above the bare import, median (s)",
+                    rf"{command} +: median [\d.]+ s wall, [\d.]+ s CPU; above the bare import (-?[\d.]+) s wall",
+                    "<= 1.2",
+                    lambda x: x <= 1.2,
+                )
+                for command in ("spec", "check", "discover")
+            ),
+            Figure(
+                "SourceBrightpearl(config) construction, median (s)", r"construction .*: median ([\d.]+) s", "-", None
+            ),
         ],
     ),
     Bench(

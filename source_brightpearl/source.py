@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -65,7 +70,73 @@ CLOCK_SKEW = timedelta(minutes=5)
 RECORDS_IN_FLIGHT = 1000
 
 
+class ResolvedManifestCache:
+    """The manifest as the CDK resolves it (`$ref`s, `$parameters`, types) after it passed the CDK's
+    validation: the two take over a second of CPU at every start, `spec` included, for a result
+    that depends on nothing but the manifest's text, the request timeout put into it, the CDK and
+    this file. Each result is a JSON file named by a hash of those, so one made from anything else
+    is never read; a file that cannot be read or written counts as absent, and the manifest is then
+    resolved and validated as usual."""
+
+    PREFIX = "resolved-manifest-"
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @staticmethod
+    def key(manifest_text: bytes, request_timeout: float | None) -> str:
+        sources = hashlib.sha256(manifest_text)
+        sources.update(version("airbyte-cdk").encode())
+        sources.update(Path(__file__).read_bytes())
+        return f"{sources.hexdigest()[:32]}-{'default' if request_timeout is None else repr(request_timeout)}"
+
+    def path(self, key: str) -> Path:
+        return self.directory / f"{self.PREFIX}{key}.json"
+
+    def load(self, key: str) -> dict[str, Any] | None:
+        try:
+            manifest = orjson.loads(self.path(key).read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return None
+        return manifest if isinstance(manifest, dict) else None
+
+    def store(self, key: str, manifest: Mapping[str, Any]) -> None:
+        """Writes the manifest unless JSON would not give it back as it is (a YAML date, say);
+        replaces the files of other sources' hashes (older manifests or CDKs)."""
+        try:
+            text = orjson.dumps(manifest)
+        except TypeError:
+            return
+        if orjson.loads(text) != manifest:
+            return
+        sources = key.split("-")[0]
+        unfinished = None
+        try:
+            self.directory.mkdir(exist_ok=True)
+            # Another process may be reading or writing the same name: it sees a whole file or none.
+            with tempfile.NamedTemporaryFile(dir=self.directory, prefix=f".{self.PREFIX}", delete=False) as written:
+                unfinished = written.name
+                written.write(text)
+            # Readable by the user an image runs as, whoever built it; it holds nothing secret.
+            os.chmod(unfinished, 0o644)
+            os.replace(unfinished, self.path(key))
+            unfinished = None
+            for other in self.directory.glob(f"{self.PREFIX}*.json"):
+                if not other.name.startswith(f"{self.PREFIX}{sources}-"):
+                    other.unlink(missing_ok=True)
+        except OSError:
+            pass
+        finally:
+            if unfinished:
+                with suppress(OSError):
+                    os.unlink(unfinished)
+
+
 class SourceBrightpearl(YamlDeclarativeSource):
+    # Beside the package's bytecode, and like it written by the first run that may write there (the
+    # image's build runs `spec` for that).
+    resolved_manifests = ResolvedManifestCache(Path(__file__).with_name("__pycache__"))
+
     def __init__(
         self,
         catalog: ConfiguredAirbyteCatalog | None = None,
@@ -77,6 +148,7 @@ class SourceBrightpearl(YamlDeclarativeSource):
         # until then its values may be any JSON: a wrong one is reported then, and ignored here.
         # (Kept before the parent's constructor, which reads the manifest.)
         self._configured_request_timeout = _positive_number((config or {}).get("request_timeout_seconds"))
+        self._manifest_from_cache = False
         # The manifest's `class_name`s use the module name that Airbyte's declarative runtime gives an injected
         # components.py, so one manifest runs on both; here that name is the package's module. Set at each
         # build: a manifest source built earlier in this process (PyAirbyte) may have registered its own.
@@ -133,11 +205,32 @@ class SourceBrightpearl(YamlDeclarativeSource):
 
     def _read_and_parse_yaml_file(self, path_to_yaml_file: str) -> dict[str, Any]:
         """The manifest, with the config's `request_timeout_seconds` (if any) as every requester's read
-        timeout: the CDK takes an HttpRequester's timeouts as plain numbers, never from the config."""
-        manifest = super()._read_and_parse_yaml_file(path_to_yaml_file)
+        timeout: the CDK takes an HttpRequester's timeouts as plain numbers, never from the config.
+
+        Already resolved and validated when `resolved_manifests` holds it (see `_pre_process_manifest`)."""
+        manifest_text = Path(path_to_yaml_file).read_bytes()
+        self._manifest_key = self.resolved_manifests.key(manifest_text, self._configured_request_timeout)
+        resolved = self.resolved_manifests.load(self._manifest_key)
+        if resolved is not None:
+            self._manifest_from_cache = True
+            return resolved
+        manifest = self._parse(manifest_text.decode())
         if self._configured_request_timeout is not None:
             manifest["definitions"]["base_requester"]["read_timeout_in_seconds"] = self._configured_request_timeout
         return manifest
+
+    def _pre_process_manifest(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        if self._manifest_from_cache:
+            return manifest
+        return super()._pre_process_manifest(manifest)
+
+    def _validate_source(self) -> None:
+        """The CDK's validation of the resolved manifest against its component schema, once per
+        version of the manifest, the CDK and this file: the manifest is stored once it passes."""
+        if self._manifest_from_cache:
+            return
+        super()._validate_source()
+        self.resolved_manifests.store(self._manifest_key, self._source_config)
 
     @property
     def _request_timeout_seconds(self) -> float:
@@ -167,7 +260,7 @@ class SourceBrightpearl(YamlDeclarativeSource):
         capped_streams: set[str] = set()
         cursors: dict[str, str] = {}
         completed: list[str] = []
-        for message in _with_plain_stream_errors(super().read(logger, config, catalog, state)):
+        for message in _with_plain_stream_errors(self._read_selected_streams(logger, config, catalog, state)):
             if message.type == Type.STATE and message.state.stream:
                 warning = self._cap_at_start(message.state.stream, sync_start, capped_streams)
                 if warning:
@@ -193,6 +286,23 @@ class SourceBrightpearl(YamlDeclarativeSource):
         for name in completed:
             if name in cursors:
                 yield _cursor_lag_log(name, cursors[name])
+
+    def _read_selected_streams(
+        self,
+        logger: logging.Logger,
+        config: Mapping[str, Any],
+        catalog: ConfiguredAirbyteCatalog,
+        state: list[AirbyteStateMessage] | None,
+    ) -> Iterator[AirbyteMessage]:
+        """The CDK's concurrent read, building only the streams the catalog selects (each with its
+        parents, which the manifest inlines): the CDK's `read` builds all 56, about a second of CPU
+        before the first request when a catalog selects one. `_check_catalog_streams` has made sure
+        that each name is one of the manifest's streams."""
+        streams = self._streams_by_name([configured.stream.name for configured in catalog.streams])
+        if streams is None:
+            yield from super().read(logger, config, catalog, state)
+            return
+        yield from self._concurrent_source.read(self._select_streams(streams=streams, configured_catalog=catalog))
 
     def _cap_at_start(self, state: AirbyteStreamState, sync_start: datetime, capped_streams: set[str]) -> str | None:
         """Caps a stream state's cursors at the sync's start; a warning the first time a stream's cap
