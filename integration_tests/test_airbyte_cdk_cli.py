@@ -45,7 +45,7 @@ def _connector_root_copy(destination: Path, mock: MockServer) -> Path:
 
 
 def test_given_the_connector_directory_when_airbyte_cdk_connector_test_runs_then_every_standard_test_passes(
-    mock, tmp_path, capsys
+    mock, tmp_path, report_line
 ):
     root = _connector_root_copy(tmp_path, mock)
 
@@ -62,7 +62,6 @@ def test_given_the_connector_directory_when_airbyte_cdk_connector_test_runs_then
     outcomes: dict[str, list[str]] = {"passed": [], "skipped": []}
     for case in report.iter("testcase"):
         outcomes["skipped" if case.find("skipped") is not None else "passed"].append(case.get("name"))
-    with capsys.disabled():
-        print(f"\nairbyte-cdk connector test: {len(outcomes['passed'])} passed, {len(outcomes['skipped'])} skipped")
+    report_line(f"airbyte-cdk connector test: {len(outcomes['passed'])} passed, {len(outcomes['skipped'])} skipped")
     for test in ("test_check", "test_discover", "test_basic_read"):
         assert any(name.startswith(test) for name in outcomes["passed"]), f"{test} did not run"

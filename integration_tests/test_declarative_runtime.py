@@ -109,7 +109,9 @@ def _at(record: dict[str, Any], path: list[str]) -> Any:
     return record
 
 
-def _assert_same_records(package: dict[str, Any], runtime_records: dict[str, list[dict[str, Any]]], mode: str, capsys):
+def _assert_same_records(
+    package: dict[str, Any], runtime_records: dict[str, list[dict[str, Any]]], mode: str, report_line
+):
     lines = [f"records per stream, package vs declarative runtime ({mode}):"]
     for configured in package["catalog"]["streams"]:
         name, primary_key = configured["stream"]["name"], configured["stream"]["source_defined_primary_key"]
@@ -117,12 +119,11 @@ def _assert_same_records(package: dict[str, Any], runtime_records: dict[str, lis
         lines.append(f"  {name}: {len(package_records)} vs {len(runtime_stream)}")
         assert package_records, f"{name}: the mock has no records for it, so the comparison would prove nothing"
         assert _by_primary_key(runtime_stream, primary_key) == _by_primary_key(package_records, primary_key), name
-    with capsys.disabled():
-        print("\n" + "\n".join(lines))
+    report_line("\n".join(lines))
 
 
 def test_given_the_local_layout_when_the_runtime_reads_every_stream_then_its_records_equal_the_packages(
-    mock, package_read, tmp_path, capsys
+    mock, package_read, tmp_path, report_line
 ):
     result = _runtime_read(
         tmp_path,
@@ -134,15 +135,15 @@ def test_given_the_local_layout_when_the_runtime_reads_every_stream_then_its_rec
         str(COMPONENTS_PATH),
     )
 
-    _assert_same_records(package_read, _records_by_stream(result), "local layout", capsys)
+    _assert_same_records(package_read, _records_by_stream(result), "local layout", report_line)
 
 
 def test_given_the_manifest_and_components_injected_when_the_runtime_reads_every_stream_then_its_records_equal_the_packages(
-    mock, package_read, tmp_path, capsys
+    mock, package_read, tmp_path, report_line
 ):
     result = _runtime_read(tmp_path, _injected(mock.connector_config()), package_read["catalog"])
 
-    _assert_same_records(package_read, _records_by_stream(result), "injected", capsys)
+    _assert_same_records(package_read, _records_by_stream(result), "injected", report_line)
 
 
 def _builder_request(tmp_path: Path, command: str, config: dict[str, Any], catalog: dict[str, Any]) -> dict[str, Any]:
