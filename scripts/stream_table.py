@@ -30,28 +30,41 @@ def resolved_streams() -> list[Mapping[str, Any]]:
     return manifest["streams"]
 
 
-def _search_and_get(stream: Mapping[str, Any]) -> str:
+def _search_and_get(stream: Mapping[str, Any], streams: Mapping[str, Mapping[str, Any]]) -> str:
     """`search -> GET` for ID-set streams, the search for search-only ones, the GET for the rest."""
     retriever = stream["retriever"]
     parameters = stream.get("$parameters", {})
+    if retriever.get("cached_responses_of") in streams:  # rows read out of another stream's cached GETs
+        return (
+            f"rows inside {_search_and_get(streams[retriever['cached_responses_of']], streams)}, no call of their own"
+        )
     router = retriever.get("partition_router") or {}
     if router.get("type") == "SubstreamPartitionRouter":  # rows read out of a parent's records
         parent = router["parent_stream_configs"][0]
-        return f"rows inside {_search_and_get(parent['stream'])}, no call of their own"
+        return f"rows inside {_search_and_get(parent['stream'], streams)}, no call of their own"
     if router.get("type") == "GroupingPartitionRouter":
-        search = router["underlying_partition_router"]["parent_stream_configs"][0]["stream"]
-        search_parameters = search.get("$parameters", {})
-        filters = {
-            key: value
-            for key, value in search["retriever"]["requester"].get("request_parameters", {}).items()
-            if key not in ("columns", "firstResult")
-        }
-        filter_text = "".join(f"?{key}={value}" for key, value in filters.items())
-        return (
-            f"`{search_parameters['endpoint']}{filter_text}` -> `{parameters['resource']}/{{ids}}` "
-            f"({router['group_size']} IDs a call)"
-        )
+        underlying = router["underlying_partition_router"]
+        # The IDs searches find, behind the router that adds those the last sync could not read.
+        parents = underlying.get("found_by", underlying)["parent_stream_configs"]
+        searches = [_found_by(parent["stream"], streams) for parent in parents]
+        found = " and ".join(filter(None, [", ".join(searches[:-1]), searches[-1]]))
+        return f"{found} -> `{parameters['resource']}/{{ids}}` ({router['group_size']} IDs a call)"
     return f"`{parameters['endpoint'].rstrip('/')}`"
+
+
+def _found_by(search: Mapping[str, Any], streams: Mapping[str, Mapping[str, Any]]) -> str:
+    """The search that finds an ID-set stream's IDs, with its filters; or the stream whose rows name them."""
+    if search["retriever"].get("cached_responses_of") in streams:
+        return (
+            f"the {search['name']} of {_search_and_get(streams[search['retriever']['cached_responses_of']], streams)}"
+        )
+    filters = {
+        key: value
+        for key, value in search["retriever"]["requester"].get("request_parameters", {}).items()
+        if key not in ("columns", "firstResult")
+    }
+    filter_text = "".join(f"?{key}={value}" for key, value in filters.items())
+    return f"`{search['$parameters']['endpoint']}{filter_text}`"
 
 
 def _cursor(stream: Mapping[str, Any]) -> str:
@@ -64,11 +77,14 @@ def _cursor(stream: Mapping[str, Any]) -> str:
 
 def table() -> str:
     lines = ["| stream | primary key | sync modes | cursor | endpoint |", "|---|---|---|---|---|"]
-    for stream in resolved_streams():
+    streams = {stream["name"]: stream for stream in resolved_streams()}
+    for stream in streams.values():
         key = stream["primary_key"]
         key_text = ", ".join(f"`{part}`" for part in (key if isinstance(key, list) else [key]))
         modes = "full refresh, incremental" if stream.get("incremental_sync") else "full refresh"
-        lines.append(f"| `{stream['name']}` | {key_text} | {modes} | {_cursor(stream)} | {_search_and_get(stream)} |")
+        lines.append(
+            f"| `{stream['name']}` | {key_text} | {modes} | {_cursor(stream)} | {_search_and_get(stream, streams)} |"
+        )
     return "\n".join(lines)
 
 
