@@ -1,5 +1,6 @@
 """Pacing on Brightpearl's budget headers, 429 Retry-After, and an expired private-app token."""
 
+import pytest
 import requests
 import responses
 
@@ -50,7 +51,10 @@ def test_given_two_calls_above_the_reserve_when_four_requests_then_two_go_and_th
     assert len(waits) == 1 and abs(waits[0] - BrightpearlBudgetPacer.SPACING_SECONDS) < 0.05
 
 
-def test_given_low_budget_answer_when_read_then_the_following_request_waits_for_the_period(monkeypatch):
+@pytest.mark.parametrize(
+    "read", [pytest.param(run_read, id="package"), pytest.param(run_declarative_read, id="declarative runtime")]
+)
+def test_given_low_budget_answer_when_read_then_the_following_request_waits_for_the_period(monkeypatch, read):
     waits = []
     monkeypatch.setattr("time.sleep", waits.append)
     config = ConfigBuilder().with_fields(rate_limit_reserve=5).build()
@@ -62,26 +66,7 @@ def test_given_low_budget_answer_when_read_then_the_following_request_waits_for_
             headers={"brightpearl-requests-remaining": "3", "brightpearl-next-throttle-period": "12000"},
         )
         mocked.get(ORDER_STATUSES, json={"response": [{"statusId": 1}]})
-        output = run_read(config, "order_statuses")
-    assert len(output.records) == 1
-    assert any(10 < wait <= 12 for wait in waits)
-
-
-def test_given_low_budget_answer_when_read_on_the_declarative_runtime_then_the_following_request_waits_for_the_period(
-    monkeypatch,
-):
-    waits = []
-    monkeypatch.setattr("time.sleep", waits.append)
-    config = ConfigBuilder().with_fields(rate_limit_reserve=5).build()
-    with responses.RequestsMock() as mocked:
-        mocked.get(
-            ORDER_STATUSES,
-            status=503,
-            json={"response": "Service unavailable"},
-            headers={"brightpearl-requests-remaining": "3", "brightpearl-next-throttle-period": "12000"},
-        )
-        mocked.get(ORDER_STATUSES, json={"response": [{"statusId": 1}]})
-        output = run_declarative_read(config, "order_statuses")
+        output = read(config, "order_statuses")
     assert len(output.records) == 1
     assert any(10 < wait <= 12 for wait in waits)
 
