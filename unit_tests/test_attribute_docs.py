@@ -1,0 +1,152 @@
+"""The attribute docstrings read with one parse per file are those `attributes_doc` reads with one per class."""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import airbyte_cdk.models
+import airbyte_protocol_dataclasses.models.airbyte_protocol as protocol
+import attributes_doc._base
+import pytest
+
+from source_brightpearl.attribute_docs import attribute_docs
+
+ONE_CLASS_A_LOOKUP = attributes_doc._base.get_attributes_doc
+
+DOCUMENTED_CLASSES = '''
+import dataclasses
+
+
+class Base:
+    shared: int = 0
+    """the base's word"""
+    overridden: int = 0
+    """the base's, replaced below"""
+
+
+def decorate(cls):
+    return cls
+
+
+@decorate
+@dataclasses.dataclass
+class Child(Base):
+    overridden: int = 1
+    """the child's own"""
+    first = second = 2
+    """two names, one docstring"""
+    undocumented: int = 3
+    counted: int = 4
+    """after an undocumented one"""
+    not_a_string: int = 5
+    42
+
+    class Inner:
+        deep: str = ""
+        """nested"""
+
+
+def factory():
+    class Local:
+        inside: int = 0
+        """in a function"""
+
+    return Local
+
+
+if True:
+    class Conditional:
+        guarded: int = 0
+        """under an if"""
+
+
+class Child2(Child):
+    pass
+'''
+
+
+def _imported(path: Path, source: str) -> ModuleType:
+    """A module from source in a file, registered where `inspect` looks classes' files up."""
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def documented(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
+    yield _imported(tmp_path_factory.mktemp("documented") / "documented_classes.py", DOCUMENTED_CLASSES)
+    del sys.modules["documented_classes"]
+
+
+def test_given_documented_attributes_in_every_kind_of_place_when_read_then_the_docs_are_attributes_docs(
+    documented: ModuleType,
+) -> None:
+    classes = [
+        documented.Base,
+        documented.Child,
+        documented.Child.Inner,
+        documented.factory(),
+        documented.Conditional,
+        documented.Child2,
+    ]
+
+    for cls in classes:
+        assert attribute_docs(cls) == ONE_CLASS_A_LOOKUP(cls), cls.__qualname__
+    assert attribute_docs(documented.Child2) == {
+        "shared": "the base's word",
+        "overridden": "the child's own",
+        "first": "two names, one docstring",
+        "second": "two names, one docstring",
+        "counted": "after an undocumented one",
+    }
+
+
+def test_given_an_f_string_docstring_when_read_then_it_fails_as_attributes_doc_does(tmp_path: Path) -> None:
+    source = textwrap.dedent('''
+        NAME = "x"
+
+
+        class WithFString:
+            value: int = 0
+            f"""{NAME}"""
+    ''')
+    module = _imported(tmp_path / "f_string_doc.py", source)
+
+    with pytest.raises(attributes_doc.FStringFound):
+        ONE_CLASS_A_LOOKUP(module.WithFString)
+    with pytest.raises(attributes_doc.FStringFound):
+        attribute_docs(module.WithFString)
+
+
+@pytest.mark.parametrize("module", [protocol, airbyte_cdk.models], ids=lambda module: module.__name__)
+def test_given_the_classes_the_cdk_serializes_when_read_then_the_docs_are_attributes_docs(module: ModuleType) -> None:
+    classes = [cls for _, cls in inspect.getmembers(module, inspect.isclass)]
+
+    assert len(classes) > 40
+    assert {cls.__qualname__: attribute_docs(cls) for cls in classes} == {
+        cls.__qualname__: ONE_CLASS_A_LOOKUP(cls) for cls in classes
+    }
+
+
+def test_given_a_fresh_interpreter_when_the_package_is_imported_then_serpyco_reads_docs_with_one_parse_per_file() -> (
+    None
+):
+    probe = (
+        "import source_brightpearl, serpyco_rs._utils as utils\n"
+        "from source_brightpearl.attribute_docs import attribute_docs\n"
+        "print(utils.get_attributes_doc.__wrapped__ is attribute_docs)"
+    )
+
+    answer = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+
+    assert answer.stdout.strip() == "True"
