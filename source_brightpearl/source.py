@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -9,7 +10,7 @@ import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import suppress
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -534,6 +535,12 @@ class StreamCursors:
             return [item for item, _ in items], [each for _, moved_inside in items for each in moved_inside]
         return state, moved
 
+    @staticmethod
+    @functools.lru_cache(maxsize=4)
+    def _day_before(day: date) -> str:
+        """The ISO date before `day`: asked for each record, it changes once a day."""
+        return (day - timedelta(days=1)).isoformat()
+
     def _parse(self, field: str, value: Any) -> datetime | None:
         for datetime_format in self._formats[field]:
             try:
@@ -549,7 +556,7 @@ class StreamCursors:
         field, key_fields = self._cursor_field_and_key[stream]
         value = data.get(field)
         # Most cursors are days old: their date alone says so, without parsing them.
-        if not isinstance(value, str) or value[:10] < (limit - timedelta(days=1)).strftime("%Y-%m-%d"):
+        if not isinstance(value, str) or value[:10] < self._day_before(limit.date()):
             return None
         try:
             moment = datetime.fromisoformat(value)
