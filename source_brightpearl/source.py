@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import logging
 import os
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import suppress
 from datetime import UTC, date, datetime, timedelta
@@ -44,6 +46,7 @@ from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import (
     ModelToComponentFactory,
 )
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
+from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStream
 from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.utils.datetime_helpers import ab_datetime_now, ab_datetime_try_parse
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -305,6 +308,13 @@ class SourceBrightpearl(YamlDeclarativeSource):
             return
         yield from self._concurrent_source.read(self._select_streams(streams=streams, configured_catalog=catalog))
 
+    def _create_streams(
+        self, selected_configs: list[dict[str, Any]], all_configs: list[dict[str, Any]]
+    ) -> list[AbstractStream]:
+        """The CDK's streams, with the response cache kept only where another of the streams built
+        reads it (see `_cache_only_shared_responses`)."""
+        return super()._create_streams(_cache_only_shared_responses(selected_configs), all_configs)
+
     def _cap_at_start(self, state: AirbyteStreamState, sync_start: datetime, capped_streams: set[str]) -> str | None:
         """Caps a stream state's cursors at the sync's start; a warning the first time a stream's cap
         hides a date in the future."""
@@ -565,6 +575,44 @@ class StreamCursors:
         if (moment if moment.tzinfo else moment.replace(tzinfo=UTC)) <= limit:
             return None
         return "/".join(str(data.get(key)) for key in key_fields), field, value
+
+
+def _cache_only_shared_responses(stream_configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The stream definitions with `use_cache: false` on each requester whose cached responses no other
+    definition among them can read.
+
+    The CDK caches every parent's responses, and the manifest the GETs that a sibling reads again
+    (`cached_responses_of`), in SQLite files named after the requester's stream. Saving each ID-set
+    body there, and looking each request up first, was a tenth of a read of orders alone, which
+    nothing reads again (bench/PROFILE.md). A response is read again only through a requester of the
+    same name, so a name found once among the streams being built has nothing to share.
+    """
+    stream_configs = copy.deepcopy(stream_configs)
+    definitions = [definition for config in stream_configs for definition in _stream_definitions(config)]
+    names = Counter(_cache_name(definition) for definition in definitions)
+    for definition in definitions:
+        if names[_cache_name(definition)] == 1:
+            definition["retriever"]["requester"]["use_cache"] = False
+    return stream_configs
+
+
+def _stream_definitions(stream_config: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every stream definition with a requester of its own: the stream and its inlined parents
+    (schemas, the bulk of a definition, hold none)."""
+    found, pending = [], [stream_config]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("retriever"), dict) and isinstance(node["retriever"].get("requester"), dict):
+                found.append(node)
+            pending += [value for key, value in node.items() if key != "schema_loader"]
+        elif isinstance(node, list):
+            pending += node
+    return found
+
+
+def _cache_name(definition: Mapping[str, Any]) -> str:
+    return definition["retriever"].get("cached_responses_of") or definition["name"]
 
 
 def _datetime_cursor_definitions(node: Any) -> Iterator[Mapping[str, Any]]:
