@@ -578,37 +578,46 @@ class StreamCursors:
 
 
 def _cache_only_shared_responses(stream_configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The stream definitions with `use_cache: false` on each requester whose cached responses no other
-    definition among them can read.
+    """The stream definitions with `use_cache: false` on each stream's requester whose cached responses
+    nothing else among them can read.
 
     The CDK caches every parent's responses, and the manifest the GETs that a sibling reads again
-    (`cached_responses_of`), in SQLite files named after the requester's stream. Saving each ID-set
-    body there, and looking each request up first, was a tenth of a read of orders alone, which
-    nothing reads again (bench/PROFILE.md). A response is read again only through a requester of the
-    same name, so a name found once among the streams being built has nothing to share.
+    (`cached_responses_of`), in SQLite files named after the requester. Saving each ID-set body there,
+    and looking each request up first, was a tenth of a read of orders alone, which nothing reads
+    again (bench/PROFILE.md). A response is read again only through a requester of the same name: a
+    stream's requester is named after the stream (or the one it reads the cache of), a schema
+    loader's after its `$parameters` name.
     """
     stream_configs = copy.deepcopy(stream_configs)
-    definitions = [definition for config in stream_configs for definition in _stream_definitions(config)]
-    names = Counter(_cache_name(definition) for definition in definitions)
+    definitions, loader_requesters = [], []
+    for config in stream_configs:
+        _collect_requesters(config, definitions, loader_requesters)
+    readers = Counter(_cache_name(definition) for definition in definitions)
+    readers.update(requester.get("$parameters", {}).get("name") for requester in loader_requesters)
     for definition in definitions:
-        if names[_cache_name(definition)] == 1:
+        if readers[_cache_name(definition)] == 1:
             definition["retriever"]["requester"]["use_cache"] = False
     return stream_configs
 
 
-def _stream_definitions(stream_config: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every stream definition with a requester of its own: the stream and its inlined parents
-    (schemas, the bulk of a definition, hold none)."""
-    found, pending = [], [stream_config]
+def _collect_requesters(stream_config: dict[str, Any], definitions: list, loader_requesters: list) -> None:
+    """Adds each stream definition with a requester of its own (the stream and its inlined parents),
+    and each other requester that caches (its schema loader's), skipping the schemas themselves."""
+    pending: list[Any] = [stream_config]
     while pending:
         node = pending.pop()
         if isinstance(node, dict):
-            if isinstance(node.get("retriever"), dict) and isinstance(node["retriever"].get("requester"), dict):
-                found.append(node)
-            pending += [value for key, value in node.items() if key != "schema_loader"]
+            retriever = node.get("retriever")
+            if isinstance(retriever, dict) and isinstance(retriever.get("requester"), dict):
+                definitions.append(node)
+                pending += [value for key, value in retriever.items() if key != "requester"]
+                pending += [value for key, value in node.items() if key not in ("retriever", "schema")]
+                continue
+            if node.get("use_cache") is True:
+                loader_requesters.append(node)
+            pending += [value for key, value in node.items() if key != "schema"]
         elif isinstance(node, list):
             pending += node
-    return found
 
 
 def _cache_name(definition: Mapping[str, Any]) -> str:

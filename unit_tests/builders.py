@@ -109,8 +109,11 @@ def order(order_id: int, row_ids: Iterable[int] = ()) -> dict[str, Any]:
     }
 
 
-def run_read(config: Mapping[str, Any], stream: str, expect_failure: bool = False) -> EntrypointOutput:
-    catalog = CatalogBuilder().with_stream(stream, SyncMode.full_refresh).build()
+def run_read(config: Mapping[str, Any], *streams: str, expect_failure: bool = False) -> EntrypointOutput:
+    catalog_builder = CatalogBuilder()
+    for stream in streams:
+        catalog_builder.with_stream(stream, SyncMode.full_refresh)
+    catalog = catalog_builder.build()
     source = SourceBrightpearl(config=config, catalog=catalog)
     outcome = ExpectedOutcome.EXPECT_EXCEPTION if expect_failure else ExpectedOutcome.EXPECT_SUCCESS
     return entrypoint_read(source, config, catalog, expected_outcome=outcome)
