@@ -1,4 +1,5 @@
-"""The attribute docstrings read with one parse per file are those `attributes_doc` reads with one per class."""
+"""The CDK imported more cheaply (cdk_import.py): the attribute docstrings read with one parse per file are those
+`attributes_doc` reads with one per class, and boto3 stays out of the import but importable after it."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import airbyte_protocol_dataclasses.models.airbyte_protocol as protocol
 import attributes_doc._base
 import pytest
 
-from source_brightpearl.attribute_docs import attribute_docs
+from source_brightpearl.cdk_import import attribute_docs
 
 ONE_CLASS_A_LOOKUP = attributes_doc._base.get_attributes_doc
 
@@ -143,10 +144,18 @@ def test_given_a_fresh_interpreter_when_the_package_is_imported_then_serpyco_rea
 ):
     probe = (
         "import source_brightpearl, serpyco_rs._utils as utils\n"
-        "from source_brightpearl.attribute_docs import attribute_docs\n"
+        "from source_brightpearl.cdk_import import attribute_docs\n"
         "print(utils.get_attributes_doc.__wrapped__ is attribute_docs)"
     )
 
     answer = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
 
     assert answer.stdout.strip() == "True"
+
+
+def test_given_a_fresh_interpreter_when_the_package_is_imported_then_boto3_is_not_but_can_be_after() -> None:
+    probe = "import sys, source_brightpearl\nprint('boto3' in sys.modules)\nimport boto3\nprint(boto3.__name__)"
+
+    answer = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+
+    assert answer.stdout.split() == ["False", "boto3"]
