@@ -494,16 +494,17 @@ class BrightpearlKeyedMapToList(RecordTransformation):
 def flatten_keyed_map(
     keyed_map: Mapping[str, Any], key_fields: list[str], keys: Mapping[str, int] | None = None
 ) -> Iterator[MutableMapping[str, Any]]:
-    """The leaves of a map nested `len(key_fields)` levels deep, each with its keys as integers."""
+    """The leaves of a map nested `len(key_fields)` levels deep, each given its keys as integers. The leaves
+    are the parsed body's own objects, updated rather than copied: an order's rows are read once per record."""
     key_field, deeper_key_fields = key_fields[0], key_fields[1:]
     for key, value in keyed_map.items():
         leaf_keys = {**(keys or {}), key_field: int(key)}
         if deeper_key_fields:
             yield from flatten_keyed_map(value, deeper_key_fields, leaf_keys)
-        elif isinstance(value, list):
-            yield from ({**item, **leaf_keys} for item in value)
-        else:
-            yield {**value, **leaf_keys}
+            continue
+        for leaf in value if isinstance(value, list) else [value]:
+            leaf.update(leaf_keys)
+            yield leaf
 
 
 @dataclass
