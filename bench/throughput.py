@@ -30,6 +30,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlsplit
 
 import orjson
@@ -47,7 +48,7 @@ ID_SET = 200
 SINGER_TAP_SECONDS = {10000: 3.7, 100000: 37.0}
 SINGER_TAP_SPEED_UP_GOAL = {10000: "> 1.00x", 100000: ">= 1.50x"}
 SINGER_TAP_CACHE = Path.home() / ".cache" / "source-brightpearl-bench"
-# A read of 100k orders by the slowest side takes about a minute on this project's 2 loaded cores.
+# A read of 100k orders by the slowest side takes up to 2 minutes on this project's 2 loaded cores.
 READ_TIMEOUT_SECONDS = 900
 
 
@@ -66,7 +67,9 @@ class Read:
         return self.records / self.seconds
 
 
-def read_process(command: list[str], record_prefix: bytes, env: dict[str, str], stderr: int | None = None) -> Read:
+def read_process(
+    command: list[str], record_prefix: bytes, env: dict[str, str], stderr: IO[bytes] | None = None
+) -> Read:
     """The records a program writes (stdout lines starting with `record_prefix`), timed from its start to its
     exit and from its first message: both programs write one (a stream status, a SCHEMA) once built,
     before their first request, so what follows is the read itself."""
@@ -130,6 +133,7 @@ def install_singer_tap(checkout: Path) -> tuple[Path, str]:
     venv = SINGER_TAP_CACHE / f"tap-brightpearl-{digest.hexdigest()[:16]}"
     installed = venv / "installed"  # written last: a venv without it is a half-made one
     if not installed.exists():
+        print(f"installing the Singer tap from {checkout} into {venv} (once)", flush=True)
         shutil.rmtree(venv, ignore_errors=True)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
         with tempfile.TemporaryDirectory() as build:
@@ -257,7 +261,7 @@ def main() -> None:
     process_seconds = median(run["connector"].seconds for run in runs)
     print(
         f"orders: {args.orders}, rate limit off, over {'https' if checkout else 'http'}; "
-        f"medians of {args.runs} runs of each side in turn"
+        f"medians of {args.runs} run(s) of each side in turn"
     )
     print(
         f"connector read : {args.orders} records in {connector_seconds:.2f} s = "
