@@ -1,25 +1,39 @@
 """Records per second of a connector `read` of `orders` (rate limit off) against a bare `requests` + `orjson`
 loop fetching the same search pages and ID-set GETs from the same mock in the same run, and writing one
-JSON line per record as any connector must; the whole `read` process beside the 2020 Singer tap's
-figures (issue 18); and the connector's start-up time (`spec`).
+JSON line per record as any connector must; the whole `read` process beside the 2020 Singer tap for
+Brightpearl (issue 18); and the connector's start-up time (`spec`).
 
-    python bench/throughput.py [--orders 10000] [--spec-runs 5]
+    python bench/throughput.py [--orders 10000] [--runs 3] [--spec-runs 5] [--singer-tap PATH]
+
+Each run reads with every side in turn (connector, Singer tap, bare loop), so that the machine's drift
+falls on all of them alike; figures are medians over the runs, ratios medians of each run's own ratio.
+
+`--singer-tap PATH` takes a checkout of `Zookal/tap-brightpearl` (not on PyPI; see bench/PROFILE.md),
+installs it once into a venv of its own under ~/.cache/source-brightpearl-bench/ (it pins
+singer-python 5.4.1 and requests 2.24.0, which must not meet this project's venv) and reads orders with
+it in the same runs. The tap builds https URLs only, so then the mock serves https to all three sides.
+Without it, the whole read process is set beside the tap's figures from issue 18, taken on another machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import IO
+from urllib.parse import urlsplit
 
 import orjson
-import requests
 
 from mock_server.idsets import format_id_set
 from mock_server.testing import MockServer
@@ -27,16 +41,63 @@ from mock_server.testing import MockServer
 CONNECTOR = [sys.executable, "-c", "from source_brightpearl.run import run; run()"]
 SEARCH_PAGE = 500
 ID_SET = 200
-# The whole-process time of a read of orders by a 2020 Singer tap for Brightpearl (plain `requests`,
-# stdlib `json`, the same 200-ID GETs), measured beside this connector on one mock (issue 18);
-# the goals: faster at 10k orders, 1.5x faster at 100k.
+# The whole-process time of a read of orders by the 2020 Singer tap for Brightpearl (plain `requests`,
+# stdlib `json`, the same 200-ID GETs), measured beside this connector on one mock on another machine
+# (issue 18): what a run without `--singer-tap` compares with; the goals: faster at 10k orders, 1.5x
+# faster at 100k.
 SINGER_TAP_SECONDS = {10000: 3.7, 100000: 37.0}
 SINGER_TAP_SPEED_UP_GOAL = {10000: "> 1.00x", 100000: ">= 1.50x"}
+SINGER_TAP_CACHE = Path.home() / ".cache" / "source-brightpearl-bench"
+# A read of 100k orders by the slowest side takes up to 2 minutes on this project's 2 loaded cores.
+READ_TIMEOUT_SECONDS = 900
 
 
-def connector_read(mock: MockServer, workdir: Path) -> tuple[int, float, float, float]:
-    """Records, the wall time of the whole `read` process, that of the read after start-up, and the
-    process's CPU time (user + system: steadier than wall times on a shared machine)."""
+@dataclass(frozen=True)
+class Read:
+    """One side's read of every order: CPU time (user + system) is steadier than wall time on a shared machine."""
+
+    records: int
+    seconds: float  # wall, of the whole process for a program
+    cpu_seconds: float
+    after_start_up: float | None = None  # wall from a program's first message, once it is built
+    calls: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.records / self.seconds
+
+
+def read_process(
+    command: list[str], record_prefix: bytes, env: dict[str, str], stderr: IO[bytes] | None = None
+) -> Read:
+    """The records a program writes (stdout lines starting with `record_prefix`), timed from its start to its
+    exit and from its first message: both programs write one (a stream status, a SCHEMA) once built,
+    before their first request, so what follows is the read itself."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, env=env)
+    watchdog = threading.Timer(READ_TIMEOUT_SECONDS, process.kill)
+    watchdog.start()
+    try:
+        records, first_message_at = 0, None
+        for line in process.stdout:
+            first_message_at = first_message_at or time.perf_counter()
+            records += line.startswith(record_prefix)
+        # wait4 gives this child's own rusage, not the sum over every child this script has had
+        _, status, usage = os.wait4(process.pid, 0)
+    finally:
+        watchdog.cancel()
+    finished = time.perf_counter()
+    if status:
+        raise RuntimeError(f"{Path(command[0]).name} exited with status {os.waitstatus_to_exitcode(status)}")
+    return Read(records, finished - started, usage.ru_utime + usage.ru_stime, finished - first_message_at)
+
+
+def client_env(mock: MockServer) -> dict[str, str]:
+    """The environment of a program reading `mock`: trusting its CA when it serves https."""
+    return {**os.environ, "REQUESTS_CA_BUNDLE": str(mock.ca_file)} if mock.ca_file else dict(os.environ)
+
+
+def connector_read(mock: MockServer, workdir: Path) -> Read:
     config = mock.connector_config(rate_limit_reserve=0)
     catalog = {
         "streams": [
@@ -49,30 +110,83 @@ def connector_read(mock: MockServer, workdir: Path) -> tuple[int, float, float, 
     }
     (workdir / "config.json").write_text(json.dumps(config))
     (workdir / "catalog.json").write_text(json.dumps(catalog))
-    started = time.perf_counter()
-    process = subprocess.Popen(
+    return read_process(
         [*CONNECTOR, "read", "--config", str(workdir / "config.json"), "--catalog", str(workdir / "catalog.json")],
-        stdout=subprocess.PIPE,
+        b'{"type":"RECORD"',
+        client_env(mock),
     )
-    records, first_message_at = 0, None
-    for line in process.stdout:
-        # The first message (the stream's STARTED status) comes once the source is built and before
-        # its first request: what follows is the read itself.
-        first_message_at = first_message_at or time.perf_counter()
-        records += line.startswith(b'{"type":"RECORD"')
-    # wait4 gives this child's own rusage, not the sum over every child this script has had
-    _, status, usage = os.wait4(process.pid, 0)
-    if status:
-        raise RuntimeError(f"read exited with status {status}")
-    finished = time.perf_counter()
-    return records, finished - started, finished - first_message_at, usage.ru_utime + usage.ru_stime
 
 
-def bare_loop(mock: MockServer) -> tuple[int, float, float]:
+def singer_tap_sources(checkout: Path) -> list[Path]:
+    """What the tap is built from, relative to the checkout (not what pip or a previous build leaves in it)."""
+    package = checkout / "tap_brightpearl"
+    return [Path("setup.py"), *sorted(path.relative_to(checkout) for path in package.rglob("*") if path.is_file())]
+
+
+def install_singer_tap(checkout: Path) -> tuple[Path, str]:
+    """The tap's console script in its own venv, made once per content of the checkout, and the
+    versions of what it runs on (`pip freeze`)."""
+    sources = singer_tap_sources(checkout)
+    digest = hashlib.sha256()
+    for path in sources:
+        digest.update(str(path).encode() + b"\0" + (checkout / path).read_bytes())
+    venv = SINGER_TAP_CACHE / f"tap-brightpearl-{digest.hexdigest()[:16]}"
+    installed = venv / "installed"  # written last: a venv without it is a half-made one
+    if not installed.exists():
+        print(f"installing the Singer tap from {checkout} into {venv} (once)", flush=True)
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+        with tempfile.TemporaryDirectory() as build:
+            # pip builds in the source tree: a copy keeps the checkout as it was
+            for path in sources:
+                (Path(build) / path).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(checkout / path, Path(build) / path)
+            pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
+            subprocess.run([*pip, "install", "--quiet", build], check=True, timeout=900)
+        freeze = subprocess.run([*pip, "freeze"], check=True, capture_output=True, text=True, timeout=120)
+        installed.write_text(freeze.stdout)
+    return venv / "bin" / "tap-brightpearl", installed.read_text()
+
+
+def singer_tap_read(executable: Path, checkout: Path, mock: MockServer, workdir: Path) -> Read:
+    """The tap's sync of `orders` alone, selected in the catalog its README points to (its own
+    schemas/schema.json), its log (one line per ID-set GET) kept in a file as a Singer runner would."""
+    catalog = json.loads((checkout / "tap_brightpearl" / "schemas" / "schema.json").read_text())
+    for stream in catalog["streams"]:
+        stream["metadata"] = [{"breadcrumb": [], "metadata": {"selected": stream["tap_stream_id"] == "orders"}}]
+    config = {
+        "brightpearl-app-ref": mock.app_ref,
+        "brightpearl-account-token": mock.account_token,
+        "domain": urlsplit(mock.base_url).netloc,
+        "account_id": mock.account,
+    }
+    (workdir / "tap-config.json").write_text(json.dumps(config))
+    (workdir / "tap-catalog.json").write_text(json.dumps(catalog))
+    log = workdir / "tap.log"
+    with log.open("wb") as stderr:
+        try:
+            return read_process(
+                [
+                    str(executable),
+                    "--config",
+                    str(workdir / "tap-config.json"),
+                    "--catalog",
+                    str(workdir / "tap-catalog.json"),
+                ],
+                b'{"type": "RECORD"',
+                client_env(mock),
+                stderr,
+            )
+        except RuntimeError as error:
+            raise RuntimeError(f"the Singer tap failed ({error}); its log ends:\n{log.read_text()[-3000:]}") from None
+
+
+def bare_loop(mock: MockServer) -> Read:
     """The same requests the connector sends for a full read of orders (search pages of IDs, then ID
     sets), each record written as one JSON line of an Airbyte RECORD message (to /dev/null: what
-    reads the connector's stdout is not the connector's cost either); records, wall and CPU time."""
-    session, headers = requests.Session(), mock.auth_headers()
+    reads the connector's stdout is not the connector's cost either). The mock's own session: it trusts the
+    mock's CA, and the mock closes it when it stops."""
+    session, headers = mock.session, mock.auth_headers()
     with open(os.devnull, "wb") as output:
         started, cpu_started = time.perf_counter(), time.process_time()
         ids, first = [], 1
@@ -96,7 +210,7 @@ def bare_loop(mock: MockServer) -> tuple[int, float, float]:
                 message = {"stream": "orders", "data": order, "emitted_at": time.time_ns() // 1_000_000}
                 output.write(orjson.dumps({"type": "RECORD", "record": message}) + b"\n")
                 records += 1
-        return records, time.perf_counter() - started, time.process_time() - cpu_started
+        return Read(records, time.perf_counter() - started, time.process_time() - cpu_started)
 
 
 def spec_startup(runs: int) -> list[float]:
@@ -108,52 +222,101 @@ def spec_startup(runs: int) -> list[float]:
     return times
 
 
+def median(values) -> float:
+    return statistics.median(list(values))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=10000)
-    parser.add_argument("--spec-runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=3, help="reads by each side, in turn")
+    parser.add_argument("--spec-runs", type=int, default=5, help="0: no start-up figure")
+    parser.add_argument("--singer-tap", type=Path, metavar="PATH", help="a checkout of Zookal/tap-brightpearl")
     args = parser.parse_args()
+    checkout = args.singer_tap.resolve() if args.singer_tap else None
+    if checkout and not (checkout / "tap_brightpearl" / "schemas" / "schema.json").is_file():
+        parser.error(f"--singer-tap {args.singer_tap}: not a checkout of Zookal/tap-brightpearl (see bench/PROFILE.md)")
+    tap_executable, tap_freeze = install_singer_tap(checkout) if checkout else (None, "")
     # Seeding 100k orders takes about 45 s alone, longer on a busy machine.
     with (
-        MockServer(orders=args.orders, rate_limit=0, startup_timeout=600) as mock,
+        MockServer(orders=args.orders, rate_limit=0, startup_timeout=600, tls=checkout is not None) as mock,
         tempfile.TemporaryDirectory() as workdir,
     ):
-        bare_loop(mock)  # warm the mock's caches so neither side pays for them
-        mock.reset_stats()
-        connector_records, process_seconds, connector_seconds, connector_cpu = connector_read(mock, Path(workdir))
-        connector_calls = mock.stats()["total"]
-        mock.reset_stats()
-        bare_records, bare_seconds, bare_cpu = bare_loop(mock)
-        bare_calls = mock.stats()["total"]
-    startup = spec_startup(args.spec_runs)
-    connector_rate, bare_rate = connector_records / connector_seconds, bare_records / bare_seconds
-    print(f"orders: {args.orders}, rate limit off")
+        sides = {"connector": lambda: connector_read(mock, Path(workdir))}
+        if checkout:
+            sides["tap"] = lambda: singer_tap_read(tap_executable, checkout, mock, Path(workdir))
+        sides["bare"] = lambda: bare_loop(mock)
+        bare_loop(mock)  # warm the mock's caches so no side pays for them
+        runs: list[dict[str, Read]] = []
+        for _ in range(args.runs):
+            run = {}
+            for side, read in sides.items():
+                mock.reset_stats()
+                run[side] = replace(read(), calls=mock.stats()["total"])
+            runs.append(run)
+    counts = {side: sorted({run[side].records for run in runs}) for side in sides}
+    if any(side_counts != [args.orders] for side_counts in counts.values()):
+        sys.exit(f"the sides read other numbers of records than the mock's {args.orders} orders: {counts}")
+    connector_seconds = median(run["connector"].after_start_up for run in runs)
+    process_seconds = median(run["connector"].seconds for run in runs)
     print(
-        f"connector read : {connector_records} records in {connector_seconds:.2f} s = {connector_rate:,.0f} records/s"
-        f" ({connector_calls} calls; from its first message, after start-up)"
+        f"orders: {args.orders}, rate limit off, over {'https' if checkout else 'http'}; "
+        f"medians of {args.runs} run(s) of each side in turn"
     )
     print(
-        f"connector total: {process_seconds:.2f} s = {connector_records / process_seconds:,.0f} records/s"
+        f"connector read : {args.orders} records in {connector_seconds:.2f} s = "
+        f"{args.orders / connector_seconds:,.0f} records/s ({runs[0]['connector'].calls} calls; "
+        "from its first message, after start-up)"
+    )
+    print(
+        f"connector total: {process_seconds:.2f} s = {args.orders / process_seconds:,.0f} records/s"
         " (the whole process, start-up included)"
     )
-    print(
-        f"bare loop      : {bare_records} records in {bare_seconds:.2f} s = {bare_rate:,.0f} records/s"
-        f" ({bare_calls} calls)"
-    )
-    print(f"ratio connector / bare: {connector_rate / bare_rate:.2f} (goal >= 0.5)")
-    print(
-        f"CPU (user + sys): connector process {connector_cpu:.2f} s, bare loop {bare_cpu:.2f} s "
-        f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
-    )
-    if args.orders in SINGER_TAP_SECONDS:
-        tap_seconds, speed_up_goal = SINGER_TAP_SECONDS[args.orders], SINGER_TAP_SPEED_UP_GOAL[args.orders]
+    if checkout:
+        pins = ", ".join(line for line in tap_freeze.split() if line.startswith(("singer-python==", "requests==")))
         print(
-            f"whole read process vs the 2020 Singer tap: {process_seconds:.2f} s vs {tap_seconds:.1f} s "
-            f"(its figure from issue 18) = {tap_seconds / process_seconds:.2f}x faster (goal {speed_up_goal})"
+            f"2020 Singer tap: {args.orders} records in {median(run['tap'].seconds for run in runs):.2f} s = "
+            f"{median(run['tap'].rate for run in runs):,.0f} records/s ({runs[0]['tap'].calls} calls; the whole "
+            f"process, {median(run['tap'].after_start_up for run in runs):.2f} s from its first message; {pins})"
         )
     print(
-        f"start-up (spec, {args.spec_runs} runs): median {statistics.median(startup):.2f} s, min {min(startup):.2f} s"
+        f"bare loop      : {args.orders} records in {median(run['bare'].seconds for run in runs):.2f} s = "
+        f"{median(run['bare'].rate for run in runs):,.0f} records/s ({runs[0]['bare'].calls} calls)"
     )
+    names = {"connector": "connector", "tap": "Singer tap", "bare": "bare loop"}
+    print(
+        "each run, wall s (the whole process for a program): "
+        + "; ".join(f"{names[side]} " + " / ".join(f"{run[side].seconds:.2f}" for run in runs) for side in sides)
+    )
+    connector_over_bare = median(args.orders / run["connector"].after_start_up / run["bare"].rate for run in runs)
+    print(f"ratio connector / bare: {connector_over_bare:.2f} (goal >= 0.5)")
+    print(
+        "CPU (user + sys): "
+        + ", ".join(f"{names[side]} {median(run[side].cpu_seconds for run in runs):.2f} s" for side in sides)
+        + f" (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
+    goal = f" (goal {SINGER_TAP_SPEED_UP_GOAL[args.orders]})" if args.orders in SINGER_TAP_SPEED_UP_GOAL else ""
+    if checkout:
+        speed_up = median(run["tap"].seconds / run["connector"].seconds for run in runs)
+        tap_cpu_share = median(run["tap"].cpu_seconds / run["connector"].cpu_seconds for run in runs)
+        print(
+            f"whole read process vs the 2020 Singer tap: {process_seconds:.2f} s vs "
+            f"{median(run['tap'].seconds for run in runs):.2f} s (measured in this run) = {speed_up:.2f}x faster"
+            f"{goal}; CPU time the tap's / the connector's: {tap_cpu_share:.2f}"
+        )
+    elif args.orders in SINGER_TAP_SECONDS:
+        tap_seconds = SINGER_TAP_SECONDS[args.orders]
+        print(
+            f"whole read process vs the 2020 Singer tap: {process_seconds:.2f} s vs {tap_seconds:.1f} s "
+            f"(its figure from issue 18, another machine; --singer-tap PATH measures it here) = "
+            f"{tap_seconds / process_seconds:.2f}x faster{goal}"
+        )
+    if args.spec_runs:
+        startup = spec_startup(args.spec_runs)
+        print(
+            f"start-up (spec, {args.spec_runs} runs): median {statistics.median(startup):.2f} s, "
+            f"min {min(startup):.2f} s"
+        )
 
 
 if __name__ == "__main__":
