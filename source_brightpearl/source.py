@@ -18,23 +18,27 @@ from urllib.parse import urlsplit
 import orjson
 import requests
 from airbyte_cdk.models import (
+    AirbyteCatalog,
     AirbyteConnectionStatus,
     AirbyteLogMessage,
     AirbyteMessage,
     AirbyteRecordMessage,
     AirbyteStateBlob,
     AirbyteStateMessage,
+    AirbyteStream,
     AirbyteStreamState,
     AirbyteStreamStatus,
     ConfiguredAirbyteCatalog,
     FailureType,
     Level,
     Status,
+    SyncMode,
     TraceType,
     Type,
 )
 from airbyte_cdk.sources.declarative.datetime.datetime_parser import DatetimeParser
 from airbyte_cdk.sources.declarative.interpolation import InterpolatedString
+from airbyte_cdk.sources.declarative.models import declarative_component_schema
 from airbyte_cdk.sources.declarative.models.declarative_component_schema import (
     HttpRequester as HttpRequesterModel,
 )
@@ -43,6 +47,7 @@ from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import (
     ModelToComponentFactory,
 )
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
+from airbyte_cdk.sources.streams.concurrent.helpers import get_primary_key_from_stream
 from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.utils.datetime_helpers import ab_datetime_now, ab_datetime_try_parse
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -304,6 +309,39 @@ class SourceBrightpearl(YamlDeclarativeSource):
             return
         yield from self._concurrent_source.read(self._select_streams(streams=streams, configured_catalog=catalog))
 
+    def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
+        """The CDK's catalog, made from each stream's resolved definition without building the stream:
+        the CDK's `discover` builds all 57 (their retrievers, requesters, response caches, cursors and
+        inlined parents; a second of CPU) to read a name, a schema, a primary key and a cursor field
+        off each. Only the schema loaders are built: some ask the account for its custom fields.
+        `test_catalog_against_mock` holds the result to the CDK's, stream by stream."""
+        self._prepare_for_stream_build()
+        return AirbyteCatalog(streams=[self._catalog_stream(stream) for stream in self._stream_configs(self._source_config)])
+
+    def _catalog_stream(self, definition: Mapping[str, Any]) -> AirbyteStream:
+        """What `DefaultStream.as_airbyte_stream` says of the stream the CDK's factory would build from `definition`."""
+        loader = definition["schema_loader"]
+        schema_loader = self._constructor.create_component(
+            getattr(declarative_component_schema, loader["type"]), loader, self._config
+        )
+        stream = AirbyteStream(
+            name=definition["name"],
+            json_schema=dict(schema_loader.get_json_schema()),
+            supported_sync_modes=[SyncMode.full_refresh],
+            is_resumable=False,
+            is_file_based=bool(definition.get("file_uploader")),
+        )
+        cursor_field = self._cursors.cursor_field(definition["name"])
+        if cursor_field is not None:
+            stream.source_defined_cursor = not definition["incremental_sync"].get("allow_catalog_defined_cursor_field")
+            stream.is_resumable = True
+            stream.supported_sync_modes.append(SyncMode.incremental)
+            stream.default_cursor_field = [cursor_field]
+        primary_key = get_primary_key_from_stream(definition.get("primary_key"))
+        if primary_key:
+            stream.source_defined_primary_key = [[key] for key in primary_key]
+        return stream
+
     def _cap_at_start(self, state: AirbyteStreamState, sync_start: datetime, capped_streams: set[str]) -> str | None:
         """Caps a stream state's cursors at the sync's start; a warning the first time a stream's cap
         hides a date in the future."""
@@ -505,6 +543,9 @@ class StreamCursors:
     def _field(definition: Mapping[str, Any], config: Mapping[str, Any]) -> str:
         field = InterpolatedString.create(definition["cursor_field"], parameters=definition.get("$parameters", {}))
         return str(field.eval(config))
+
+    def cursor_field(self, stream: str) -> str | None:
+        return self._cursor_field_and_key[stream][0] if stream in self._cursor_field_and_key else None
 
     def format(self, moment: datetime) -> str:
         return DatetimeParser().format(moment.astimezone(UTC), self._output_format)
