@@ -311,12 +311,13 @@ class SourceBrightpearl(YamlDeclarativeSource):
 
     def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
         """The CDK's catalog, made from each stream's resolved definition without building the stream:
-        the CDK's `discover` builds all 57 (their retrievers, requesters, response caches, cursors and
-        inlined parents; a second of CPU) to read a name, a schema, a primary key and a cursor field
-        off each. Only the schema loaders are built: some ask the account for its custom fields.
-        `test_catalog_against_mock` holds the result to the CDK's, stream by stream."""
+        the CDK's `discover` builds every stream (retrievers, requesters with their response caches,
+        cursors, inlined parents: about a second of CPU) to read a name, a schema, a primary key and a
+        cursor field off each. Only the schema loaders are built, as some ask the account for its
+        custom fields. `test_catalog_against_mock` holds the result to the CDK's, stream by stream."""
         self._prepare_for_stream_build()
-        return AirbyteCatalog(streams=[self._catalog_stream(stream) for stream in self._stream_configs(self._source_config)])
+        definitions = self._stream_configs(self._source_config)
+        return AirbyteCatalog(streams=[self._catalog_stream(definition) for definition in definitions])
 
     def _catalog_stream(self, definition: Mapping[str, Any]) -> AirbyteStream:
         """What `DefaultStream.as_airbyte_stream` says of the stream the CDK's factory would build from `definition`."""
