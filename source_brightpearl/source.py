@@ -309,40 +309,6 @@ class SourceBrightpearl(YamlDeclarativeSource):
             return
         yield from self._concurrent_source.read(self._select_streams(streams=streams, configured_catalog=catalog))
 
-    def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
-        """The CDK's catalog, made from each stream's resolved definition without building the stream:
-        the CDK's `discover` builds every stream (retrievers, requesters with their response caches,
-        cursors, inlined parents: about a second of CPU) to read a name, a schema, a primary key and a
-        cursor field off each. Only the schema loaders are built, as some ask the account for its
-        custom fields. `test_catalog_against_mock` holds the result to the CDK's, stream by stream."""
-        self._prepare_for_stream_build()
-        definitions = self._stream_configs(self._source_config)
-        return AirbyteCatalog(streams=[self._catalog_stream(definition) for definition in definitions])
-
-    def _catalog_stream(self, definition: Mapping[str, Any]) -> AirbyteStream:
-        """What `DefaultStream.as_airbyte_stream` says of the stream the CDK's factory would build from `definition`."""
-        loader = definition["schema_loader"]
-        schema_loader = self._constructor.create_component(
-            getattr(declarative_component_schema, loader["type"]), loader, self._config
-        )
-        stream = AirbyteStream(
-            name=definition["name"],
-            json_schema=dict(schema_loader.get_json_schema()),
-            supported_sync_modes=[SyncMode.full_refresh],
-            is_resumable=False,
-            is_file_based=bool(definition.get("file_uploader")),
-        )
-        cursor_field = self._cursors.cursor_field(definition["name"])
-        if cursor_field is not None:
-            stream.source_defined_cursor = not definition["incremental_sync"].get("allow_catalog_defined_cursor_field")
-            stream.is_resumable = True
-            stream.supported_sync_modes.append(SyncMode.incremental)
-            stream.default_cursor_field = [cursor_field]
-        primary_key = get_primary_key_from_stream(definition.get("primary_key"))
-        if primary_key:
-            stream.source_defined_primary_key = [[key] for key in primary_key]
-        return stream
-
     def _cap_at_start(self, state: AirbyteStreamState, sync_start: datetime, capped_streams: set[str]) -> str | None:
         """Caps a stream state's cursors at the sync's start; a warning the first time a stream's cap
         hides a date in the future."""
@@ -389,6 +355,40 @@ class SourceBrightpearl(YamlDeclarativeSource):
                 f"The catalog names streams this connector does not have: {described}. "
                 "Run discover for the list of streams."
             )
+
+    def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
+        """The CDK's catalog, made from each stream's resolved definition without building the stream:
+        the CDK's `discover` builds every stream (retrievers, requesters with their response caches,
+        cursors, inlined parents: about a second of CPU) to read a name, a schema, a primary key and a
+        cursor field off each. Only the schema loaders are built, as some ask the account for its
+        custom fields. `test_catalog_against_mock` holds the result to the CDK's, stream by stream."""
+        self._prepare_for_stream_build()
+        definitions = self._stream_configs(self._source_config)
+        return AirbyteCatalog(streams=[self._catalog_stream(definition) for definition in definitions])
+
+    def _catalog_stream(self, definition: Mapping[str, Any]) -> AirbyteStream:
+        """What `DefaultStream.as_airbyte_stream` says of the stream the CDK's factory would build from `definition`."""
+        loader = definition["schema_loader"]
+        schema_loader = self._constructor.create_component(
+            getattr(declarative_component_schema, loader["type"]), loader, self._config
+        )
+        stream = AirbyteStream(
+            name=definition["name"],
+            json_schema=dict(schema_loader.get_json_schema()),
+            supported_sync_modes=[SyncMode.full_refresh],
+            is_resumable=False,
+            is_file_based=bool(definition.get("file_uploader")),
+        )
+        cursor_field = self._cursors.cursor_field(definition["name"])
+        if cursor_field is not None:
+            stream.source_defined_cursor = not definition["incremental_sync"].get("allow_catalog_defined_cursor_field")
+            stream.is_resumable = True
+            stream.supported_sync_modes.append(SyncMode.incremental)
+            stream.default_cursor_field = [cursor_field]
+        primary_key = get_primary_key_from_stream(definition.get("primary_key"))
+        if primary_key:
+            stream.source_defined_primary_key = [[key] for key in primary_key]
+        return stream
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         """One `GET integration-service/account-configuration`, sent once, whose answer must be the
