@@ -1,5 +1,5 @@
 """The whole catalog against the mock, from the one shared read (`full_read`): keys, counts, schemas,
-calls and typed custom fields."""
+calls and typed custom fields; and the package's discover beside the CDK's, which builds every stream."""
 
 from __future__ import annotations
 
