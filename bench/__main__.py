@@ -146,6 +146,7 @@ BENCHES = [
             Figure(
                 "SourceBrightpearl(config) construction, median (s)", r"construction .*: median ([\d.]+) s", "-", None
             ),
+            Figure("discover in-process, median CPU (s)", r"discover in-process: median ([\d.]+) s CPU", "-", None),
         ],
     ),
     Bench(

@@ -1,11 +1,13 @@
 """Start-up of `spec`, `check` (against the mock) and `discover`, each as a whole process, beside the bare
-`python -c "import airbyte_cdk"` every connector on the CDK pays; and the in-process construction of
-`SourceBrightpearl(config=...)`, which every command and most unit tests pay.
+`python -c "import airbyte_cdk"` every connector on the CDK pays; the in-process construction of
+`SourceBrightpearl(config=...)`, which every command and most unit tests pay; and the in-process
+`discover` beside the CDK's, which builds every stream.
 
     python bench/startup.py [--runs 5]
 
 Each figure is the median of `--runs` runs, in wall time and in CPU time (user + system, of the child
-process: steadier than wall time on a shared machine). The goal is each command's median wall time at
+process: steadier than wall time on a shared machine); the processes run in turn (bare import, spec,
+check, discover, and again), so that a drift of the machine's load shifts all of them alike. The goal is each command's median wall time at
 most 1.2 s above the bare import's. The resolved manifest (source_brightpearl/__pycache__) is warmed
 first, as the image's build does; `--cold` removes it before every run instead.
 """
@@ -42,9 +44,19 @@ def timed(command: list[str], before_each: Callable[[], None] = lambda: None) ->
     return wall, usage.ru_utime + usage.ru_stime
 
 
-def medians(command: list[str], runs: int, before_each: Callable[[], None] = lambda: None) -> tuple[float, float]:
-    results = [timed(command, before_each) for _ in range(runs)]
-    return statistics.median(wall for wall, _ in results), statistics.median(cpu for _, cpu in results)
+def medians(
+    commands: dict[str, list[str]], runs: int, before_each: Callable[[], None]
+) -> dict[str, tuple[float, float]]:
+    """Median wall and CPU seconds of each command, run in turn (one of each, `runs` times over) so that
+    all of them share the machine's drifting load; `before_each` precedes each run but the bare import's."""
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, command in commands.items():
+            results[name].append(timed(command, (lambda: None) if command is BARE_IMPORT else before_each))
+    return {
+        name: (statistics.median(wall for wall, _ in taken), statistics.median(cpu for _, cpu in taken))
+        for name, taken in results.items()
+    }
 
 
 def construction_seconds(config: dict, runs: int, cold: bool) -> float:
@@ -67,6 +79,27 @@ def construction_seconds(config: dict, runs: int, cold: bool) -> float:
     )
     output = subprocess.run([sys.executable, "-c", script, json.dumps(config)], capture_output=True, check=True)
     return float(output.stdout)
+
+
+def discover_cpu_seconds(config: dict, runs: int) -> tuple[float, float]:
+    """Median CPU seconds of the package's `discover` and of the CDK's (`ConcurrentDeclarativeSource.discover`,
+    which builds every stream), taken in turn on sources built beforehand, in one process."""
+    script = (
+        "import sys, json, time, statistics, logging\n"
+        "from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource\n"
+        "from source_brightpearl.source import SourceBrightpearl\n"
+        "config = json.loads(sys.argv[1]); logger = logging.getLogger('airbyte')\n"
+        "times = {SourceBrightpearl.discover: [], ConcurrentDeclarativeSource.discover: []}\n"
+        f"for _ in range({runs}):\n"
+        "    for discover, taken in times.items():\n"
+        "        source = SourceBrightpearl(config=config); started = time.process_time()\n"
+        "        discover(source, logger, config); taken.append(time.process_time() - started)\n"
+        "print(json.dumps([statistics.median(taken) for taken in times.values()]))\n"
+    )
+    output = subprocess.run([sys.executable, "-c", script, json.dumps(config)], capture_output=True, check=True)
+    # the CDK's log lines come first, on the same stdout
+    package, cdk = json.loads(output.stdout.splitlines()[-1])
+    return package, cdk
 
 
 def remove_resolved_manifests() -> None:
@@ -92,18 +125,23 @@ def main() -> None:
             "discover": [*CONNECTOR, "discover", "--config", str(config_path)],
         }
         timed(commands["spec"])  # warms the resolved manifest and the OS's file cache
-        bare_wall, bare_cpu = medians(BARE_IMPORT, args.runs)
-        print(f"runs: {args.runs} each, {'cold (no resolved manifest)' if args.cold else 'resolved manifest warm'}")
+        results = medians({"bare": BARE_IMPORT, **commands}, args.runs, before_each)
+        bare_wall, bare_cpu = results.pop("bare")
+        print(
+            f"runs: {args.runs} each, in turn, {'cold (no resolved manifest)' if args.cold else 'resolved manifest warm'}"
+            f"; load average {os.getloadavg()[0]:.1f}"
+        )
         print(f"bare import airbyte_cdk: median {bare_wall:.2f} s wall, {bare_cpu:.2f} s CPU")
-        for name, command in commands.items():
-            wall, cpu = medians(command, args.runs, before_each)
+        for name, (wall, cpu) in results.items():
             print(
                 f"{name:<8} : median {wall:.2f} s wall, {cpu:.2f} s CPU; above the bare import {wall - bare_wall:.2f} s "
                 f"wall, {cpu - bare_cpu:.2f} s CPU (goal <= {GOAL_ABOVE_IMPORT_SECONDS})"
             )
+        package_discover, cdk_discover = discover_cpu_seconds(config, args.runs)
     print(
         f"construction SourceBrightpearl(config=...): median {construction_seconds(config, args.runs, args.cold):.3f} s"
     )
+    print(f"discover in-process: median {package_discover:.3f} s CPU, the CDK's {cdk_discover:.3f} s")
 
 
 if __name__ == "__main__":

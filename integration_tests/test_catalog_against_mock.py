@@ -1,18 +1,23 @@
 """The whole catalog against the mock, from the one shared read (`full_read`): keys, counts, schemas,
-calls and typed custom fields."""
+calls and typed custom fields; and the package's discover beside the CDK's, which builds every stream."""
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import urllib.request
 from datetime import datetime
 from typing import Any
 
 import pytest
+from airbyte_cdk.models import AirbyteCatalog, AirbyteMessage, AirbyteMessageSerializer, Type
+from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
+from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
 
 from bench.read_calls import STREAMS
 from integration_tests.conftest import MockBrightpearl
+from source_brightpearl.source import SourceBrightpearl
 from unit_tests.builders import schema_errors
 
 
@@ -79,6 +84,37 @@ def test_when_discover_then_at_least_45_streams_each_with_a_primary_key(full_rea
 
 def test_when_discover_then_the_streams_are_the_bench_catalog(full_read):
     assert sorted(s["name"] for s in full_read["catalog"]["streams"]) == sorted(STREAMS)
+
+
+def _printed_streams(catalog: AirbyteCatalog) -> dict[str, Any]:
+    """The catalog's streams by name, as discover prints them."""
+    printed = AirbyteMessageSerializer.dump(AirbyteMessage(type=Type.CATALOG, catalog=catalog))["catalog"]
+    return {stream["name"]: stream for stream in printed["streams"]}
+
+
+def test_given_the_mock_when_discover_then_each_stream_is_the_one_the_cdk_discovers_custom_fields_included(
+    mock_brightpearl,
+):
+    config = mock_brightpearl.config()
+    logger = logging.getLogger("airbyte")
+    ours = _printed_streams(SourceBrightpearl(config=config).discover(logger, config))
+    cdks = _printed_streams(ConcurrentDeclarativeSource.discover(SourceBrightpearl(config=config), logger, config))
+    assert list(ours) == list(cdks)
+    for name, stream in cdks.items():
+        assert ours[name] == stream, name
+    for name, metadata_paths in CUSTOM_FIELD_METADATA.items():
+        codes = {field["code"] for path in metadata_paths for field in _api(mock_brightpearl, path)}
+        assert codes and set(ours[name]["json_schema"]["properties"]["customFields"]["properties"]) == codes
+
+
+def test_given_the_mock_when_discover_then_no_stream_is_built(mock_brightpearl, monkeypatch):
+    def build_stream(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("discover built a stream")
+
+    monkeypatch.setattr(ModelToComponentFactory, "create_default_stream", build_stream)
+    config = mock_brightpearl.config()
+    catalog = SourceBrightpearl(config=config).discover(logging.getLogger("airbyte"), config)
+    assert len(catalog.streams) == len(STREAMS)
 
 
 def test_when_read_then_exit_0_without_errors(full_read):
