@@ -670,8 +670,9 @@ def _datetime_cursor_definitions(node: Any) -> Iterator[Mapping[str, Any]]:
     if isinstance(node, Mapping):
         if node.get("type") == "DatetimeBasedCursor":
             yield node
-        for value in node.values():
-            yield from _datetime_cursor_definitions(value)
+        for key, value in node.items():
+            if key != "schema_loader":  # the bulk of a stream's definition, and never a cursor
+                yield from _datetime_cursor_definitions(value)
     elif isinstance(node, list):
         for item in node:
             yield from _datetime_cursor_definitions(item)
