@@ -179,7 +179,8 @@ def _launch(source: SourceBrightpearl, parsed_args: argparse.Namespace, config: 
         if _uses_oauth(config):
             sys.stdout = _StdoutSavingRotatedTokens(sys.stdout, Path(parsed_args.config))
         for message in entrypoint.run(parsed_args):
-            print(f"{message}\n", end="")
+            # One write per message (`print` makes a second one, of its empty `end`, on the print buffer's lock).
+            sys.stdout.write(f"{message}\n")
 
 
 def _uses_oauth(config: Mapping[str, Any] | None) -> bool:
