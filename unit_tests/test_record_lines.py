@@ -31,7 +31,7 @@ RECORDS = {
         "id": 2**63 - 1,
         "total": 12.5,
         "ratio": 1e-9,
-        "name": "Zoë \u2028 \"quoted\" \\ ✓",
+        "name": 'Zoë \u2028 "quoted" \\ ✓',
         "rows": [{"qty": 1, "sku": "A-1"}, {"qty": 0, "sku": ""}],
         "flags": [True, False],
         "empty": {},
