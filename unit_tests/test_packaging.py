@@ -255,6 +255,15 @@ def test_given_the_mock_server_and_its_web_stack_cannot_be_imported_when_spec_ru
     assert len(_spec_messages(result)) == 1
 
 
+@pytest.mark.skipif(importlib.util.find_spec("boto3") is None, reason="boto3 is not installed (as in the image)")
+def test_given_boto3_installed_when_the_entry_point_is_imported_then_boto3_is_not():
+    # requests_cache's DynamoDB backend would import it: 9 MB of every start's memory (bench/PROFILE.md).
+    code = "import sys\nimport source_brightpearl.run\nprint(sorted({'boto3', 'botocore'} & set(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"
+
+
 def test_given_the_package_when_imported_then_it_exports_the_source_class():
     assert source_brightpearl.SourceBrightpearl is SourceBrightpearl
 
