@@ -194,7 +194,7 @@ BENCHES = [
         [
             Figure("peak RSS, smaller account (MB)", r"^--orders \d+: peak RSS (\d+) MB", "<= 250", lambda x: x <= 250),
             Figure(
-                "peak RSS, larger account (MB)", r"^--orders \d+: peak RSS (\d+) MB", "<= 250", lambda x: x <= 250, 1
+                "peak RSS, larger account (MB)", r"^--orders \d+: peak RSS (\d+) MB", "<= 120", lambda x: x <= 120, 1
             ),
             Figure("peak RSS larger / smaller", r"^ratio \d+ / \d+: ([\d.]+)", "<= 1.10", lambda x: x <= 1.10),
         ],
