@@ -28,7 +28,6 @@ from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_brightpearl import oauth_cli
-from source_brightpearl.allocator import return_large_buffers_to_the_os
 from source_brightpearl.components import config_error
 from source_brightpearl.config_errors import check_config_against_spec
 from source_brightpearl.source import SourceBrightpearl
@@ -116,7 +115,6 @@ def run() -> None:
     args = sys.argv[1:]
     if args[:1] == ["oauth"]:
         sys.exit(oauth_cli.main(args[1:]))
-    return_large_buffers_to_the_os()
     # Real bugs, from here on: a FATAL log with the traceback and a system_error TRACE message.
     init_uncaught_exception_handler(logging.getLogger("airbyte"))
     parsed_args = AirbyteEntrypoint.parse_args(args or ["--help"])
