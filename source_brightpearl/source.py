@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import functools
 import hashlib
 import logging
@@ -50,7 +49,6 @@ from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import (
     ModelToComponentFactory,
 )
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
-from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStream
 from airbyte_cdk.sources.streams.concurrent.helpers import get_primary_key_from_stream
 from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.utils.datetime_helpers import ab_datetime_now, ab_datetime_try_parse
@@ -330,12 +328,14 @@ class SourceBrightpearl(YamlDeclarativeSource):
         self._source_config = None
         yield from self._concurrent_source.read(self._select_streams(streams=streams, configured_catalog=catalog))
 
-    def _create_streams(
-        self, selected_configs: list[dict[str, Any]], all_configs: list[dict[str, Any]]
-    ) -> list[AbstractStream]:
-        """The CDK's streams, with the response cache kept only where another of the streams built
-        reads it (see `_cache_only_shared_responses`)."""
-        return super()._create_streams(_cache_only_shared_responses(selected_configs), all_configs)
+    def _initialize_cache_for_parent_streams(
+        self, stream_configs: list[dict[str, Any]], all_stream_configs: list[dict[str, Any]] | None = None
+    ) -> list[dict[str, Any]]:
+        """The CDK's response-cache settings for the streams about to be built (its own copy of their
+        definitions), kept only where another of them reads the cache (`_cache_only_shared_responses`)."""
+        return _cache_only_shared_responses(
+            super()._initialize_cache_for_parent_streams(stream_configs, all_stream_configs=all_stream_configs)
+        )
 
     def _cap_at_start(self, state: AirbyteStreamState, sync_start: datetime, capped_streams: set[str]) -> str | None:
         """Caps a stream state's cursors at the sync's start; a warning the first time a stream's cap
@@ -637,7 +637,7 @@ class StreamCursors:
 
 
 def _cache_only_shared_responses(stream_configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The stream definitions with `use_cache: false` on each stream's requester whose cached responses
+    """The stream definitions, given `use_cache: false` on each stream's requester whose cached responses
     nothing else among them can read.
 
     The CDK caches every parent's responses, and the manifest the GETs that a sibling reads again
@@ -647,7 +647,6 @@ def _cache_only_shared_responses(stream_configs: list[dict[str, Any]]) -> list[d
     stream's requester is named after the stream (or the one it reads the cache of), a schema
     loader's after its `$parameters` name.
     """
-    stream_configs = copy.deepcopy(stream_configs)
     definitions, loader_requesters = [], []
     for config in stream_configs:
         _collect_requesters(config, definitions, loader_requesters)

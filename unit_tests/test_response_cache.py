@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 
 import responses
 
-from source_brightpearl.source import SourceBrightpearl, _cache_only_shared_responses
+from source_brightpearl.source import SourceBrightpearl, _cache_only_shared_responses, _collect_requesters
 from unit_tests.builders import ConfigBuilder, api_url, order, run_read, search_body
 
 ID_SETS = re.compile(re.escape(api_url("order-service/order/")) + r"[0-9,-]+")
@@ -31,16 +32,9 @@ def _stream_requesters_caching(*names: str) -> dict[str, bool]:
     """Each stream definition's requester (the streams named and their parents): cached or not."""
     source = SourceBrightpearl(config=ConfigBuilder().build())
     configs = [config for config in source._stream_configs(source._source_config) if config["name"] in names]
-    definitions = []
-    pending = list(_cache_only_shared_responses(configs))
-    while pending:
-        node = pending.pop()
-        if isinstance(node, dict):
-            if "retriever" in node and isinstance(node["retriever"].get("requester"), dict):
-                definitions.append(node)
-            pending += node.values()
-        elif isinstance(node, list):
-            pending += node
+    definitions: list = []
+    for config in _cache_only_shared_responses(copy.deepcopy(configs)):
+        _collect_requesters(config, definitions, [])
     return {definition["name"]: definition["retriever"]["requester"].get("use_cache") for definition in definitions}
 
 
