@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import responses
 
+from source_brightpearl.source import SourceBrightpearl
 from unit_tests.builders import ConfigBuilder, api_url, order, run_read, search_body
 
 ORDER_SEARCH = api_url("order-service/order-search")
@@ -282,3 +283,49 @@ def test_given_products_when_read_products_then_product_search_feeds_product_get
         )
         output = run_read(ConfigBuilder().build(), "products")
     assert sorted(r.record.data["id"] for r in output.records) == [1001, 1002]
+
+
+def _dated_search(mocked, ids, page_size):
+    """`_paged_search` of orders whose rows carry the dates the search's cursor reads; every third was
+    never updated (no `updatedOn`, as real order searches answer)."""
+
+    def callback(request):
+        first = int(parse_qs(urlsplit(request.url).query)["firstResult"][0])
+        page = ids[first - 1 : first - 1 + page_size]
+        body = search_body("orderId", page, first, len(ids))
+        body["response"]["metaData"]["columns"] += [{"name": "updatedOn"}, {"name": "createdOn"}]
+        body["response"]["results"] = [
+            [i, None if i % 3 == 0 else f"2024-03-{i:02d}T10:00:00.000-06:00", f"2024-02-{i:02d}T09:00:00.000-06:00"]
+            for i in page
+        ]
+        return 200, {}, json.dumps(body)
+
+    mocked.add_callback(responses.GET, ORDER_SEARCH, callback=callback)
+
+
+def _order_id_router(config):
+    """The orders stream's BrightpearlRetriedIdsRouter, in a source of its own (each reads its search once)."""
+    stream = next(stream for stream in SourceBrightpearl(config=config).streams(config) if stream.name == "orders")
+    return stream._stream_partition_generator._stream_slicer._partition_router.underlying_partition_router
+
+
+def _slices_with_search_state(slices, router):
+    return [
+        (dict(stream_slice.partition), json.loads(json.dumps(router.found_by.get_stream_state())))
+        for stream_slice in slices
+    ]
+
+
+def test_given_a_dated_search_in_pages_when_its_ids_are_routed_then_slices_and_search_state_match_the_cdks_router():
+    config = ConfigBuilder().build()
+    ids = list(range(1, 13))
+    with responses.RequestsMock() as mocked:
+        _dated_search(mocked, ids, page_size=5)
+        ours = _order_id_router(config)
+        ours_routed = _slices_with_search_state(ours.stream_slices(), ours)
+        cdks = _order_id_router(config)
+        cdks_routed = _slices_with_search_state(cdks.found_by.stream_slices(), cdks)
+    # Each ID with the search's state as it stood when that ID went out, in the CDK's order.
+    assert [partition["ids"] for partition, _ in ours_routed] == ids
+    assert ours_routed == cdks_routed
+    assert ours_routed[-1][1] != ours_routed[0][1]
