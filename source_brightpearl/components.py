@@ -1465,6 +1465,10 @@ class _IdsToRetry(list):
 
 # A column name as a search's `columns` and rows have it: a key `dpath` would take literally.
 SEARCH_COLUMN_NAME = re.compile(r"[A-Za-z0-9_]+")
+# The parent partition of a row read from a search, which has none: one object, where the CDK makes a new
+# empty dict per row, and an ID batch lists its 200 IDs' (6 MB of them per stream at 100k orders,
+# bench/PROFILE.md). Only read, never changed: the cursor copies what it keeps.
+NO_PARENT_PARTITION: Mapping[str, Any] = {}
 
 
 @dataclass
@@ -1555,7 +1559,8 @@ class BrightpearlRetriedIdsRouter(PartitionRouter):
                         if is_last_partition:
                             search.cursor.ensure_at_least_one_state_emitted()
                     if row is not None and (record_id := row.data.get(id_column)) is not None:
-                        yield record_id, (row.associated_slice.partition if row.associated_slice else None) or {}
+                        partition_read = row.associated_slice.partition if row.associated_slice else None
+                        yield record_id, partition_read or NO_PARENT_PARTITION
 
     def get_stream_state(self) -> Mapping[str, StreamState] | None:
         return {**(self.found_by.get_stream_state() or {}), self.STATE_KEY: self._ids_to_retry}

@@ -4,7 +4,9 @@ import json
 import re
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import responses
+from airbyte_cdk.utils.constants import ENV_REQUEST_CACHE_PATH
 
 from source_brightpearl.source import SourceBrightpearl
 from unit_tests.builders import ConfigBuilder, api_url, order, run_read, search_body
@@ -303,6 +305,13 @@ def _dated_search(mocked, ids, page_size):
     mocked.add_callback(responses.GET, ORDER_SEARCH, callback=callback)
 
 
+@pytest.fixture
+def own_response_cache(monkeypatch, tmp_path):
+    """Searches go through the CDK's response cache, kept in REQUEST_CACHE_PATH (else the folder of an earlier
+    test's read): the sources a test builds share this test's answers only."""
+    monkeypatch.setenv(ENV_REQUEST_CACHE_PATH, str(tmp_path))
+
+
 def _order_id_router(config):
     """The orders stream's BrightpearlRetriedIdsRouter, in a source of its own (each reads its search once)."""
     stream = next(stream for stream in SourceBrightpearl(config=config).streams(config) if stream.name == "orders")
@@ -316,7 +325,9 @@ def _slices_with_search_state(slices, router):
     ]
 
 
-def test_given_a_dated_search_in_pages_when_its_ids_are_routed_then_slices_and_search_state_match_the_cdks_router():
+def test_given_a_dated_search_in_pages_when_its_ids_are_routed_then_slices_and_search_state_match_the_cdks_router(
+    own_response_cache,
+):
     config = ConfigBuilder().build()
     ids = list(range(1, 13))
     with responses.RequestsMock() as mocked:
@@ -329,3 +340,14 @@ def test_given_a_dated_search_in_pages_when_its_ids_are_routed_then_slices_and_s
     assert [partition["ids"] for partition, _ in ours_routed] == ids
     assert ours_routed == cdks_routed
     assert ours_routed[-1][1] != ours_routed[0][1]
+
+
+def test_given_a_search_in_pages_when_its_ids_are_routed_then_all_rows_share_one_parent_partition(own_response_cache):
+    # An ID batch lists each of its IDs' parent partitions: one empty dict per row was 6 MB per
+    # stream at 100k orders, all held while the ID sets wait to be read.
+    with responses.RequestsMock() as mocked:
+        _dated_search(mocked, list(range(1, 13)), page_size=5)
+        router = _order_id_router(ConfigBuilder().build())
+        parent_partitions = [stream_slice.partition["parent_slice"] for stream_slice in router.stream_slices()]
+    assert len(parent_partitions) == 12
+    assert len({id(partition) for partition in parent_partitions}) == 1
