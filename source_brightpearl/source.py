@@ -75,6 +75,11 @@ CLOCK_SKEW = timedelta(minutes=5)
 # Items (records, mostly) waiting between the threads that read them and the main thread, which
 # writes them out and so sets a read's pace; the CDK allows 10,000 (see SourceBrightpearl.__init__).
 RECORDS_IN_FLIGHT = 1000
+# Partitions (ID sets, mostly) handed to the reading threads and not yet read. The CDK allows 10,000, so a
+# search's ID sets all wait at once (1,000 at 100k orders for orders and order_rows, with the futures of
+# those read, which it drops only past that bound: 12 MB of a read's peak, bench/PROFILE.md); fifty keep
+# both reading threads busy. The thread generating them waits meanwhile.
+PARTITIONS_IN_FLIGHT = 50
 
 
 class ResolvedManifestCache:
@@ -172,6 +177,7 @@ class SourceBrightpearl(YamlDeclarativeSource):
         # 10,000 parsed orders waiting for the main thread are 20 MB of a read's peak memory
         # (bench/PROFILE.md); a thousand keep the reading threads as far ahead as they need to be.
         self._concurrent_source._queue.maxsize = RECORDS_IN_FLIGHT
+        self._concurrent_source._threadpool._max_concurrent_tasks = PARTITIONS_IN_FLIGHT
         self.logger.addFilter(CONFIG_ERROR_TRACEBACK_FILTER)
         self._cursors = StreamCursors(self.resolved_manifest, self._config)
         self._incoming_state_warnings = self._clamp_incoming_state(state or [])

@@ -1,6 +1,7 @@
 """Records waiting for the main thread are bounded (RECORDS_IN_FLIGHT): when the main thread, which
 writes records out, lags the threads reading them, the reading threads wait instead of parsing
-ever more records into memory. Against `responses`."""
+ever more records into memory. So are the ID sets waiting for a reading thread (PARTITIONS_IN_FLIGHT):
+the thread making them from a search waits instead of making them all. Against `responses`."""
 
 import json
 import queue
@@ -13,8 +14,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 from airbyte_cdk.sources.concurrent_source.concurrent_read_processor import ConcurrentReadProcessor
+from airbyte_cdk.sources.concurrent_source.thread_pool_manager import ThreadPoolManager
 
-from source_brightpearl.source import RECORDS_IN_FLIGHT
+from source_brightpearl.source import PARTITIONS_IN_FLIGHT, RECORDS_IN_FLIGHT
 from unit_tests.builders import ConfigBuilder, api_url, order, run_read, search_body
 
 ORDER_SEARCH = api_url("order-service/order-search")
@@ -67,3 +69,35 @@ def test_given_a_main_thread_slower_than_the_reads_when_order_rows_are_read_then
 
     assert len(output.records) == ORDERS * ROWS_PER_ORDER
     assert max(waiting) <= RECORDS_IN_FLIGHT
+
+
+def test_given_more_id_sets_than_the_bound_when_orders_are_read_then_at_most_the_bound_wait_for_a_reading_thread(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    unread = []
+    submit = ThreadPoolManager.submit
+
+    def counted_submit(self: ThreadPoolManager, function: Any, *args: Any) -> None:
+        submit(self, function, *args)
+        unread.append(sum(not future.done() for future in self._futures))
+
+    def search(request: Any) -> tuple[int, dict, str]:
+        first = int(parse_qs(urlsplit(request.url).query).get("firstResult", ["1"])[0])
+        return 200, {}, json.dumps(search_body("orderId", ids[first - 1 : first + 499], first, len(ids)))
+
+    def id_set(request: Any) -> tuple[int, dict, str]:
+        threading.Event().wait(0.005)  # slower than the search's pages, as Brightpearl's 200-order GETs are
+        asked = [int(i) for i in urlsplit(request.url).path.rsplit("/", 1)[1].split(",")]
+        return 200, {}, json.dumps({"response": [order(i) for i in asked]})
+
+    monkeypatch.setattr(ThreadPoolManager, "submit", counted_submit)
+    ids = list(range(1, 200 * 4 * PARTITIONS_IN_FLIGHT + 1))
+    with responses.RequestsMock() as mocked:
+        mocked.add_callback(responses.GET, ORDER_SEARCH, callback=search)
+        mocked.add_callback(responses.GET, ORDER_GET, callback=id_set)
+        output = run_read(ConfigBuilder().build(), "orders")
+
+    assert len(output.records) == len(ids)
+    # The CDK's check counts the ID sets a reading thread was given, not those still on the queue behind
+    # records on their way to the main thread, which hands them over: some more than the bound wait.
+    assert max(unread) < 2 * PARTITIONS_IN_FLIGHT
