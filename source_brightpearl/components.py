@@ -1465,9 +1465,9 @@ class _IdsToRetry(list):
 
 # A column name as a search's `columns` and rows have it: a key `dpath` would take literally.
 SEARCH_COLUMN_NAME = re.compile(r"[A-Za-z0-9_]+")
-# The parent partition of a row read from a search, which has none: one object, where the CDK makes a new
-# empty dict per row, and an ID batch lists its 200 IDs' (6 MB of them per stream at 100k orders,
-# bench/PROFILE.md). Only read, never changed: the cursor copies what it keeps.
+# The parent partition of an ID that has none (a search's row, an ID carried over from the last sync): one
+# object, where the CDK makes a new empty dict per row, and an ID batch lists its 200 IDs' (6 MB of them per
+# stream at 100k orders, bench/PROFILE.md). Only read, never changed: the cursor copies what it keeps.
 NO_PARENT_PARTITION: Mapping[str, Any] = {}
 
 
@@ -1525,7 +1525,9 @@ class BrightpearlRetriedIdsRouter(PartitionRouter):
 
     def stream_slices(self) -> Iterable[StreamSlice]:
         for record_id in sorted(self._carried):
-            yield StreamSlice(partition={self._partition_field: record_id, "parent_slice": {}}, cursor_slice={})
+            yield StreamSlice(
+                partition={self._partition_field: record_id, "parent_slice": NO_PARENT_PARTITION}, cursor_slice={}
+            )
         for record_id, parent_partition in self._ids_found():
             if not is_record_id(record_id):
                 raise AirbyteTracedException(
