@@ -7,12 +7,15 @@
   0.6-0.9 s of a 1.8-2.1 s import. The same docstrings come from one parse per source file (`attribute_docs`).
 - requests_cache's backends module imports boto3 (0.2 s) for a DynamoDB cache when it can; the CDK caches in
   SQLite only, so boto3 is hidden while the CDK is imported and requests_cache puts a placeholder there.
+- The import makes over 100,000 objects that live as long as the process, and the garbage collector walks them
+  again and again while they are made: collection is paused while the CDK is imported.
 """
 
 from __future__ import annotations
 
 import ast
 import functools
+import gc
 import inspect
 import linecache
 import sys
@@ -26,15 +29,20 @@ UNUSED_BY_THE_CDK = "boto3"
 
 @contextmanager
 def lightened() -> Iterator[None]:
-    """Imports within it (the CDK's first) read attribute docstrings with `attribute_docs`, and find no boto3
-    unless something imported it before; after it, boto3 imports again for whatever needs it."""
+    """Imports within it (the CDK's first) read attribute docstrings with `attribute_docs`, find no boto3
+    unless something imported it before, and run without garbage collection; after it, boto3 imports again
+    for whatever needs it, and the collector is as it was."""
     attributes_doc.get_attributes_doc = attribute_docs
     hidden = UNUSED_BY_THE_CDK not in sys.modules
     if hidden:
         sys.modules[UNUSED_BY_THE_CDK] = None  # the import system's mark for "raise ImportError"
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
+        if collecting:
+            gc.enable()
         if hidden and sys.modules.get(UNUSED_BY_THE_CDK, "") is None:
             del sys.modules[UNUSED_BY_THE_CDK]
 
