@@ -8,6 +8,7 @@ while the class is built, which fails there.
 """
 
 import copy
+import functools
 import ipaddress
 import logging
 import math
@@ -1119,10 +1120,11 @@ class BrightpearlBudgetPacer:
     the estimate is down to the reserve, requests go one at a time: the first when
     `brightpearl-next-throttle-period` (milliseconds until the oldest call leaves Brightpearl's
     rolling minute) has passed, each next one `SPACING_SECONDS` later unless an answer says more
-    calls were freed. The manifest's `HTTPAPIBudget` cannot do this: its policies adopt the server's
-    remaining count as their own budget (no reserve below it) and its reset header must be absolute
-    epoch seconds. `BrightpearlPacedAuthenticator` calls `acquire_call` before and
-    `update_from_response` after each attempt of every request of a source.
+    calls were freed. A request the response cache answers gives its call back (`return_unspent`):
+    Brightpearl never saw it. The manifest's `HTTPAPIBudget` cannot do this: its policies adopt the
+    server's remaining count as their own budget (no reserve below it) and its reset header must be
+    absolute epoch seconds. `BrightpearlPacedAuthenticator` calls `acquire_call` before and
+    `update_from_response` (or `return_unspent`) after each attempt of every request of a source.
     """
 
     # Under the 0.3 s in which Brightpearl frees a call at a steady 200 a minute, so requests at the
@@ -1134,24 +1136,36 @@ class BrightpearlBudgetPacer:
         self._lock = threading.Lock()
         self._remaining: int | None = None
         self._resume_at = 0.0
+        self._answers_counted = 0
 
-    def acquire_call(self, request: Any) -> None:
+    def acquire_call(self, request: Any) -> int | None:
+        """Waits until the request may go; answers what `return_unspent` needs to give its call back
+        (None when it took none from the estimate)."""
         with self._lock:
-            wait = self._wait_for_a_call()
+            wait, ticket = self._wait_for_a_call()
         if wait > 0:
             log = LOGGER.info if wait >= 5 else LOGGER.debug
             log(f"Brightpearl budget down to its reserve of {self.reserve} calls; waiting {wait:.1f} s.")
             time.sleep(wait)
+        return ticket
 
-    def _wait_for_a_call(self) -> float:
+    def _wait_for_a_call(self) -> tuple[float, int | None]:
         now = time.monotonic()
         if self._remaining is None or self._remaining > self.reserve:
-            if self._remaining is not None:
-                self._remaining -= 1
-            return 0.0
+            if self._remaining is None:
+                return 0.0, None
+            self._remaining -= 1
+            return 0.0, self._answers_counted
         go_at = max(now, self._resume_at)
         self._resume_at = go_at + self.SPACING_SECONDS
-        return go_at - now
+        return go_at - now, None
+
+    def return_unspent(self, ticket: int | None) -> None:
+        """Gives back the call a request took, its answer having come from the cache; not if an answer
+        from Brightpearl has set the estimate since, as Brightpearl's count never held that call."""
+        with self._lock:
+            if ticket is not None and ticket == self._answers_counted:
+                self._remaining += 1
 
     def update_from_response(self, request: Any, response: Any) -> None:
         remaining = header_number(response, REQUESTS_REMAINING_HEADER)
@@ -1160,6 +1174,7 @@ class BrightpearlBudgetPacer:
             return
         with self._lock:
             self._remaining = int(remaining)
+            self._answers_counted += 1
             if remaining <= self.reserve:
                 wait = capped_server_wait(period_milliseconds / 1000, THROTTLE_PERIOD_HEADER)
                 self._resume_at = time.monotonic() + wait
@@ -1217,6 +1232,8 @@ def _read_timeout(timeout: Any) -> float:
     return float(read) if isinstance(read, (int, float)) else DEFAULT_BODY_SECONDS
 
 
+# The attribute of a prepared request holding its latest attempt's `BrightpearlBudgetPacer.acquire_call` ticket.
+PACER_TICKET = "_brightpearl_pacer_ticket"
 # One pacer per source: the factory hands the budget it builds from the manifest's `api_budget` to every
 # component with an `api_budget` field, and builds a new one with each new set of streams.
 _PACERS_BY_BUDGET: weakref.WeakKeyDictionary[APIBudget, BrightpearlBudgetPacer] = weakref.WeakKeyDictionary()
@@ -1235,8 +1252,9 @@ class BrightpearlPacedAuthenticator(DeclarativeAuthenticator):
     before each retry, and hands it each answer from the network as a `ResponseAwareAuthenticator`
     (the CDK's feedback channel for quota-tracking authenticators). So this wraps the one
     authenticator of every requester; whatever else the client asks of an authenticator (an OAuth
-    refresh, its auth header) is `authenticator`'s. Cache hits are prepared too, so they count as calls:
-    the estimate errs low, never high.
+    refresh, its auth header) is `authenticator`'s. A request the response cache answers is prepared
+    too; its answer, which the client keeps from the authenticator, reaches the request's response hook,
+    which gives the call back.
     """
 
     authenticator: DeclarativeAuthenticator
@@ -1258,9 +1276,16 @@ class BrightpearlPacedAuthenticator(DeclarativeAuthenticator):
             return _PACERS_BY_BUDGET.setdefault(self.api_budget, BrightpearlBudgetPacer(reserve))
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        self._pacer.acquire_call(request)
+        first_attempt = not hasattr(request, PACER_TICKET)
+        setattr(request, PACER_TICKET, self._pacer.acquire_call(request))
+        if first_attempt:  # a retry sends the same prepared request again: one hook is enough
+            request.register_hook("response", functools.partial(self._return_call_if_cached, request))
         self._guard.guard(request)
         return self.authenticator(request)
+
+    def _return_call_if_cached(self, request: requests.PreparedRequest, response: requests.Response, **_: Any) -> None:
+        if getattr(response, "from_cache", False):
+            self._pacer.return_unspent(getattr(request, PACER_TICKET))
 
     def update_from_response(self, request: requests.PreparedRequest, response: requests.Response) -> None:
         self._pacer.update_from_response(request, response)
