@@ -1253,8 +1253,8 @@ class BrightpearlPacedAuthenticator(DeclarativeAuthenticator):
     (the CDK's feedback channel for quota-tracking authenticators). So this wraps the one
     authenticator of every requester; whatever else the client asks of an authenticator (an OAuth
     refresh, its auth header) is `authenticator`'s. A request the response cache answers is prepared
-    too; its answer, which the client keeps from the authenticator, reaches the request's response hook,
-    which gives the call back.
+    too; the client does not hand its answer to the authenticator, but the request's response hooks run
+    on it, and one gives the call back.
     """
 
     authenticator: DeclarativeAuthenticator
