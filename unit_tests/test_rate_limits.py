@@ -27,57 +27,57 @@ def _response(remaining: int, period_ms: int) -> requests.Response:
     return response
 
 
-def test_given_remaining_down_to_the_reserve_when_next_request_then_it_waits_until_the_period_rolls(monkeypatch):
-    waits = []
-    monkeypatch.setattr("time.sleep", waits.append)
-    pacer = BrightpearlBudgetPacer(reserve=20)
-    pacer.update_from_response(None, _response(remaining=20, period_ms=30000))
-    pacer.acquire_call(None)
-    assert len(waits) == 1 and 29 < waits[0] <= 30
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every `time.sleep` of the test, recorded instead of slept."""
+    slept: list[float] = []
+    monkeypatch.setattr("time.sleep", slept.append)
+    return slept
 
 
-def test_given_remaining_above_the_reserve_when_next_request_then_it_goes_at_once(monkeypatch):
-    waits = []
-    monkeypatch.setattr("time.sleep", waits.append)
+def _pacer_told(remaining: int, period_ms: int) -> BrightpearlBudgetPacer:
+    """A pacer keeping a reserve of 20 calls, after an answer saying `remaining` calls are left."""
     pacer = BrightpearlBudgetPacer(reserve=20)
-    pacer.update_from_response(None, _response(remaining=21, period_ms=30000))
+    pacer.update_from_response(None, _response(remaining=remaining, period_ms=period_ms))
+    return pacer
+
+
+def test_given_remaining_down_to_the_reserve_when_next_request_then_it_waits_until_the_period_rolls(sleeps):
+    pacer = _pacer_told(remaining=20, period_ms=30000)
     pacer.acquire_call(None)
-    assert waits == []
+    assert len(sleeps) == 1 and 29 < sleeps[0] <= 30
+
+
+def test_given_remaining_above_the_reserve_when_next_request_then_it_goes_at_once(sleeps):
+    pacer = _pacer_told(remaining=21, period_ms=30000)
+    pacer.acquire_call(None)
+    assert sleeps == []
 
 
 def test_given_two_calls_above_the_reserve_when_four_requests_then_two_go_and_the_rest_go_one_spacing_apart(
-    monkeypatch,
+    sleeps,
 ):
-    waits = []
-    monkeypatch.setattr("time.sleep", waits.append)
-    pacer = BrightpearlBudgetPacer(reserve=20)
-    pacer.update_from_response(None, _response(remaining=22, period_ms=0))
+    pacer = _pacer_told(remaining=22, period_ms=0)
 
     for _ in range(4):
         pacer.acquire_call(None)
 
-    assert len(waits) == 1 and abs(waits[0] - BrightpearlBudgetPacer.SPACING_SECONDS) < 0.05
+    assert len(sleeps) == 1 and abs(sleeps[0] - BrightpearlBudgetPacer.SPACING_SECONDS) < 0.05
 
 
-def test_given_a_call_taken_when_the_cache_answers_it_then_the_estimate_has_it_back(monkeypatch):
-    waits = []
-    monkeypatch.setattr("time.sleep", waits.append)
-    pacer = BrightpearlBudgetPacer(reserve=20)
-    pacer.update_from_response(None, _response(remaining=21, period_ms=0))
+def test_given_a_call_taken_when_the_cache_answers_it_then_the_estimate_has_it_back(sleeps):
+    pacer = _pacer_told(remaining=21, period_ms=0)
 
     for _ in range(5):
         pacer.return_unspent(pacer.acquire_call(None))
 
-    assert waits == []
+    assert sleeps == []
 
 
 def test_given_an_answer_from_brightpearl_since_a_call_was_taken_when_the_cache_answers_it_then_it_is_not_given_back(
-    monkeypatch,
+    sleeps,
 ):
-    waits = []
-    monkeypatch.setattr("time.sleep", waits.append)
-    pacer = BrightpearlBudgetPacer(reserve=20)
-    pacer.update_from_response(None, _response(remaining=21, period_ms=0))
+    pacer = _pacer_told(remaining=21, period_ms=0)
     ticket = pacer.acquire_call(None)
     pacer.update_from_response(None, _response(remaining=21, period_ms=0))  # Brightpearl's count, without it
 
@@ -85,7 +85,7 @@ def test_given_an_answer_from_brightpearl_since_a_call_was_taken_when_the_cache_
     for _ in range(3):  # the 21st call left goes at once, the first at the reserve too, the next one spacing later
         pacer.acquire_call(None)
 
-    assert len(waits) == 1 and abs(waits[0] - BrightpearlBudgetPacer.SPACING_SECONDS) < 0.05
+    assert len(sleeps) == 1 and abs(sleeps[0] - BrightpearlBudgetPacer.SPACING_SECONDS) < 0.05
 
 
 def test_given_order_rows_read_from_the_cache_of_orders_when_the_budget_is_near_the_reserve_then_none_waits(
@@ -128,9 +128,7 @@ def test_given_order_rows_read_from_the_cache_of_orders_when_the_budget_is_near_
 @pytest.mark.parametrize(
     "read", [pytest.param(run_read, id="package"), pytest.param(run_declarative_read, id="declarative runtime")]
 )
-def test_given_low_budget_answer_when_read_then_the_following_request_waits_for_the_period(monkeypatch, read):
-    waits = []
-    monkeypatch.setattr("time.sleep", waits.append)
+def test_given_low_budget_answer_when_read_then_the_following_request_waits_for_the_period(sleeps, read):
     config = ConfigBuilder().with_fields(rate_limit_reserve=5).build()
     with responses.RequestsMock() as mocked:
         mocked.get(
@@ -142,12 +140,10 @@ def test_given_low_budget_answer_when_read_then_the_following_request_waits_for_
         mocked.get(ORDER_STATUSES, json={"response": [{"statusId": 1}]})
         output = read(config, "order_statuses")
     assert len(output.records) == 1
-    assert any(10 < wait <= 12 for wait in waits)
+    assert any(10 < wait <= 12 for wait in sleeps)
 
 
-def test_given_429_with_retry_after_when_read_then_retried_after_that_many_seconds(monkeypatch):
-    waits = []
-    monkeypatch.setattr("time.sleep", waits.append)
+def test_given_429_with_retry_after_when_read_then_retried_after_that_many_seconds(sleeps):
     with responses.RequestsMock() as mocked:
         mocked.get(ORDER_STATUSES, status=429, json={"response": "slow down"}, headers={"Retry-After": "7"})
         mocked.get(ORDER_STATUSES, json={"response": [{"statusId": 1}]})
@@ -155,7 +151,7 @@ def test_given_429_with_retry_after_when_read_then_retried_after_that_many_secon
         assert len(mocked.calls) == 2
     assert len(output.records) == 1
     # The CDK adds one second to a strategy's wait.
-    assert any(7 <= wait <= 8 for wait in waits)
+    assert any(7 <= wait <= 8 for wait in sleeps)
 
 
 def test_given_expired_account_token_when_read_then_config_error_after_one_call_saying_to_replace_it():
