@@ -9,6 +9,7 @@ while the class is built, which fails there.
 
 import copy
 import functools
+import heapq
 import ipaddress
 import logging
 import math
@@ -17,6 +18,9 @@ import sys
 import threading
 import time
 import weakref
+from array import array
+from bisect import bisect_left
+from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import InitVar, dataclass
 from dataclasses import field as dataclass_field
@@ -1455,8 +1459,9 @@ class BrightpearlErrorHandler(ErrorHandler):
 
 
 def is_record_id(value: Any) -> bool:
-    """Whether a value can be an ID in an ID set: a positive integer (Brightpearl's IDs are)."""
-    return type(value) is int and value > 0
+    """Whether a value can be an ID in an ID set: a positive integer of at most 64 bits (Brightpearl's
+    IDs are Java longs at most, and `_SeenIds` keeps them in 64 bits)."""
+    return type(value) is int and 0 < value < 2**63
 
 
 def _listed(ids: list[Any], shown: int = 10) -> str:
@@ -1494,6 +1499,39 @@ SEARCH_COLUMN_NAME = re.compile(r"[A-Za-z0-9_]+")
 # object, where the CDK makes a new empty dict per row, and an ID batch lists its 200 IDs' (6 MB of them per
 # stream at 100k orders, bench/PROFILE.md). Only read, never changed: the cursor copies what it keeps.
 NO_PARENT_PARTITION: Mapping[str, Any] = {}
+
+
+class _SeenIds:
+    """The record IDs a router has let through, in about 8 bytes each where a set of ints takes 70
+    (7 MB for each ID-set stream of a 100k-order account, bench/PROFILE.md).
+
+    A search pass finds its IDs in ascending order (BrightpearlSearchRetriever sorts on the ID and
+    drops any row not above the last), so nearly every new ID is above all those seen, and goes at
+    the end of one sorted array. The others (a second pass, order rows' products) wait in a set
+    until they are a quarter as many as the array holds, then are merged into it: each ID is copied
+    a bounded number of times on average, whatever their order.
+    """
+
+    SET_HOLDS_AT_LEAST = 1024
+
+    def __init__(self) -> None:
+        self._sorted = array("q")
+        self._recent: set[int] = set()
+
+    def add(self, record_id: int) -> bool:
+        """Whether `record_id` is new, keeping it if so; it must be a record ID (`is_record_id`)."""
+        if record_id in self._recent:
+            return False
+        if not self._sorted or record_id > self._sorted[-1]:
+            self._sorted.append(record_id)
+            return True
+        if self._sorted[bisect_left(self._sorted, record_id)] == record_id:
+            return False
+        self._recent.add(record_id)
+        if len(self._recent) > max(self.SET_HOLDS_AT_LEAST, len(self._sorted) // 4):
+            self._sorted = array("q", heapq.merge(self._sorted, sorted(self._recent)))
+            self._recent = set()
+        return True
 
 
 @dataclass
@@ -1549,7 +1587,11 @@ class BrightpearlRetriedIdsRouter(PartitionRouter):
         self._ids_to_retry.settle(asked, skipped)
 
     def stream_slices(self) -> Iterable[StreamSlice]:
+        # Each ID once: a record found by both passes of an incremental search (updatedOn, then
+        # createdOn), or carried over and found again, is asked for once.
+        seen = _SeenIds()
         for record_id in sorted(self._carried):
+            seen.add(record_id)
             yield StreamSlice(
                 partition={self._partition_field: record_id, "parent_slice": NO_PARENT_PARTITION}, cursor_slice={}
             )
@@ -1563,9 +1605,10 @@ class BrightpearlRetriedIdsRouter(PartitionRouter):
                     ),
                     failure_type=FailureType.transient_error,
                 )
-            yield StreamSlice(
-                partition={self._partition_field: record_id, "parent_slice": parent_partition}, cursor_slice={}
-            )
+            if seen.add(record_id):
+                yield StreamSlice(
+                    partition={self._partition_field: record_id, "parent_slice": parent_partition}, cursor_slice={}
+                )
 
     def _ids_found(self) -> Iterator[tuple[Any, Mapping[str, Any]]]:
         """Each parent row's ID and the parent's partition, search after search: what
@@ -1607,6 +1650,29 @@ class BrightpearlRetriedIdsRouter(PartitionRouter):
 
 # The slice field that marks a GET asking again for IDs a first answer left out.
 ASKED_AGAIN = "asked_again"
+
+
+class _NoCursorPerIdSet(OrderedDict):
+    """The per-partition cursors (`_cursor_per_partition`) of an ID-set stream's cursor, none kept.
+
+    The CDK's `ConcurrentPerPartitionCursor` keeps the cursor it makes for each partition, here each
+    ID set, up to 10,000 of them: about 4 MB at 100k orders (bench/PROFILE.md). In global mode, which
+    its factory sets for a `GroupingPartitionRouter`'s partitions, it reads none of them again: its
+    state, `observe` and `close_partition` use the global cursor only, and the one it makes for a
+    partition is held by the slicing that made it. A state of per-partition cursors (global mode
+    off) keeps the CDK's dict.
+    """
+
+    def __setitem__(self, partition_key: str, cursor: Any) -> None:
+        pass
+
+    @classmethod
+    def install(cls, cursor: Any) -> None:
+        if (
+            getattr(cursor, "_use_global_cursor", False)
+            and type(getattr(cursor, "_cursor_per_partition", None)) is OrderedDict
+        ):
+            cursor._cursor_per_partition = cls()
 
 
 @dataclass
@@ -1659,15 +1725,17 @@ class BrightpearlIdSetRetriever(SimpleRetriever):
         primary_key = self.primary_key if isinstance(self.primary_key, str) else self.primary_key[0]
         self._id_field = primary_key if isinstance(primary_key, str) else primary_key[0]
         ids = getattr(self.partition_router, "underlying_partition_router", None)
-        if not isinstance(ids, BrightpearlRetriedIdsRouter):
+        if not isinstance(ids, BrightpearlRetriedIdsRouter) or getattr(self.partition_router, "deduplicate", True):
             raise ValueError(
-                f"{self.name}: an ID-set stream's partition_router must group a BrightpearlRetriedIdsRouter"
+                f"{self.name}: an ID-set stream's partition_router must group a BrightpearlRetriedIdsRouter, "
+                "with deduplicate: false (the router drops repeated IDs itself)"
             )
         self._ids = ids
         # The stream's cursor (its stream slicer, when incremental) holds the state the sync started
         # from, and observes every record read.
         self._ids.carry_over(getattr(self.stream_slicer, "state", None) or {})
         BrightpearlCursorValueConverter.install(self.stream_slicer)
+        _NoCursorPerIdSet.install(self.stream_slicer)
 
     def read_records(self, records_schema: Mapping[str, Any], stream_slice: StreamSlice | None = None) -> Iterable[Any]:
         assert stream_slice is not None, "an ID-set GET needs a slice of IDs"

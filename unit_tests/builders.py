@@ -26,6 +26,7 @@ from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, _run_command
 from airbyte_cdk.test.entrypoint_wrapper import read as entrypoint_read
 from airbyte_cdk.test.models import ExpectedOutcome
+from airbyte_cdk.test.state_builder import StateBuilder
 
 import source_brightpearl
 from source_brightpearl.run import run
@@ -117,6 +118,20 @@ def run_read(config: Mapping[str, Any], *streams: str, expect_failure: bool = Fa
     source = SourceBrightpearl(config=config, catalog=catalog)
     outcome = ExpectedOutcome.EXPECT_EXCEPTION if expect_failure else ExpectedOutcome.EXPECT_SUCCESS
     return entrypoint_read(source, config, catalog, expected_outcome=outcome)
+
+
+def run_incremental_read(
+    config: Mapping[str, Any], stream: str, state: Mapping[str, Any] | None = None, expect_failure: bool = False
+) -> EntrypointOutput:
+    catalog = CatalogBuilder().with_stream(stream, SyncMode.incremental).build()
+    states = StateBuilder().with_stream_state(stream, state).build() if state else None
+    source = SourceBrightpearl(config=config, catalog=catalog, state=states)
+    outcome = ExpectedOutcome.EXPECT_EXCEPTION if expect_failure else ExpectedOutcome.EXPECT_SUCCESS
+    return entrypoint_read(source, config, catalog, state=states, expected_outcome=outcome)
+
+
+def final_stream_state(output: EntrypointOutput) -> dict[str, Any]:
+    return output.most_recent_state.stream_state.__dict__
 
 
 def run_declarative_read(config: Mapping[str, Any], stream: str, expect_failure: bool = False) -> EntrypointOutput:

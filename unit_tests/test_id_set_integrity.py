@@ -8,15 +8,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import responses
-from airbyte_cdk.models import SyncMode
-from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput
-from airbyte_cdk.test.entrypoint_wrapper import read as entrypoint_read
-from airbyte_cdk.test.models import ExpectedOutcome
-from airbyte_cdk.test.state_builder import StateBuilder
 
-from source_brightpearl.source import SourceBrightpearl
-from unit_tests.builders import ConfigBuilder, api_url, order, search_body
+from unit_tests.builders import ConfigBuilder, api_url, final_stream_state, order, run_incremental_read, search_body
 
 ORDER_SEARCH = api_url("order-service/order-search")
 ORDER_GET = re.compile(re.escape(api_url("order-service/order/")) + r"[^?]+")
@@ -51,12 +45,7 @@ def _orders(ids: list[int]) -> dict[str, Any]:
 
 
 def _read(stream: str, state: Mapping[str, Any] | None = None, expect_failure: bool = False) -> EntrypointOutput:
-    config = ConfigBuilder().build()
-    catalog = CatalogBuilder().with_stream(stream, SyncMode.incremental).build()
-    states = StateBuilder().with_stream_state(stream, state).build() if state else None
-    source = SourceBrightpearl(config=config, catalog=catalog, state=states)
-    outcome = ExpectedOutcome.EXPECT_EXCEPTION if expect_failure else ExpectedOutcome.EXPECT_SUCCESS
-    return entrypoint_read(source, config, catalog, state=states, expected_outcome=outcome)
+    return run_incremental_read(ConfigBuilder().build(), stream, state, expect_failure)
 
 
 def _ids(output: EntrypointOutput, field: str = "id") -> list[int]:
@@ -71,8 +60,35 @@ def _stream_errors(output: EntrypointOutput) -> list[Any]:
     return [error.trace.error for error in output.errors if error.trace.error.stream_descriptor]
 
 
-def _final_state(output: EntrypointOutput) -> dict[str, Any]:
-    return output.most_recent_state.stream_state.__dict__
+def _synced_state(ids_to_retry: list[int]) -> dict[str, Any]:
+    return {
+        "use_global_cursor": True,
+        "state": {"updatedOn": "2024-03-05T00:00:00+0000"},
+        "parent_state": {"order_search": {"updatedOn": "2024-03-05T00:00:00+0000"}, "ids_to_retry": ids_to_retry},
+    }
+
+
+def test_given_orders_found_by_both_passes_of_the_search_when_read_then_each_is_asked_for_once():
+    with responses.RequestsMock() as mocked:
+        # Answered alike from updatedOn and from createdOn: every order is found twice.
+        _search(mocked, list(range(1, 251)))
+        calls = _order_gets(mocked, lambda asked, call: (200, _orders(asked)))
+        output = _read("orders", state=_synced_state([]))
+        searches = [call for call in mocked.calls if call.request.url.startswith(ORDER_SEARCH)]
+
+    assert len(searches) == 2
+    assert calls == [list(range(1, 201)), list(range(201, 251))]
+    assert _ids(output) == list(range(1, 251))
+
+
+def test_given_a_carried_order_the_search_finds_again_when_read_then_it_is_asked_for_once():
+    with responses.RequestsMock() as mocked:
+        _search(mocked, [2, 4, 7])
+        calls = _order_gets(mocked, lambda asked, call: (200, _orders(asked)))
+        output = _read("orders", state=_synced_state([4]))
+
+    assert calls == [[4, 2, 7]]
+    assert _ids(output) == [2, 4, 7]
 
 
 def test_given_an_order_get_answering_response_null_when_read_then_the_stream_fails_as_transient():
@@ -203,38 +219,28 @@ def test_given_one_bad_order_when_read_then_it_is_skipped_and_kept_in_the_state_
         output = _read("orders")
 
     assert _ids(output) == [1, 2, 3, 5, 6, 7, 8, 9, 10]
-    assert _final_state(output)["parent_state"]["ids_to_retry"] == [4]
+    assert final_stream_state(output)["parent_state"]["ids_to_retry"] == [4]
 
 
 def test_given_a_state_carrying_a_skipped_order_when_read_then_it_is_asked_again_and_dropped_from_the_state():
-    state = {
-        "use_global_cursor": True,
-        "state": {"updatedOn": "2024-03-05T00:00:00+0000"},
-        "parent_state": {"order_search": {"updatedOn": "2024-03-05T00:00:00+0000"}, "ids_to_retry": [4]},
-    }
     with responses.RequestsMock() as mocked:
         _search(mocked, [7])
         calls = _order_gets(mocked, lambda asked, call: (200, _orders(asked)))
-        output = _read("orders", state=state)
+        output = _read("orders", state=_synced_state([4]))
 
     assert calls == [[4, 7]]
     assert _ids(output) == [4, 7]
-    assert _final_state(output)["parent_state"]["ids_to_retry"] == []
+    assert final_stream_state(output)["parent_state"]["ids_to_retry"] == []
 
 
 def test_given_carried_orders_still_rejected_when_read_then_they_stay_in_the_state_without_failing_the_stream():
-    state = {
-        "use_global_cursor": True,
-        "state": {"updatedOn": "2024-03-05T00:00:00+0000"},
-        "parent_state": {"order_search": {"updatedOn": "2024-03-05T00:00:00+0000"}, "ids_to_retry": [4, 5]},
-    }
     with responses.RequestsMock() as mocked:
         _search(mocked, [7])
         _order_gets(mocked, _rejecting([4, 5]))
-        output = _read("orders", state=state)
+        output = _read("orders", state=_synced_state([4, 5]))
 
     assert _ids(output) == [7]
-    assert _final_state(output)["parent_state"]["ids_to_retry"] == [4, 5]
+    assert final_stream_state(output)["parent_state"]["ids_to_retry"] == [4, 5]
 
 
 def test_given_a_state_whose_ids_to_retry_are_not_ids_when_read_then_it_is_a_config_error_naming_the_stream():
