@@ -1,5 +1,5 @@
 """Peak RSS of a connector `read` of `orders` + `order_rows` at two account sizes, and their ratio
-(the goal: at most 250 MB, and at most +10 % from the smaller to the larger).
+(the goals: at most 120 MB at 100k orders, and at most +10 % from the smaller to the larger).
 
     python bench/memory.py [--small 10000] [--large 100000]
 """
@@ -62,7 +62,7 @@ def main() -> None:
         figures[orders] = peak
         print(f"--orders {orders}: peak RSS {peak:.0f} MB, {records} records ({', '.join(STREAMS)}) in {seconds:.0f} s")
     ratio = figures[args.large] / figures[args.small]
-    print(f"ratio {args.large} / {args.small}: {ratio:.2f} (goal <= 1.10, peak <= 250 MB)")
+    print(f"ratio {args.large} / {args.small}: {ratio:.2f} (goals: ratio <= 1.10, peak <= 120 MB at 100k orders)")
 
 
 if __name__ == "__main__":
