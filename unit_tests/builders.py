@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,14 @@ def run_declarative_read(config: Mapping[str, Any], stream: str, expect_failure:
             source_config=manifest, config=injected_config, catalog=catalog, state=None
         )
         return entrypoint_read(source, injected_config, catalog, expected_outcome=outcome)
+
+
+def probe(code: str) -> list[str]:
+    """The words of the last line a Python program printed (a command's own messages come before it)."""
+    answer = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120, check=True
+    )
+    return answer.stdout.splitlines()[-1].split()
 
 
 def run_command(command: str, config: Mapping[str, Any] | None = None) -> EntrypointOutput:

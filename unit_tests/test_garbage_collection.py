@@ -5,22 +5,12 @@ no collections while the CDK is imported, the collector left as it was found aft
 from __future__ import annotations
 
 import gc
-import subprocess
-import sys
-import textwrap
 
 import pytest
 
 from source_brightpearl.cdk_import import lightened
 from source_brightpearl.run import OBJECTS_BETWEEN_YOUNG_COLLECTIONS
-
-
-def probe(code: str) -> list[str]:
-    """The words of the last line a Python program printed (a command's own messages come before it)."""
-    answer = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120, check=True
-    )
-    return answer.stdout.splitlines()[-1].split()
+from unit_tests.builders import probe
 
 
 @pytest.mark.parametrize("collecting", [True, False], ids=["collector on", "collector off"])

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from unit_tests.test_garbage_collection import probe
+from unit_tests.builders import probe
 
 HAS_MALLINFO2 = os.name == "posix" and hasattr(ctypes.CDLL(None), "mallinfo2")
 
