@@ -8,8 +8,10 @@ import logging
 import os
 import sys
 import tempfile
-from collections import Counter
-from collections.abc import Iterator, Mapping
+import threading
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
 from contextlib import suppress
 from datetime import UTC, date, datetime, timedelta
 from importlib.metadata import version
@@ -38,6 +40,7 @@ from airbyte_cdk.models import (
     TraceType,
     Type,
 )
+from airbyte_cdk.sources.concurrent_source.thread_pool_manager import ThreadPoolManager
 from airbyte_cdk.sources.declarative.datetime.datetime_parser import DatetimeParser
 from airbyte_cdk.sources.declarative.interpolation import InterpolatedString
 from airbyte_cdk.sources.declarative.models import declarative_component_schema
@@ -50,6 +53,7 @@ from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import (
 )
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 from airbyte_cdk.sources.streams.concurrent.helpers import get_primary_key_from_stream
+from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
 from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.utils.datetime_helpers import ab_datetime_now, ab_datetime_try_parse
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -75,11 +79,41 @@ CLOCK_SKEW = timedelta(minutes=5)
 # Items (records, mostly) waiting between the threads that read them and the main thread, which
 # writes them out and so sets a read's pace; the CDK allows 10,000 (see SourceBrightpearl.__init__).
 RECORDS_IN_FLIGHT = 1000
-# Partitions (ID sets, mostly) handed to the reading threads and not yet read. The CDK allows 10,000, so a
+# Partitions (ID sets, mostly) made and not yet read, those on the queue included. The CDK allows 10,000, so a
 # search's ID sets all wait at once (1,000 at 100k orders for orders and order_rows, with the futures of
 # those read, which it drops only past that bound: 12 MB of a read's peak, bench/PROFILE.md); fifty keep
 # both reading threads busy. The thread generating them waits meanwhile.
 PARTITIONS_IN_FLIGHT = 50
+
+
+class PartitionsInFlight(ThreadPoolManager):
+    """The CDK's thread pool, with a bound on partitions that holds when the main thread lags. The thread
+    generating partitions checks the bound against the futures submitted, but the partitions it puts on the
+    queue wait there, behind records, for the main thread to submit them: when the main thread lags, more
+    than the bound wait (115 of 50 were seen on a loaded machine). Here each partition counts from the check
+    that lets it onto the queue, as a future of its own that its submission resolves."""
+
+    def __init__(self, pool: ThreadPoolManager, bound: int) -> None:
+        super().__init__(pool._threadpool, pool._logger, bound)
+        self._queued: deque[Future[None]] = deque()
+
+    def prune_to_validate_has_reached_futures_limit(self) -> bool:
+        if super().prune_to_validate_has_reached_futures_limit():
+            # A main thread that is gone will submit nothing more: the generating thread must not wait for
+            # it, or the interpreter's exit, which joins the pool's threads, would wait forever.
+            return threading.main_thread().is_alive()
+        queued: Future[None] = Future()
+        with self._lock:
+            self._queued.append(queued)
+            self._futures.append(queued)
+        return False
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> None:
+        # At once, so that no check can find the queued partition's future gone and the real one not yet there.
+        with self._lock:
+            if args and isinstance(args[0], Partition) and self._queued:
+                self._queued.popleft().set_result(None)
+            super().submit(function, *args)
 
 
 class ResolvedManifestCache:
@@ -177,7 +211,9 @@ class SourceBrightpearl(YamlDeclarativeSource):
         # 10,000 parsed orders waiting for the main thread are 20 MB of a read's peak memory
         # (bench/PROFILE.md); a thousand keep the reading threads as far ahead as they need to be.
         self._concurrent_source._queue.maxsize = RECORDS_IN_FLIGHT
-        self._concurrent_source._threadpool._max_concurrent_tasks = PARTITIONS_IN_FLIGHT
+        self._concurrent_source._threadpool = PartitionsInFlight(
+            self._concurrent_source._threadpool, PARTITIONS_IN_FLIGHT
+        )
         self.logger.addFilter(CONFIG_ERROR_TRACEBACK_FILTER)
         self._cursors = StreamCursors(self.resolved_manifest, self._config)
         self._incoming_state_warnings = self._clamp_incoming_state(state or [])
