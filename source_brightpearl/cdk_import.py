@@ -52,44 +52,40 @@ def attribute_docs(cls: type) -> dict[str, str]:
     line after it), over the class and its bases, the class's own winning."""
     docs: dict[str, str] = {}
     for parent in reversed(cls.mro()):
-        definition = _class_definition(parent)
-        if definition is None:
-            continue
-        for statement, following in zip(definition.body, definition.body[1:], strict=False):
-            if not isinstance(statement, (ast.Assign, ast.AnnAssign)) or not isinstance(following, ast.Expr):
-                continue
-            if isinstance(following.value, ast.JoinedStr):
-                raise attributes_doc.FStringFound
-            if not isinstance(following.value, ast.Constant) or not isinstance(following.value.value, str):
-                continue
-            targets = [statement.target] if isinstance(statement, ast.AnnAssign) else statement.targets
-            for target in targets:
-                if isinstance(target, ast.Name):
-                    docs[target.id] = following.value.value
+        own = _own_attribute_docs(parent)
+        if own is FSTRING_DOC:
+            raise attributes_doc.FStringFound
+        docs.update(own)
     return docs
 
 
-def _class_definition(cls: type) -> ast.ClassDef | None:
+# What a class whose attribute has an f-string for a docstring records: attributes_doc fails on it.
+FSTRING_DOC: dict[str, str] = {}
+
+
+def _own_attribute_docs(cls: type) -> dict[str, str]:
     try:
         filename = inspect.getsourcefile(cls)
     except TypeError:  # built-in classes (object, dict) have no source
-        return None
-    return _class_definitions(filename).get(cls.__qualname__) if filename else None
+        return {}
+    return _attribute_docs_by_class(filename).get(cls.__qualname__, {}) if filename else {}
 
 
 @functools.cache
-def _class_definitions(filename: str) -> dict[str, ast.ClassDef]:
-    """Every class defined in a file, by qualified name, the first of a name winning as in `inspect.findsource`."""
+def _attribute_docs_by_class(filename: str) -> dict[str, dict[str, str]]:
+    """The attribute docstrings of every class defined in a file, each class's own, by qualified name (the first
+    class of a name winning, as in `inspect.findsource`). Only these are kept, not the file's syntax tree: the
+    trees of the protocol's modules were 2 MB held for the life of every process."""
     try:
         tree = ast.parse("".join(linecache.getlines(filename)))
     except (SyntaxError, ValueError):
         return {}
-    definitions: dict[str, ast.ClassDef] = {}
+    docs_by_class: dict[str, dict[str, str]] = {}
 
     def visit(node: ast.AST, prefix: str) -> None:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.ClassDef):
-                definitions.setdefault(prefix + child.name, child)
+                docs_by_class.setdefault(prefix + child.name, _docs_in(child))
                 visit(child, f"{prefix}{child.name}.")
             elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 visit(child, f"{prefix}{child.name}.<locals>.")
@@ -97,4 +93,20 @@ def _class_definitions(filename: str) -> dict[str, ast.ClassDef]:
                 visit(child, prefix)
 
     visit(tree, "")
-    return definitions
+    return docs_by_class
+
+
+def _docs_in(definition: ast.ClassDef) -> dict[str, str]:
+    docs: dict[str, str] = {}
+    for statement, following in zip(definition.body, definition.body[1:], strict=False):
+        if not isinstance(statement, (ast.Assign, ast.AnnAssign)) or not isinstance(following, ast.Expr):
+            continue
+        if isinstance(following.value, ast.JoinedStr):
+            return FSTRING_DOC
+        if not isinstance(following.value, ast.Constant) or not isinstance(following.value.value, str):
+            continue
+        targets = [statement.target] if isinstance(statement, ast.AnnAssign) else statement.targets
+        for target in targets:
+            if isinstance(target, ast.Name):
+                docs[target.id] = following.value.value
+    return docs

@@ -41,6 +41,7 @@ from airbyte_cdk.models import (
     Type,
 )
 from airbyte_cdk.sources.concurrent_source.thread_pool_manager import ThreadPoolManager
+from airbyte_cdk.sources.declarative.concurrent_declarative_source import get_declarative_component_schema
 from airbyte_cdk.sources.declarative.datetime.datetime_parser import DatetimeParser
 from airbyte_cdk.sources.declarative.interpolation import InterpolatedString
 from airbyte_cdk.sources.declarative.models import declarative_component_schema
@@ -286,6 +287,16 @@ class SourceBrightpearl(YamlDeclarativeSource):
     @_source_config.setter
     def _source_config(self, manifest: dict[str, Any] | None) -> None:
         self._resolved_manifest = manifest
+
+    @property
+    def _declarative_component_schema(self) -> dict[str, Any]:
+        """The CDK's component schema, loaded when asked for: the CDK's constructor loads it and keeps it for the
+        life of the source (1 MB of a read's memory), but only a manifest not yet stored is checked against it."""
+        return get_declarative_component_schema()
+
+    @_declarative_component_schema.setter
+    def _declarative_component_schema(self, _: dict[str, Any]) -> None:
+        pass
 
     def _validate_source(self) -> None:
         """The CDK's validation of the resolved manifest against its component schema, once per

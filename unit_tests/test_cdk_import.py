@@ -17,7 +17,7 @@ import airbyte_protocol_dataclasses.models.airbyte_protocol as protocol
 import attributes_doc._base
 import pytest
 
-from source_brightpearl.cdk_import import attribute_docs
+from source_brightpearl.cdk_import import _attribute_docs_by_class, attribute_docs
 
 ONE_CLASS_A_LOOKUP = attributes_doc._base.get_attributes_doc
 
@@ -160,3 +160,12 @@ def test_given_a_fresh_interpreter_when_the_package_is_imported_then_boto3_is_no
     answer = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
 
     assert answer.stdout.split() == ["False", "boto3"]
+
+
+def test_given_the_protocols_classes_read_then_only_their_docstrings_are_kept_not_the_files_syntax_trees() -> None:
+    for _, cls in inspect.getmembers(protocol, inspect.isclass):
+        attribute_docs(cls)
+
+    kept = _attribute_docs_by_class(inspect.getsourcefile(protocol.AirbyteRecordMessage))
+    assert kept
+    assert all(isinstance(doc, str) for docs in kept.values() for doc in docs.values())

@@ -119,3 +119,24 @@ def test_given_a_manifest_json_would_change_when_stored_then_nothing_is_kept(tmp
     # YAML reads `2024-01-31` as a date; JSON would give it back as a string.
     cache.store(cache.key(MANIFEST_TEXT, None), {"start": date(2024, 1, 31)})
     assert _kept_files(cache) == []
+
+
+def test_given_a_built_source_then_it_keeps_no_component_schema_but_gives_the_cdks_when_asked(kept):
+    source = SourceBrightpearl(config={})
+
+    assert "_declarative_component_schema" not in vars(source)
+    assert source._declarative_component_schema == get_declarative_component_schema()
+
+
+def test_given_nothing_kept_when_the_resolved_manifest_breaks_the_component_schema_then_the_build_fails(
+    monkeypatch,
+):
+    monkeypatch.setattr(SourceBrightpearl, "resolved_manifests", _nowhere())
+    pre_process = ConcurrentDeclarativeSource._pre_process_manifest
+
+    def broken(self, manifest):
+        return {**pre_process(self, manifest), "check": {"type": "NotACheck"}}
+
+    monkeypatch.setattr(ConcurrentDeclarativeSource, "_pre_process_manifest", broken)
+    with pytest.raises(Exception, match="declarative_component_schema.yaml schema failed"):
+        SourceBrightpearl(config={})
