@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
-import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ import attributes_doc._base
 import pytest
 
 from source_brightpearl.cdk_import import _attribute_docs_by_class, attribute_docs
+from unit_tests.builders import probe
 
 ONE_CLASS_A_LOOKUP = attributes_doc._base.get_attributes_doc
 
@@ -142,24 +142,22 @@ def test_given_the_classes_the_cdk_serializes_when_read_then_the_docs_are_attrib
 def test_given_a_fresh_interpreter_when_the_package_is_imported_then_serpyco_reads_docs_with_one_parse_per_file() -> (
     None
 ):
-    probe = (
+    answer = probe(
         "import source_brightpearl, serpyco_rs._utils as utils\n"
         "from source_brightpearl.cdk_import import attribute_docs\n"
         "print(utils.get_attributes_doc.__wrapped__ is attribute_docs)"
     )
 
-    answer = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
-
-    assert answer.stdout.strip() == "True"
+    assert answer == ["True"]
 
 
 @pytest.mark.skipif(importlib.util.find_spec("boto3") is None, reason="boto3 is not installed (as in the image)")
 def test_given_a_fresh_interpreter_when_the_package_is_imported_then_boto3_is_not_but_can_be_after() -> None:
-    probe = "import sys, source_brightpearl\nprint('boto3' in sys.modules)\nimport boto3\nprint(boto3.__name__)"
+    answer = probe(
+        "import sys, source_brightpearl\nimported = 'boto3' in sys.modules\nimport boto3\nprint(imported, boto3.__name__)"
+    )
 
-    answer = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
-
-    assert answer.stdout.split() == ["False", "boto3"]
+    assert answer == ["False", "boto3"]
 
 
 def test_given_the_protocols_classes_read_then_only_their_docstrings_are_kept_not_the_files_syntax_trees() -> None:
