@@ -7,6 +7,10 @@
   0.6-0.9 s of a 1.8-2.1 s import. The same docstrings come from one parse per source file (`attribute_docs`).
 - requests_cache's backends module imports boto3 (0.2 s) for a DynamoDB cache when it can; the CDK caches in
   SQLite only, so boto3 is hidden while the CDK is imported and requests_cache puts a placeholder there.
+- The CDK's declarative JWT authenticator module imports PyJWT and `cryptography` (a 13 MB Rust library, 9 MB
+  of it resident for the whole process, and 30 ms of every start), and the CDK imports it for two names that
+  only `create_jwt_authenticator` uses. This manifest has no JWT authenticator, so while the CDK is imported the
+  module is a stand-in whose two names import it when first called (`_DeferredJwtModule`).
 - The import makes over 100,000 objects that live as long as the process, and the garbage collector walks them
   again and again while they are made: collection is paused while the CDK is imported.
 """
@@ -16,26 +20,32 @@ from __future__ import annotations
 import ast
 import functools
 import gc
+import importlib
 import inspect
 import linecache
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import ModuleType
+from typing import Any
 
 import attributes_doc
 
 UNUSED_BY_THE_CDK = "boto3"
+JWT_MODULE = "airbyte_cdk.sources.declarative.auth.jwt"
 
 
 @contextmanager
 def lightened() -> Iterator[None]:
     """Imports within it (the CDK's first) read attribute docstrings with `attribute_docs`, find no boto3
-    unless something imported it before, and run without garbage collection; after it, boto3 imports again
-    for whatever needs it, and the collector is as it was."""
+    unless something imported it before, get `_DeferredJwtModule` for the CDK's JWT module, and run without
+    garbage collection; after it, boto3 and the JWT module import again for whatever needs them, and the
+    collector is as it was."""
     attributes_doc.get_attributes_doc = attribute_docs
     hidden = UNUSED_BY_THE_CDK not in sys.modules
     if hidden:
         sys.modules[UNUSED_BY_THE_CDK] = None  # the import system's mark for "raise ImportError"
+    stand_in = sys.modules.setdefault(JWT_MODULE, _DeferredJwtModule())
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -45,6 +55,44 @@ def lightened() -> Iterator[None]:
             gc.enable()
         if hidden and sys.modules.get(UNUSED_BY_THE_CDK, "") is None:
             del sys.modules[UNUSED_BY_THE_CDK]
+        _forget_stand_in(stand_in)
+
+
+class _DeferredJwtModule(ModuleType):
+    """`airbyte_cdk.sources.declarative.auth.jwt` until something calls what the CDK imports from it:
+    `JwtAuthenticator` (the auth package's export) and `JwtAlgorithm` (the factory's), each a function that
+    imports the module and calls its class. Any other name imports the module and is its own, except the
+    import system's questions (`__path__`: is it a package?), which a plain module answers. So in this process
+    `airbyte_cdk.sources.declarative.auth.JwtAuthenticator` builds the CDK's authenticator but is not a class
+    (nothing here subclasses it or checks an instance against it)."""
+
+    def __init__(self) -> None:
+        super().__init__(JWT_MODULE)
+        self.JwtAuthenticator = _deferred("JwtAuthenticator")
+        self.JwtAlgorithm = _deferred("JwtAlgorithm")
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(_real_jwt_module(), name)
+
+
+def _deferred(name: str) -> Callable[..., Any]:
+    def construct(*args: Any, **kwargs: Any) -> Any:
+        return getattr(_real_jwt_module(), name)(*args, **kwargs)
+
+    construct.__name__ = construct.__qualname__ = name
+    return construct
+
+
+def _real_jwt_module() -> ModuleType:
+    _forget_stand_in(sys.modules.get(JWT_MODULE))
+    return importlib.import_module(JWT_MODULE)
+
+
+def _forget_stand_in(module: ModuleType | None) -> None:
+    if isinstance(module, _DeferredJwtModule) and sys.modules.get(JWT_MODULE) is module:
+        del sys.modules[JWT_MODULE]
 
 
 def attribute_docs(cls: type) -> dict[str, str]:

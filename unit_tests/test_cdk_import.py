@@ -1,5 +1,6 @@
 """The CDK imported more cheaply (cdk_import.py): the attribute docstrings read with one parse per file are those
-`attributes_doc` reads with one per class, and boto3 stays out of the import but importable after it."""
+`attributes_doc` reads with one per class, boto3 stays out of the import but importable after it, and the CDK's
+JWT module (PyJWT, cryptography) is imported only when a JWT authenticator is built."""
 
 from __future__ import annotations
 
@@ -158,6 +159,34 @@ def test_given_a_fresh_interpreter_when_the_package_is_imported_then_boto3_is_no
     )
 
     assert answer == ["False", "boto3"]
+
+
+def test_given_a_fresh_interpreter_when_the_package_is_imported_then_neither_pyjwt_nor_cryptography_is() -> None:
+    answer = probe(
+        "import sys, source_brightpearl, source_brightpearl.run\n"
+        "print(*(name in sys.modules for name in ('jwt', 'cryptography', 'airbyte_cdk.sources.declarative.auth.jwt')))"
+    )
+
+    assert answer == ["False", "False", "False"]
+
+
+def test_given_the_package_imported_when_the_cdk_builds_a_jwt_authenticator_then_it_is_the_cdks_and_signs() -> None:
+    answer = probe(
+        """
+        import warnings; warnings.simplefilter("ignore")
+        import source_brightpearl, jwt
+        from airbyte_cdk.sources.declarative.auth.jwt import JwtAuthenticator
+        from airbyte_cdk.sources.declarative.models import JwtAuthenticator as JwtAuthenticatorModel
+        from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
+        definition = {"type": "JwtAuthenticator", "secret_key": "{{ config['key'] }}", "algorithm": "HS256",
+                      "token_duration": 60, "jwt_payload": {"iss": "brightpearl"}}
+        built = ModelToComponentFactory().create_component(JwtAuthenticatorModel, definition, config={"key": "k" * 32})
+        claims = jwt.decode(built.token, "k" * 32, algorithms=["HS256"])
+        print(type(built) is JwtAuthenticator, claims["iss"])
+        """
+    )
+
+    assert answer == ["True", "brightpearl"]
 
 
 def test_given_the_protocols_classes_read_then_only_their_docstrings_are_kept_not_the_files_syntax_trees() -> None:
