@@ -174,13 +174,15 @@ def test_given_the_package_imported_when_the_cdk_builds_a_jwt_authenticator_then
     answer = probe(
         """
         import warnings; warnings.simplefilter("ignore")
-        import source_brightpearl, jwt
-        from airbyte_cdk.sources.declarative.auth.jwt import JwtAuthenticator
+        import source_brightpearl
         from airbyte_cdk.sources.declarative.models import JwtAuthenticator as JwtAuthenticatorModel
         from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
         definition = {"type": "JwtAuthenticator", "secret_key": "{{ config['key'] }}", "algorithm": "HS256",
                       "token_duration": 60, "jwt_payload": {"iss": "brightpearl"}}
         built = ModelToComponentFactory().create_component(JwtAuthenticatorModel, definition, config={"key": "k" * 32})
+        # Only after the build: the factory went through the stand-in, which imported the CDK's module itself.
+        import jwt
+        from airbyte_cdk.sources.declarative.auth.jwt import JwtAuthenticator
         claims = jwt.decode(built.token, "k" * 32, algorithms=["HS256"])
         print(type(built) is JwtAuthenticator, claims["iss"])
         """
