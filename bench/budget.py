@@ -4,7 +4,9 @@ another client drawing on the budget.
 
 The floor is calls / limit per minute; with the default reserve of 20 the steady pace is limit - 20 a minute.
 At raised limits (Brightpearl raises OAuth instance apps' on request) the connector's CPU, not the
-budget, can set the pace: the ratio to the floor says which.
+budget, can set the pace: the ratio to the floor says which. Fewer calls than the limit fit in one rolling
+minute and are never paced, so there the ratio is the connector's own speed: the pace printed beside it (calls
+a minute over the whole sync) above the limit means the limit would set the pace of a longer sync.
 
     python bench/budget.py [--orders 10000] [--syncs 3] [--other-client-per-minute 60] [--rate-limit 2000]
                            [--runtime declarative]
@@ -131,7 +133,8 @@ def main() -> None:
         f"{args.runtime} runtime, {args.syncs} full incremental-mode syncs, --orders {args.orders}, limit {args.rate_limit}/min, other client "
         f"{args.other_client_per_minute}/min: {records} records, {calls} connector calls, {throttled} throttled "
         f"({100 * throttled / max(calls, 1):.2f} %), wall {wall:.0f} s, floor calls/{args.rate_limit} per min "
-        f"{floor:.0f} s (ratio {wall / floor:.2f}); with the reserve ({paced}/min) {calls / paced * 60:.0f} s"
+        f"{floor:.0f} s (ratio {wall / floor:.2f}); with the reserve ({paced}/min) {calls / paced * 60:.0f} s; "
+        f"pace {calls / wall * 60:.0f} calls a minute, start-up included"
     )
     if other_counts:
         print(f"other client answers: {other_counts}")
