@@ -45,7 +45,7 @@ def lightened() -> Iterator[None]:
     hidden = UNUSED_BY_THE_CDK not in sys.modules
     if hidden:
         sys.modules[UNUSED_BY_THE_CDK] = None  # the import system's mark for "raise ImportError"
-    stand_in = sys.modules.setdefault(JWT_MODULE, _DeferredJwtModule())
+    sys.modules.setdefault(JWT_MODULE, _DeferredJwtModule())
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -55,7 +55,7 @@ def lightened() -> Iterator[None]:
             gc.enable()
         if hidden and sys.modules.get(UNUSED_BY_THE_CDK, "") is None:
             del sys.modules[UNUSED_BY_THE_CDK]
-        _forget_stand_in(stand_in)
+        _forget_stand_in()
 
 
 class _DeferredJwtModule(ModuleType):
@@ -86,12 +86,12 @@ def _deferred(name: str) -> Callable[..., Any]:
 
 
 def _real_jwt_module() -> ModuleType:
-    _forget_stand_in(sys.modules.get(JWT_MODULE))
+    _forget_stand_in()
     return importlib.import_module(JWT_MODULE)
 
 
-def _forget_stand_in(module: ModuleType | None) -> None:
-    if isinstance(module, _DeferredJwtModule) and sys.modules.get(JWT_MODULE) is module:
+def _forget_stand_in() -> None:
+    if isinstance(sys.modules.get(JWT_MODULE), _DeferredJwtModule):
         del sys.modules[JWT_MODULE]
 
 
