@@ -106,6 +106,9 @@ BENCHES = [
             Figure("connector read (records/s)", r"connector read : .* = ([\d,]+) records/s", "-", None),
             Figure("bare requests loop (records/s)", r"bare loop +: .* = ([\d,]+) records/s", "-", None),
             Figure("read / bare loop", r"ratio connector / bare: ([\d.]+)", ">= 0.5", lambda x: x >= 0.5),
+            # A diagnosis: the connector's stream without the CDK's concurrent reader (bench/one_thread_read.py).
+            Figure("one-thread read / bare loop", r"one-thread read: .* / the bare loop's ([\d.]+),", "-", None),
+            Figure("concurrent read / one-thread read", r"the concurrent read's speed / its ([\d.]+)", "-", None),
             Figure(
                 "whole read process incl. start-up (records/s)", r"connector total: .* = ([\d,]+) records/s", "-", None
             ),

@@ -5,8 +5,11 @@ Brightpearl (issue 18); and the connector's start-up time (`spec`).
 
     python bench/throughput.py [--orders 10000] [--runs 3] [--spec-runs 5] [--singer-tap PATH]
 
-Each run reads with every side in turn (connector, Singer tap, bare loop), so that the machine's drift
-falls on all of them alike; figures are medians over the runs, ratios medians of each run's own ratio.
+Each run reads with every side in turn (connector, Singer tap, one-thread read, bare loop), so that the
+machine's drift falls on all of them alike; figures are medians over the runs, ratios medians of each run's
+own ratio. The one-thread read (bench/one_thread_read.py) is the connector's own stream without the CDK's
+concurrent reader, a diagnosis: it splits the gap between `read` and the bare loop into that reader's part
+and the stream's.
 
 `--singer-tap PATH` takes a checkout of `Zookal/tap-brightpearl` (not on PyPI; see bench/PROFILE.md),
 installs it once into a venv of its own under ~/.cache/source-brightpearl-bench/ (it pins
@@ -39,8 +42,12 @@ from mock_server.idsets import format_id_set
 from mock_server.testing import MockServer
 
 CONNECTOR = [sys.executable, "-c", "from source_brightpearl.run import run; run()"]
+ONE_THREAD_READ = [sys.executable, str(Path(__file__).with_name("one_thread_read.py"))]
 SEARCH_PAGE = 500
 ID_SET = 200
+# What the connector's requests for orders ask beside the page and the IDs (source_brightpearl/manifest.yaml).
+SEARCH_PARAMETERS = {"columns": "orderId,updatedOn,createdOn", "sort": "orderId.ASC"}
+ID_SET_PARAMETERS = {"includeOptional": "customFields"}
 # The whole-process time of a read of orders by the 2020 Singer tap for Brightpearl (plain `requests`,
 # stdlib `json`, the same 200-ID GETs), measured beside this connector on one mock on another machine
 # (issue 18): what a run without `--singer-tap` compares with; the goals: faster at 10k orders, 1.5x
@@ -117,6 +124,13 @@ def connector_read(mock: MockServer, workdir: Path) -> Read:
     )
 
 
+def one_thread_read(mock: MockServer, workdir: Path) -> Read:
+    """The connector's own stream read without the CDK's concurrent reader (bench/one_thread_read.py): set beside
+    `read`, what that reader costs; set beside the bare loop, what the stream's own path does."""
+    (workdir / "config.json").write_text(json.dumps(mock.connector_config(rate_limit_reserve=0)))
+    return read_process([*ONE_THREAD_READ, str(workdir / "config.json")], b'{"type":"RECORD"', client_env(mock))
+
+
 def singer_tap_sources(checkout: Path) -> list[Path]:
     """What the tap is built from, relative to the checkout (not what pip or a previous build leaves in it)."""
     package = checkout / "tap_brightpearl"
@@ -182,10 +196,13 @@ def singer_tap_read(executable: Path, checkout: Path, mock: MockServer, workdir:
 
 
 def bare_loop(mock: MockServer) -> Read:
-    """The same requests the connector sends for a full read of orders (search pages of IDs, then ID
-    sets), each record written as one JSON line of an Airbyte RECORD message (to /dev/null: what
-    reads the connector's stdout is not the connector's cost either). The mock's own session: it trusts the
-    mock's CA, and the mock closes it when it stops."""
+    """The requests the connector sends for a full read of orders, each record written as one JSON line of an
+    Airbyte RECORD message (to /dev/null: what reads the connector's stdout is not the connector's cost either).
+    The same bytes come back: search pages of the columns the connector asks for (the ID, and the dates its
+    cursor is built from) sorted as it sorts them, then the ID sets with their custom fields. The connector's
+    own calls are left out: the custom-field metadata its schema is built from, and the one row of overlap
+    its paging asks each page from (a page more in 20). The mock's own session: it trusts the mock's CA, and
+    the mock closes it when it stops."""
     session, headers = mock.session, mock.auth_headers()
     with open(os.devnull, "wb") as output:
         started, cpu_started = time.perf_counter(), time.process_time()
@@ -195,7 +212,7 @@ def bare_loop(mock: MockServer) -> Read:
                 session.get(
                     mock.api_url("order-service/order-search"),
                     headers=headers,
-                    params={"pageSize": SEARCH_PAGE, "firstResult": first, "columns": "orderId"},
+                    params={"pageSize": SEARCH_PAGE, "firstResult": first, **SEARCH_PARAMETERS},
                 ).content
             )
             ids += [row[0] for row in page["response"]["results"]]
@@ -205,7 +222,8 @@ def bare_loop(mock: MockServer) -> Read:
         records = 0
         for start in range(0, len(ids), ID_SET):
             id_set = format_id_set(ids[start : start + ID_SET])
-            body = orjson.loads(session.get(mock.api_url(f"order-service/order/{id_set}"), headers=headers).content)
+            id_set_url = mock.api_url(f"order-service/order/{id_set}")
+            body = orjson.loads(session.get(id_set_url, headers=headers, params=ID_SET_PARAMETERS).content)
             for order in body["response"]:
                 message = {"stream": "orders", "data": order, "emitted_at": time.time_ns() // 1_000_000}
                 output.write(orjson.dumps({"type": "RECORD", "record": message}) + b"\n")
@@ -245,6 +263,7 @@ def main() -> None:
         sides = {"connector": lambda: connector_read(mock, Path(workdir))}
         if checkout:
             sides["tap"] = lambda: singer_tap_read(tap_executable, checkout, mock, Path(workdir))
+        sides["one thread"] = lambda: one_thread_read(mock, Path(workdir))
         sides["bare"] = lambda: bare_loop(mock)
         bare_loop(mock)  # warm the mock's caches so no side pays for them
         runs: list[dict[str, Read]] = []
@@ -283,7 +302,15 @@ def main() -> None:
         f"bare loop      : {args.orders} records in {median(run['bare'].seconds for run in runs):.2f} s = "
         f"{median(run['bare'].rate for run in runs):,.0f} records/s ({runs[0]['bare'].calls} calls)"
     )
-    names = {"connector": "connector", "tap": "Singer tap", "bare": "bare loop"}
+    print(
+        f"one-thread read: {args.orders} records in {median(run['one thread'].after_start_up for run in runs):.2f} s "
+        f"from its first message: the connector's stream without the CDK's concurrent reader (a diagnosis, "
+        f"bench/one_thread_read.py); its speed / the bare loop's "
+        f"{median(args.orders / run['one thread'].after_start_up / run['bare'].rate for run in runs):.2f}, "
+        "the concurrent read's speed / its "
+        f"{median(run['one thread'].after_start_up / run['connector'].after_start_up for run in runs):.2f}"
+    )
+    names = {"connector": "connector", "tap": "Singer tap", "one thread": "one-thread read", "bare": "bare loop"}
     print(
         "each run, wall s (the whole process for a program): "
         + "; ".join(f"{names[side]} " + " / ".join(f"{run[side].seconds:.2f}" for run in runs) for side in sides)
