@@ -154,6 +154,8 @@ def run() -> None:
         if error.failure_type != FailureType.config_error:
             raise
         sys.exit(_report_config_error(parsed_args.command, error))
+    except BrokenPipeError:
+        sys.exit(_report_closed_output())
 
 
 def _collect_less_during_the_command() -> None:
@@ -215,9 +217,28 @@ def _launch(source: SourceBrightpearl, parsed_args: argparse.Namespace, config: 
     with PRINT_BUFFER:
         if _uses_oauth(config):
             sys.stdout = _StdoutSavingRotatedTokens(sys.stdout, Path(parsed_args.config))
-        for message in entrypoint.run(parsed_args):
-            # One write per message (`print` makes a second one, of its empty `end`, on the print buffer's lock).
-            sys.stdout.write(f"{message}\n")
+        try:
+            for message in entrypoint.run(parsed_args):
+                # One write per message (`print` makes a second one, of its empty `end`, on the print buffer's lock).
+                sys.stdout.write(f"{message}\n")
+        finally:
+            # Whatever ends the loop (a closed stdout, an error), the read's threads end with it: the exception's
+            # traceback may keep the read's generator, and with it its own `finally`, alive past the exit.
+            source.abandon_read()
+
+
+def _report_closed_output() -> int:
+    """stdout closed by the program reading it (`| head`, a destination that stopped): one line on stderr, which
+    the CDK's print buffer had taken over, and exit 1. Anything still buffered for stdout goes to /dev/null,
+    where Python's own flush at exit would fail the same way again."""
+    sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno())
+    print(
+        "source-brightpearl: the program reading its output closed it, so the command stopped; "
+        "what it read is not complete.",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def _uses_oauth(config: Mapping[str, Any] | None) -> bool:

@@ -16,6 +16,7 @@ from contextlib import suppress
 from datetime import UTC, date, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
+from queue import Full, Queue
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -85,24 +86,48 @@ RECORDS_IN_FLIGHT = 1000
 # those read, which it drops only past that bound: 12 MB of a read's peak, bench/PROFILE.md); fifty keep
 # both reading threads busy. The thread generating them waits meanwhile.
 PARTITIONS_IN_FLIGHT = 50
+# How soon a reading thread waiting to hand a record over notices that the main thread has left the read.
+HAND_OVER_POLL_SECONDS = 0.5
+
+
+class ReadAbandoned(Exception):
+    """A reading thread's hand-over once the main thread has left the read (`PartitionsInFlight.abandon`)."""
 
 
 class PartitionsInFlight(ThreadPoolManager):
-    """The CDK's thread pool, with a bound on partitions that holds when the main thread lags. The thread
-    generating partitions checks the bound against the futures submitted, but the partitions it puts on the
-    queue wait there, behind records, for the main thread to submit them: when the main thread lags, more
-    than the bound wait (115 of 50 were seen on a loaded machine). Here each partition counts from the check
-    that lets it onto the queue, as a future of its own that its submission resolves."""
+    """The CDK's thread pool, with a bound on partitions that holds when the main thread lags, and with
+    threads that end when the main thread leaves a read before its end.
 
-    def __init__(self, pool: ThreadPoolManager, bound: int) -> None:
+    The bound: the thread generating partitions checks it against the futures submitted, but the partitions
+    it puts on the queue wait there, behind records, for the main thread to submit them: when the main thread
+    lags, more than the bound wait (115 of 50 were seen on a loaded machine). Here each partition counts from
+    the check that lets it onto the queue, as a future of its own that its submission resolves.
+
+    The end: once the main thread has left (its consumer stopped reading, as a closed stdout makes it; an
+    error raised while it handled a message), nothing takes a partition or empties the queue, so the thread
+    generating partitions would wait on the bound and the reading threads on a full queue for ever, and the
+    interpreter's exit waits for them. `abandon` cancels the partitions not started, and then each thread's
+    next hand-over raises ReadAbandoned, ending its task: a check of the bound, or a put on the queue (one
+    already waiting notices within HAND_OVER_POLL_SECONDS). A thread in a request ends after it, within its
+    timeouts and retries. The CDK builds the queue in its constructor and hands it to every reader, so the
+    queue's own `put` takes the check. The main thread's puts, which never block, are the queue's."""
+
+    def __init__(self, pool: ThreadPoolManager, bound: int, queue: Queue) -> None:
         super().__init__(pool._threadpool, pool._logger, bound)
         self._queued: deque[Future[None]] = deque()
+        self._abandoned = threading.Event()
+        self._put_on_queue = queue.put
+        queue.put = self._put_unless_abandoned
+
+    def abandon(self) -> None:
+        self._abandoned.set()
+        self._threadpool.shutdown(wait=False, cancel_futures=True)
 
     def prune_to_validate_has_reached_futures_limit(self) -> bool:
+        if self._abandoned.is_set():
+            raise ReadAbandoned("the read was left by the main thread")
         if super().prune_to_validate_has_reached_futures_limit():
-            # A main thread that is gone will submit nothing more: the generating thread must not wait for
-            # it, or the interpreter's exit, which joins the pool's threads, would wait forever.
-            return threading.main_thread().is_alive()
+            return True
         queued: Future[None] = Future()
         with self._lock:
             self._queued.append(queued)
@@ -115,6 +140,14 @@ class PartitionsInFlight(ThreadPoolManager):
             if args and isinstance(args[0], Partition) and self._queued:
                 self._queued.popleft().set_result(None)
             super().submit(function, *args)
+
+    def _put_unless_abandoned(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        if not block or timeout is not None:
+            return self._put_on_queue(item, block, timeout)
+        while not self._abandoned.is_set():
+            with suppress(Full):
+                return self._put_on_queue(item, timeout=HAND_OVER_POLL_SECONDS)
+        raise ReadAbandoned("the read was left by the main thread")
 
 
 class ResolvedManifestCache:
@@ -213,7 +246,7 @@ class SourceBrightpearl(YamlDeclarativeSource):
         # (bench/PROFILE.md); a thousand keep the reading threads as far ahead as they need to be.
         self._concurrent_source._queue.maxsize = RECORDS_IN_FLIGHT
         self._concurrent_source._threadpool = PartitionsInFlight(
-            self._concurrent_source._threadpool, PARTITIONS_IN_FLIGHT
+            self._concurrent_source._threadpool, PARTITIONS_IN_FLIGHT, self._concurrent_source._queue
         )
         self.logger.addFilter(CONFIG_ERROR_TRACEBACK_FILTER)
         self._cursors = StreamCursors(self.resolved_manifest, self._config)
@@ -371,15 +404,24 @@ class SourceBrightpearl(YamlDeclarativeSource):
         """The CDK's concurrent read, building only the streams the catalog selects (each with its
         parents, which the manifest inlines): the CDK's `read` builds all 56, about a second of CPU
         before the first request when a catalog selects one. `_check_catalog_streams` has made sure
-        that each name is one of the manifest's streams."""
-        streams = self._streams_by_name([configured.stream.name for configured in catalog.streams])
-        if streams is None:
-            yield from super().read(logger, config, catalog, state)
-            return
-        # Built: the resolved manifest (7 MB of dicts for every stream) would otherwise be held all
-        # through the read, 15 MB of its peak memory at 100k orders (bench/PROFILE.md).
-        self._source_config = None
-        yield from self._concurrent_source.read(self._select_streams(streams=streams, configured_catalog=catalog))
+        that each name is one of the manifest's streams. Left before its end, it ends its threads
+        (`abandon_read`)."""
+        try:
+            streams = self._streams_by_name([configured.stream.name for configured in catalog.streams])
+            if streams is None:
+                yield from super().read(logger, config, catalog, state)
+                return
+            # Built: the resolved manifest (7 MB of dicts for every stream) would otherwise be held all
+            # through the read, 15 MB of its peak memory at 100k orders (bench/PROFILE.md).
+            self._source_config = None
+            yield from self._concurrent_source.read(self._select_streams(streams=streams, configured_catalog=catalog))
+        finally:
+            self.abandon_read()
+
+    def abandon_read(self) -> None:
+        """Ends the threads of a read the main thread has left or is leaving (see PartitionsInFlight); after a
+        read's end there are none left. A source reads once: the CDK shuts its thread pool down after a read."""
+        self._concurrent_source._threadpool.abandon()
 
     def _initialize_cache_for_parent_streams(
         self, stream_configs: list[dict[str, Any]], all_stream_configs: list[dict[str, Any]] | None = None

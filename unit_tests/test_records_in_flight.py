@@ -15,10 +15,19 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
+from airbyte_cdk.models import SyncMode, Type
 from airbyte_cdk.sources.concurrent_source.concurrent_read_processor import ConcurrentReadProcessor
 from airbyte_cdk.sources.concurrent_source.thread_pool_manager import ThreadPoolManager
+from airbyte_cdk.test.catalog_builder import CatalogBuilder
 
-from source_brightpearl.source import PARTITIONS_IN_FLIGHT, RECORDS_IN_FLIGHT, PartitionsInFlight
+from source_brightpearl.source import (
+    HAND_OVER_POLL_SECONDS,
+    PARTITIONS_IN_FLIGHT,
+    RECORDS_IN_FLIGHT,
+    PartitionsInFlight,
+    ReadAbandoned,
+    SourceBrightpearl,
+)
 from unit_tests.builders import ConfigBuilder, api_url, order, run_read, search_body
 
 ORDER_SEARCH = api_url("order-service/order-search")
@@ -109,17 +118,98 @@ def test_given_more_id_sets_than_the_bound_and_a_lagging_main_thread_when_orders
     assert max(unread) <= PARTITIONS_IN_FLIGHT
 
 
-def test_given_the_bound_reached_when_the_main_thread_is_gone_then_the_generating_thread_no_longer_waits(
-    monkeypatch: pytest.MonkeyPatch,
-):
+def test_given_the_bound_reached_when_the_read_is_abandoned_then_the_generating_thread_stops_waiting():
     with ThreadPoolExecutor(max_workers=1) as executor:
-        pool = PartitionsInFlight(ThreadPoolManager(executor, logging.getLogger("test")), bound=2)
+        pool = PartitionsInFlight(ThreadPoolManager(executor, logging.getLogger("test")), 2, queue.Queue())
         pool._futures.extend([Future(), Future()])
-        waits_while_alive = pool.prune_to_validate_has_reached_futures_limit()
-        gone = threading.Thread(target=lambda: None)
-        gone.start()
-        gone.join()
-        monkeypatch.setattr(threading, "main_thread", lambda: gone)
+        waits_before = pool.prune_to_validate_has_reached_futures_limit()
 
-        assert waits_while_alive
-        assert not pool.prune_to_validate_has_reached_futures_limit()
+        pool.abandon()
+
+        assert waits_before
+        with pytest.raises(ReadAbandoned):
+            pool.prune_to_validate_has_reached_futures_limit()
+
+
+def test_given_a_full_queue_when_the_read_is_abandoned_then_a_waiting_put_raises_within_the_poll():
+    records = queue.Queue(maxsize=1)
+    pool = PartitionsInFlight(ThreadPoolManager(ThreadPoolExecutor(1), logging.getLogger("test")), 2, records)
+    records.put("the record that fills it")
+    outcome: list[BaseException] = []
+    putting = threading.Thread(target=lambda: outcome.append(_raised(lambda: records.put("one more"))))
+    putting.start()
+    putting.join(timeout=2 * HAND_OVER_POLL_SECONDS)
+    still_waiting = putting.is_alive()
+
+    pool.abandon()
+    putting.join(timeout=4 * HAND_OVER_POLL_SECONDS)
+
+    assert still_waiting
+    assert not putting.is_alive()
+    assert isinstance(outcome[0], ReadAbandoned)
+    assert records.qsize() == 1
+
+
+def test_given_an_abandoned_read_when_the_main_thread_puts_without_blocking_then_the_queue_takes_it():
+    records = queue.Queue()
+    pool = PartitionsInFlight(ThreadPoolManager(ThreadPoolExecutor(1), logging.getLogger("test")), 2, records)
+
+    pool.abandon()
+    records.put("a state message", block=False)
+
+    assert records.get_nowait() == "a state message"
+
+
+def test_given_a_read_left_after_its_first_records_when_it_is_closed_then_its_threads_end_and_its_requests_stop():
+    ids = list(range(1, 200 * 4 * PARTITIONS_IN_FLIGHT + 1))
+    config = ConfigBuilder().build()
+    catalog = CatalogBuilder().with_stream("orders", SyncMode.full_refresh).build()
+    with responses.RequestsMock() as mocked:
+        _serve_orders_at_once(mocked, ids)
+        source = SourceBrightpearl(config=config, catalog=catalog)
+        messages = source.read(logging.getLogger("test"), config, catalog, None)
+        first_records = [message for message, _ in zip(_records(messages), range(5), strict=False)]
+        messages.close()
+        ended = _wait_until(lambda: not any(thread.name.startswith("workerpool") for thread in threading.enumerate()))
+        calls_after_end = len(mocked.calls)
+        time.sleep(2 * HAND_OVER_POLL_SECONDS)
+
+        assert len(first_records) == 5
+        assert ended
+        assert len(mocked.calls) == calls_after_end
+        # The search stopped too: it has a page for every 500 IDs.
+        assert calls_after_end < len(ids) // 500
+
+
+def _raised(call: Any) -> BaseException | None:
+    try:
+        call()
+    except BaseException as error:  # what the thread ended with is the test's outcome
+        return error
+    return None
+
+
+def _records(messages: Any) -> Any:
+    return (message for message in messages if message.type == Type.RECORD)
+
+
+def _serve_orders_at_once(mocked: responses.RequestsMock, ids: list[int]) -> None:
+    def search(request: Any) -> tuple[int, dict, str]:
+        first = int(parse_qs(urlsplit(request.url).query).get("firstResult", ["1"])[0])
+        return 200, {}, json.dumps(search_body("orderId", ids[first - 1 : first + 499], first, len(ids)))
+
+    def id_set(request: Any) -> tuple[int, dict, str]:
+        asked = [int(i) for i in urlsplit(request.url).path.rsplit("/", 1)[1].split(",")]
+        return 200, {}, json.dumps({"response": [order(i) for i in asked]})
+
+    mocked.add_callback(responses.GET, ORDER_SEARCH, callback=search)
+    mocked.add_callback(responses.GET, ORDER_GET, callback=id_set)
+
+
+def _wait_until(condition: Any, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
