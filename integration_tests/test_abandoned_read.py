@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from airbyte_cdk.models import ConfiguredAirbyteCatalogSerializer, SyncMode
+from airbyte_cdk.test.catalog_builder import CatalogBuilder
 
 from mock_server.testing import MockServer
 
@@ -34,18 +36,11 @@ def mock() -> MockServer:
 
 
 def _read_command(mock: MockServer, tmp_path: Path) -> list[str]:
-    catalog = {
-        "streams": [
-            {
-                "stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
-                "sync_mode": "full_refresh",
-                "destination_sync_mode": "overwrite",
-            }
-            for name in STREAMS
-        ]
-    }
+    catalog = CatalogBuilder()
+    for name in STREAMS:
+        catalog.with_stream(name, SyncMode.full_refresh)
     (tmp_path / "config.json").write_text(json.dumps(mock.connector_config()))
-    (tmp_path / "catalog.json").write_text(json.dumps(catalog))
+    (tmp_path / "catalog.json").write_text(json.dumps(ConfiguredAirbyteCatalogSerializer.dump(catalog.build())))
     return [
         sys.executable,
         "-c",
