@@ -125,7 +125,7 @@ class PartitionsInFlight(ThreadPoolManager):
 
     def prune_to_validate_has_reached_futures_limit(self) -> bool:
         if self._abandoned.is_set():
-            raise ReadAbandoned("the read was left by the main thread")
+            raise ReadAbandoned
         if super().prune_to_validate_has_reached_futures_limit():
             return True
         queued: Future[None] = Future()
@@ -147,7 +147,7 @@ class PartitionsInFlight(ThreadPoolManager):
         while not self._abandoned.is_set():
             with suppress(Full):
                 return self._put_on_queue(item, timeout=HAND_OVER_POLL_SECONDS)
-        raise ReadAbandoned("the read was left by the main thread")
+        raise ReadAbandoned
 
 
 class ResolvedManifestCache:
