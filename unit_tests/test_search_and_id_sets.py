@@ -2,12 +2,16 @@
 
 import json
 import re
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
+from airbyte_cdk.sources.declarative.partition_routers import GroupingPartitionRouter
+from airbyte_cdk.sources.utils.transform import TransformConfig, TypeTransformer
 from airbyte_cdk.utils.constants import ENV_REQUEST_CACHE_PATH
 
+from source_brightpearl.components import BrightpearlIdBatches, schema_to_normalize_by
 from source_brightpearl.source import SourceBrightpearl
 from unit_tests.builders import ConfigBuilder, api_url, order, run_read, search_body
 
@@ -312,10 +316,15 @@ def own_response_cache(monkeypatch, tmp_path):
     monkeypatch.setenv(ENV_REQUEST_CACHE_PATH, str(tmp_path))
 
 
+def _order_id_batches(config):
+    """The orders stream's ID batches, in a source of its own (each reads its search once)."""
+    stream = next(stream for stream in SourceBrightpearl(config=config).streams(config) if stream.name == "orders")
+    return stream._stream_partition_generator._stream_slicer._partition_router
+
+
 def _order_id_router(config):
     """The orders stream's BrightpearlRetriedIdsRouter, in a source of its own (each reads its search once)."""
-    stream = next(stream for stream in SourceBrightpearl(config=config).streams(config) if stream.name == "orders")
-    return stream._stream_partition_generator._stream_slicer._partition_router.underlying_partition_router
+    return _order_id_batches(config).underlying_partition_router
 
 
 def _slices_with_search_state(slices, router):
@@ -342,6 +351,37 @@ def test_given_a_dated_search_in_pages_when_its_ids_are_routed_then_slices_and_s
     assert ours_routed[-1][1] != ours_routed[0][1]
 
 
+def _id_sets_with_state(batches):
+    """Each ID set with the state its router gives as it goes out (a cursor's parent state)."""
+    return [
+        (dict(stream_slice.partition), json.loads(json.dumps(batches.get_stream_state())))
+        for stream_slice in batches.stream_slices()
+    ]
+
+
+def test_given_a_dated_search_in_pages_when_its_ids_are_batched_then_id_sets_and_state_match_the_cdks_grouping(
+    own_response_cache,
+):
+    config = ConfigBuilder().build()
+    with responses.RequestsMock() as mocked:
+        _dated_search(mocked, list(range(1, 13)), page_size=5)
+        ours = _order_id_batches(config)
+        ours.group_size = 5  # several ID sets of the 12 IDs
+        ours_batched = _id_sets_with_state(ours)
+        cdks = GroupingPartitionRouter(
+            group_size=5,
+            underlying_partition_router=_order_id_router(config),
+            config=config,
+            deduplicate=False,
+        )
+        cdks_batched = _id_sets_with_state(cdks)
+    assert type(ours) is BrightpearlIdBatches and isinstance(ours, GroupingPartitionRouter)
+    assert [partition["ids"] for partition, _ in ours_batched] == [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10], [11, 12]]
+    assert ours_batched == cdks_batched
+    assert ours_batched[0][1] != ours_batched[-1][1]
+    assert json.dumps(ours.get_stream_state()) == json.dumps(cdks.get_stream_state())
+
+
 def test_given_a_search_in_pages_when_its_ids_are_routed_then_all_rows_share_one_parent_partition(own_response_cache):
     # An ID batch lists each of its IDs' parent partitions: one empty dict per row was 6 MB per
     # stream at 100k orders, all held while the ID sets wait to be read.
@@ -351,3 +391,15 @@ def test_given_a_search_in_pages_when_its_ids_are_routed_then_all_rows_share_one
         parent_partitions = [stream_slice.partition["parent_slice"] for stream_slice in router.stream_slices()]
     assert len(parent_partitions) == 12
     assert len({id(partition) for partition in parent_partitions}) == 1
+
+
+@pytest.mark.parametrize(
+    ("normalization", "schema_handed_over"),
+    [(TransformConfig.NoTransform, {}), (TransformConfig.DefaultSchemaNormalization, {"type": "object"})],
+)
+def test_given_a_record_selector_when_a_retriever_hands_it_the_schema_then_only_one_that_normalizes_gets_it(
+    normalization, schema_handed_over
+):
+    selector = SimpleNamespace(schema_normalization=TypeTransformer(normalization))
+
+    assert schema_to_normalize_by(selector, {"type": "object"}) == schema_handed_over
