@@ -506,23 +506,26 @@ class BrightpearlKeyedMapToList(RecordTransformation):
     ) -> None:
         keyed_map = record.get(self.field)
         if isinstance(keyed_map, Mapping):
-            record[self.field] = list(flatten_keyed_map(keyed_map, self.key_fields))
+            record[self.field] = flatten_keyed_map(keyed_map, self.key_fields)
 
 
 def flatten_keyed_map(
     keyed_map: Mapping[str, Any], key_fields: list[str], keys: Mapping[str, int] | None = None
-) -> Iterator[MutableMapping[str, Any]]:
+) -> list[MutableMapping[str, Any]]:
     """The leaves of a map nested `len(key_fields)` levels deep, each given its keys as integers. The leaves
     are the parsed body's own objects, updated rather than copied: an order's rows are read once per record."""
     key_field, deeper_key_fields = key_fields[0], key_fields[1:]
+    leaves: list[MutableMapping[str, Any]] = []
     for key, value in keyed_map.items():
-        leaf_keys = {**(keys or {}), key_field: int(key)}
         if deeper_key_fields:
-            yield from flatten_keyed_map(value, deeper_key_fields, leaf_keys)
+            leaves += flatten_keyed_map(value, deeper_key_fields, {**(keys or {}), key_field: int(key)})
             continue
-        for leaf in value if isinstance(value, list) else [value]:
-            leaf.update(leaf_keys)
-            yield leaf
+        for leaf in value if isinstance(value, list) else (value,):
+            if keys:
+                leaf.update(keys)
+            leaf[key_field] = int(key)
+            leaves.append(leaf)
+    return leaves
 
 
 @dataclass
@@ -539,7 +542,7 @@ class BrightpearlKeyedMapExtractor(RecordExtractor):
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[str, Any]]:
         try:
-            return list(flatten_keyed_map(self._keyed_map(response), self.key_fields))
+            return flatten_keyed_map(self._keyed_map(response), self.key_fields)
         except (AttributeError, TypeError, ValueError):  # a key that is no ID, a record that is no object
             raise malformed_response(response, f"`{'.'.join(self.field_path)}` is not a map of records by ID") from None
 

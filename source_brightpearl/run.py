@@ -9,8 +9,9 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Mapping
-from contextlib import suppress
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -27,6 +28,7 @@ from airbyte_cdk.models import (
     Type,
 )
 from airbyte_cdk.sources.utils.schema_helpers import split_config
+from airbyte_cdk.utils import PrintBuffer
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -53,7 +55,7 @@ CATALOG_HINT = (
 class BrightpearlEntrypoint(AirbyteEntrypoint):
     """The CDK's entrypoint, checking the config against the spec with messages that name the
     field (`check_config_against_spec`) instead of the CDK's, which name only the value, and writing
-    records without the CDK's intermediate copy of each (`airbyte_message_to_string`)."""
+    records without the CDK's intermediate copies of each (`airbyte_message_to_string`)."""
 
     @staticmethod
     def validate_connection(source_spec: ConnectorSpecification, config: Mapping[str, Any]) -> None:
@@ -61,11 +63,12 @@ class BrightpearlEntrypoint(AirbyteEntrypoint):
         check_config_against_spec(connector_config, source_spec.connectionSpecification)
 
     @staticmethod
-    def airbyte_message_to_string(airbyte_message: AirbyteMessage) -> str:
-        """The line the CDK writes for a message. The CDK turns each message into plain data with serpyco
-        first, which copies every record's data on the main thread, where all records pass (a third of
-        its time per record, bench/PROFILE.md); a plain record gives the same line from orjson alone.
-        serpyco leaves out a record's top-level nulls (not nested ones): so does this."""
+    def airbyte_message_to_string(airbyte_message: AirbyteMessage) -> str | bytes:
+        """The line the CDK writes for a message; a plain record's as bytes, its newline included, which
+        BrightpearlOutput takes as they are. The CDK turns each message into plain data with serpyco first,
+        which copies every record's data on the main thread, where all records pass (a third of its time per
+        record, bench/PROFILE.md); a plain record gives the same line from orjson alone. serpyco leaves out a
+        record's top-level nulls (not nested ones): so does this."""
         record = airbyte_message.record
         if (
             airbyte_message.type == Type.RECORD
@@ -73,15 +76,65 @@ class BrightpearlEntrypoint(AirbyteEntrypoint):
             and record.meta is None
             and record.file_reference is None
         ):
-            data = {key: value for key, value in record.data.items() if value is not None}
+            data = record.data
+            if None in data.values():
+                data = {key: value for key, value in data.items() if value is not None}
             with suppress(TypeError):  # what orjson cannot write (an int beyond 64 bits): the CDK's way
                 return orjson.dumps(
                     {
                         "type": "RECORD",
                         "record": {"stream": record.stream, "data": data, "emitted_at": record.emitted_at},
-                    }
-                ).decode()
+                    },
+                    option=orjson.OPT_APPEND_NEWLINE,
+                )
         return CDK_MESSAGE_TO_STRING(airbyte_message)
+
+
+class BrightpearlOutput(PrintBuffer):
+    """stdout as the CDK's print buffer makes it (`PRINT_BUFFER`: what the main thread writes and what any
+    thread logs, in the order written, out every 0.1 s), that also takes a line as bytes (`write_line`).
+
+    The CDK's buffer takes text only, so each record's line, which orjson makes as bytes, was decoded, copied
+    into its StringIO, copied out and encoded again: 2 us of the main thread's time per record, where every
+    record passes (bench/PROFILE.md). Text is encoded as stdout encodes it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(flush_interval=PRINT_BUFFER.flush_interval)
+        self._lines: list[bytes] = []
+
+    def write(self, message: str) -> None:
+        self.write_line(message.encode(sys.__stdout__.encoding, sys.__stdout__.errors))
+
+    def write_line(self, line: bytes) -> None:
+        with self.lock:
+            self._lines.append(line)
+            now = time.monotonic()
+            if now - self.last_flush_time >= self.flush_interval:
+                self.flush()
+                self.last_flush_time = now
+
+    def flush(self) -> None:
+        with self.lock:
+            lines, self._lines = self._lines, []
+            sys.__stdout__.flush()  # what went to the text stream around this buffer first
+            sys.__stdout__.buffer.write(b"".join(lines))
+            sys.__stdout__.buffer.flush()
+
+    @contextmanager
+    def in_place_of_print_buffer(self) -> Iterator[BrightpearlOutput]:
+        """stdout, stderr and the CDK's log handler (whose stream is its print buffer) write here meanwhile."""
+        handlers = [
+            handler for handler in logging.getLogger().handlers if getattr(handler, "stream", None) is PRINT_BUFFER
+        ]
+        for handler in handlers:
+            handler.setStream(self)
+        try:
+            with self:
+                yield self
+        finally:
+            for handler in handlers:
+                handler.setStream(PRINT_BUFFER)
 
 
 # The CDK's `run` writes each command's messages through `AirbyteEntrypoint.airbyte_message_to_string` by
@@ -210,17 +263,20 @@ def _reason(error: ValueError) -> str:
 
 
 def _launch(source: SourceBrightpearl, parsed_args: argparse.Namespace, config: Mapping[str, Any] | None) -> None:
-    """The CDK's `launch` with this connector's entrypoint; for OAuth configs stdout is wrapped
-    inside the CDK's print buffer (which replaces sys.stdout) to save rotated tokens."""
+    """The CDK's `launch` with this connector's entrypoint and output; for OAuth configs stdout is wrapped
+    inside the output (which replaces sys.stdout) to save rotated tokens."""
     entrypoint = BrightpearlEntrypoint(source)
     AirbyteEntrypoint.airbyte_message_to_string = staticmethod(BrightpearlEntrypoint.airbyte_message_to_string)
-    with PRINT_BUFFER:
+    with BrightpearlOutput().in_place_of_print_buffer() as output:
         if _uses_oauth(config):
             sys.stdout = _StdoutSavingRotatedTokens(sys.stdout, Path(parsed_args.config))
         try:
             for message in entrypoint.run(parsed_args):
-                # One write per message (`print` makes a second one, of its empty `end`, on the print buffer's lock).
-                sys.stdout.write(f"{message}\n")
+                if isinstance(message, bytes):  # a record's line: no CONTROL message to save tokens from
+                    output.write_line(message)
+                else:
+                    # One write per message (`print` makes a second one, of its empty `end`, on the buffer's lock).
+                    sys.stdout.write(f"{message}\n")
         finally:
             # Whatever ends the loop (a closed stdout, an error), the read's threads end with it: the exception's
             # traceback may keep the read's generator, and with it its own `finally`, alive past the exit.

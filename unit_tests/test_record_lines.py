@@ -1,8 +1,13 @@
-"""The entrypoint writes each message as the CDK's would, records without serpyco's copy of their data."""
+"""The entrypoint writes each message as the CDK's would, records without serpyco's copy of their data, and
+through an output that takes their lines as bytes in the CDK's print buffer's place."""
 
 from __future__ import annotations
 
+import logging
+
+import orjson
 import pytest
+from airbyte_cdk.entrypoint import PRINT_BUFFER
 from airbyte_cdk.models import (
     AirbyteLogMessage,
     AirbyteMessage,
@@ -16,7 +21,13 @@ from airbyte_cdk.models import (
     Type,
 )
 
-from source_brightpearl.run import CDK_MESSAGE_TO_STRING, BrightpearlEntrypoint
+from source_brightpearl.run import CDK_MESSAGE_TO_STRING, BrightpearlEntrypoint, BrightpearlOutput
+
+
+def _line(message: AirbyteMessage) -> str:
+    """The line `read` writes for a message: a record's comes as bytes with its newline, any other as text."""
+    written = BrightpearlEntrypoint.airbyte_message_to_string(message)
+    return written.decode() if isinstance(written, bytes) else f"{written}\n"
 
 
 def _record(data: dict, **fields) -> AirbyteMessage:
@@ -45,11 +56,11 @@ RECORDS = {
 def test_given_a_record_when_written_then_the_line_is_the_cdks(data: dict) -> None:
     message = _record(data)
 
-    assert BrightpearlEntrypoint.airbyte_message_to_string(message) == CDK_MESSAGE_TO_STRING(message)
+    assert _line(message) == f"{CDK_MESSAGE_TO_STRING(message)}\n"
 
 
 def test_given_a_record_with_top_level_nulls_when_written_then_they_are_left_out_as_the_cdk_does() -> None:
-    line = BrightpearlEntrypoint.airbyte_message_to_string(_record({"id": 1, "ref": None, "inner": {"ref": None}}))
+    line = _line(_record({"id": 1, "ref": None, "inner": {"ref": None}}))
 
     assert '"ref":null' in line
     assert line.count("null") == 1
@@ -74,4 +85,23 @@ def test_given_a_record_with_top_level_nulls_when_written_then_they_are_left_out
     ids=["a record with a namespace", "a log", "a state"],
 )
 def test_given_any_other_message_when_written_then_it_is_the_cdks_line(message: AirbyteMessage) -> None:
-    assert BrightpearlEntrypoint.airbyte_message_to_string(message) == CDK_MESSAGE_TO_STRING(message)
+    assert _line(message) == f"{CDK_MESSAGE_TO_STRING(message)}\n"
+
+
+def test_given_lines_text_and_logs_when_written_through_the_output_then_stdout_has_them_in_their_order(capfd) -> None:
+    logger = logging.getLogger("airbyte")
+    with BrightpearlOutput().in_place_of_print_buffer() as output:
+        output.write_line(b'{"type":"RECORD","n":1}\n')
+        output.write("text 2 \u2713\n")  # as print() writes, when sys.stdout is the output (pytest's stays its own)
+        assert capfd.readouterr().out == ""  # held until the flush interval has passed, a log, or the end
+        logger.info("log 3")
+        output.write_line(b'{"type":"RECORD","n":4}\n')
+    logger.info("log 5, after")
+
+    lines = capfd.readouterr().out.splitlines()
+    assert lines[:2] == ['{"type":"RECORD","n":1}', "text 2 \u2713"]
+    assert orjson.loads(lines[2])["log"]["message"] == "log 3"
+    assert lines[3] == '{"type":"RECORD","n":4}'
+    # The CDK's print buffer again, after.
+    assert orjson.loads(lines[4])["log"]["message"] == "log 5, after"
+    assert any(getattr(handler, "stream", None) is PRINT_BUFFER for handler in logging.getLogger().handlers)
