@@ -38,6 +38,9 @@ from source_brightpearl.config_errors import check_config_against_spec
 from source_brightpearl.source import SourceBrightpearl
 
 CONTROL_MESSAGE_START = '{"type":"CONTROL"'
+# What stdout holds before it writes out, whatever the flush interval: 0.1 s of records was 5 MB of a read's peak
+# memory (a few hundred lines at a time here; bench/PROFILE.md).
+OUTPUT_BUFFER_BYTES = 2**20
 # New dicts and lists between two collections of the youngest generation (Python's default is 700): a body of
 # 200 orders parsed is about 8,000.
 OBJECTS_BETWEEN_YOUNG_COLLECTIONS = 20_000
@@ -92,7 +95,8 @@ class BrightpearlEntrypoint(AirbyteEntrypoint):
 
 class BrightpearlOutput(PrintBuffer):
     """stdout as the CDK's print buffer makes it (`PRINT_BUFFER`: what the main thread writes and what any
-    thread logs, in the order written, out every 0.1 s), that also takes a line as bytes (`write_line`).
+    thread logs, in the order written, out every 0.1 s), that also takes a line as bytes (`write_line`), and
+    holds at most OUTPUT_BUFFER_BYTES.
 
     The CDK's buffer takes text only, so each record's line, which orjson makes as bytes, was decoded, copied
     into its StringIO, copied out and encoded again: 2 us of the main thread's time per record, where every
@@ -101,25 +105,25 @@ class BrightpearlOutput(PrintBuffer):
 
     def __init__(self) -> None:
         super().__init__(flush_interval=PRINT_BUFFER.flush_interval)
-        self._lines: list[bytes] = []
+        self._pending = bytearray()
 
     def write(self, message: str) -> None:
         self.write_line(message.encode(sys.__stdout__.encoding, sys.__stdout__.errors))
 
     def write_line(self, line: bytes) -> None:
         with self.lock:
-            self._lines.append(line)
+            self._pending += line
             now = time.monotonic()
-            if now - self.last_flush_time >= self.flush_interval:
+            if now - self.last_flush_time >= self.flush_interval or len(self._pending) >= OUTPUT_BUFFER_BYTES:
                 self.flush()
                 self.last_flush_time = now
 
     def flush(self) -> None:
         with self.lock:
-            lines, self._lines = self._lines, []
             sys.__stdout__.flush()  # what went to the text stream around this buffer first
-            sys.__stdout__.buffer.write(b"".join(lines))
+            sys.__stdout__.buffer.write(self._pending)
             sys.__stdout__.buffer.flush()
+            self._pending.clear()
 
     @contextmanager
     def in_place_of_print_buffer(self) -> Iterator[BrightpearlOutput]:

@@ -21,6 +21,7 @@ from airbyte_cdk.models import (
     Type,
 )
 
+from source_brightpearl import run
 from source_brightpearl.run import CDK_MESSAGE_TO_STRING, BrightpearlEntrypoint, BrightpearlOutput
 
 
@@ -105,3 +106,22 @@ def test_given_lines_text_and_logs_when_written_through_the_output_then_stdout_h
     # The CDK's print buffer again, after.
     assert orjson.loads(lines[4])["log"]["message"] == "log 5, after"
     assert any(getattr(handler, "stream", None) is PRINT_BUFFER for handler in logging.getLogger().handlers)
+
+
+def test_given_more_lines_than_the_output_holds_when_written_then_they_go_out_before_the_flush_interval(
+    capfd, monkeypatch
+) -> None:
+    monkeypatch.setattr(run, "OUTPUT_BUFFER_BYTES", 100)
+    output = BrightpearlOutput()
+    output.flush_interval = 3600.0
+    lines = [b'{"type":"RECORD","n":%d,"pad":"%s"}\n' % (n, b"x" * 40) for n in range(5)]
+
+    with output.in_place_of_print_buffer():
+        for line in lines[:2]:
+            output.write_line(line)
+        written_at_the_cap = capfd.readouterr().out
+        for line in lines[2:]:
+            output.write_line(line)
+
+    assert written_at_the_cap == (lines[0] + lines[1]).decode()
+    assert capfd.readouterr().out == b"".join(lines[2:]).decode()
