@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import functools
 import gc
 import json
 import logging
 import os
 import sys
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -27,6 +29,7 @@ from airbyte_cdk.models import (
     Status,
     Type,
 )
+from airbyte_cdk.sources.connector_state_manager import HashableStreamDescriptor
 from airbyte_cdk.sources.utils.schema_helpers import split_config
 from airbyte_cdk.utils import PrintBuffer
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
@@ -64,6 +67,18 @@ class BrightpearlEntrypoint(AirbyteEntrypoint):
     def validate_connection(source_spec: ConnectorSpecification, config: Mapping[str, Any]) -> None:
         connector_config, _ = split_config(config)
         check_config_against_spec(connector_config, source_spec.connectionSpecification)
+
+    @staticmethod
+    def handle_record_counts(
+        message: AirbyteMessage, stream_message_count: defaultdict[HashableStreamDescriptor, float]
+    ) -> AirbyteMessage:
+        """The CDK's count of each stream's records, which its next state message carries, kept under one key per
+        stream: the CDK makes and hashes a new descriptor (a frozen dataclass) for each record, on the main thread."""
+        record = message.record
+        if message.type == Type.RECORD and record is not None:
+            stream_message_count[_stream_key(record.stream, record.namespace)] += 1.0
+            return message
+        return CDK_HANDLE_RECORD_COUNTS(message, stream_message_count)
 
     @staticmethod
     def airbyte_message_to_string(airbyte_message: AirbyteMessage) -> str | bytes:
@@ -144,6 +159,8 @@ class BrightpearlOutput(PrintBuffer):
 # The CDK's `run` writes each command's messages through `AirbyteEntrypoint.airbyte_message_to_string` by
 # name, not through the entrypoint it runs on; `_launch` puts this entrypoint's in its place.
 CDK_MESSAGE_TO_STRING = AirbyteEntrypoint.airbyte_message_to_string
+CDK_HANDLE_RECORD_COUNTS = AirbyteEntrypoint.handle_record_counts
+_stream_key = functools.lru_cache(maxsize=None)(HashableStreamDescriptor)
 
 
 class _StdoutSavingRotatedTokens:

@@ -145,8 +145,10 @@ class PartitionsInFlight(ThreadPoolManager):
         if not block or timeout is not None:
             return self._put_on_queue(item, block, timeout)
         while not self._abandoned.is_set():
-            with suppress(Full):
+            try:  # not `suppress`: this runs for every record, and a context manager costs more than a try
                 return self._put_on_queue(item, timeout=HAND_OVER_POLL_SECONDS)
+            except Full:
+                continue
         raise ReadAbandoned
 
 

@@ -4,6 +4,7 @@ through an output that takes their lines as bytes in the CDK's print buffer's pl
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 
 import orjson
 import pytest
@@ -22,7 +23,12 @@ from airbyte_cdk.models import (
 )
 
 from source_brightpearl import run
-from source_brightpearl.run import CDK_MESSAGE_TO_STRING, BrightpearlEntrypoint, BrightpearlOutput
+from source_brightpearl.run import (
+    CDK_HANDLE_RECORD_COUNTS,
+    CDK_MESSAGE_TO_STRING,
+    BrightpearlEntrypoint,
+    BrightpearlOutput,
+)
 
 
 def _line(message: AirbyteMessage) -> str:
@@ -125,3 +131,26 @@ def test_given_more_lines_than_the_output_holds_when_written_then_they_go_out_be
 
     assert written_at_the_cap == (lines[0] + lines[1]).decode()
     assert capfd.readouterr().out == b"".join(lines[2:]).decode()
+
+
+def _state(stream: str) -> AirbyteMessage:
+    return AirbyteMessage(
+        type=Type.STATE,
+        state=AirbyteStateMessage(
+            type=AirbyteStateType.STREAM,
+            stream=AirbyteStreamState(
+                stream_descriptor=StreamDescriptor(name=stream), stream_state=AirbyteStateBlob({"n": 1})
+            ),
+        ),
+    )
+
+
+def test_given_records_of_two_streams_when_counted_then_each_state_carries_the_cdks_count() -> None:
+    def counted(handle) -> list[float]:
+        messages = [_record({"id": 1}), _record({"id": 2}), _state("orders"), _record({"id": 3}), _state("orders")]
+        messages[1].record.stream = "products"
+        counts = defaultdict(float)
+        handled = [handle(message, counts) for message in messages]
+        return [message.state.sourceStats.recordCount for message in handled if message.type == Type.STATE]
+
+    assert counted(BrightpearlEntrypoint.handle_record_counts) == counted(CDK_HANDLE_RECORD_COUNTS) == [1.0, 1.0]
