@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # The image an Airbyte platform runs as a custom connector, named as metadata.yaml's dockerRepository and
-# dockerImageTag: `docker build -t ghcr.io/source-brightpearl/source-brightpearl:0.3.6 .` (BuildKit), or
+# dockerImageTag: `docker build -t ghcr.io/source-brightpearl/source-brightpearl:0.3.7 .` (BuildKit), or
 # `buildah bud -t ...` (Dockerfile syntax only: no heredocs). integration_tests/test_image.py builds it with
 # buildah from a local stand-in of the base image and runs it against the mock.
 #
