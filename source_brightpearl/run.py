@@ -41,8 +41,8 @@ from source_brightpearl.config_errors import check_config_against_spec
 from source_brightpearl.source import SourceBrightpearl
 
 CONTROL_MESSAGE_START = '{"type":"CONTROL"'
-# What stdout holds before it writes out, whatever the flush interval: 0.1 s of records was 5 MB of a read's peak
-# memory (a few hundred lines at a time here; bench/PROFILE.md).
+# What stdout holds before it writes out, whatever the flush interval: the CDK's buffer held 0.1 s of records, about
+# 15 MB of the peak of a read of orders and their rows (a few hundred lines at a time here; bench/PROFILE.md).
 OUTPUT_BUFFER_BYTES = 2**20
 # New dicts and lists between two collections of the youngest generation (Python's default is 700): a body of
 # 200 orders parsed is about 8,000.
