@@ -6,9 +6,9 @@ bench/throughput.py, not a way the connector runs.
 The stream is the one `read` builds: its partitions (the search, its ID sets), its retriever and its cursor.
 Each record is observed by the cursor and written to stdout as the RECORD line `read` writes, through the
 output `read` writes through (BrightpearlOutput), and each partition is closed once read. What it leaves out
-is the CDK's concurrent reader: its threads, its queue and the main thread's work on each message. So, set beside `read`
-and the bare loop, it says how much of the gap is that reader and how much the stream's own path
-(bench/PROFILE.md). Records only: no state, status or log lines but one, written once the source is built,
+is the CDK's concurrent reader: its threads, its queue and the main thread's work on each message. So, set
+beside `read` and the bare loop, it says how much of the gap is that reader and how much the stream's own
+path (bench/PROFILE.md). Records only: no state, status or log lines but one, written once the source is built,
 as `read` writes its first message then.
 """
 
